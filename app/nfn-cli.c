@@ -1,1 +1,580 @@
-int main (void) { return 0; }
+/* nfn-cli.c — the `nfn` command line: info, permute, check, align, bench.
+ * Every failure is one line on stderr naming the file and the fault, and exit status 1. */
+#include "nfn-config.h"
+#include "nfn-cli.h"
+
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nfn_network.h"
+#include "nfn_nets.h"
+#include "nfn_perm.h"
+#include "nfn_sample.h"
+
+int
+nfn_cli_fail (const char *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_autofree char *message = g_strdup_vprintf (format, args);
+  va_end (args);
+  /* one line, whatever the message holds */
+  g_strdelimit (message, "\n\r", ' ');
+  fprintf (stderr, "nfn: %s\n", message);
+  return 1;
+}
+
+int
+nfn_cli_fail_error (GError *error)
+{
+  return nfn_cli_fail ("%s", error->message);
+}
+
+void
+nfn_cli_print_json (JsonBuilder *builder)
+{
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  g_autoptr (JsonNode) root = json_builder_get_root (builder);
+  json_generator_set_root (gen, root);
+  json_generator_set_pretty (gen, TRUE);
+  g_autofree char *text = json_generator_to_data (gen, NULL);
+  printf ("%s\n", text);
+}
+
+gboolean
+nfn_cli_parse (GOptionContext *context, int *argc, char ***argv)
+{
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (context, argc, argv, &error))
+    {
+      nfn_cli_fail ("%s", error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static char *
+shape_string (const NfnNetwork *net, int t)
+{
+  const nfn_space *s = &net->arch.space;
+  int i = nfn_tensor_layer (t);
+  if (nfn_tensor_is_bias (t))
+    return g_strdup_printf ("%d", s->n[i]);
+  if (s->f[i] > 1)
+    return g_strdup_printf ("%d×%d×%d×%d", s->n[i], s->n[i - 1], net->arch.kh, net->arch.kw);
+  return g_strdup_printf ("%d×%d", s->n[i], s->n[i - 1]);
+}
+
+static const char *
+tensor_name (const NfnNetwork *net, int t)
+{
+  int i = nfn_tensor_layer (t);
+  return nfn_tensor_is_bias (t) ? net->bias_names[i] : net->weight_names[i];
+}
+
+static char *
+arch_summary (const nfn_arch *arch)
+{
+  GString *s = g_string_new (nfn_net_kind_name (arch->kind));
+  g_string_append_c (s, ' ');
+  for (int i = 0; i <= arch->space.L; i++)
+    g_string_append_printf (s, i ? "→%d" : "%d", arch->space.n[i]);
+  if (arch->kind == NFN_NET_SIREN)
+    g_string_append_printf (s, ", sin, ω0 = %g", arch->omega0);
+  else
+    g_string_append_printf (s, ", %s", nfn_activation_name (arch->act));
+  if (arch->kind == NFN_NET_CNN)
+    g_string_append_printf (s, ", %d conv %d×%d stride %d padding %d on %d×%d", arch->n_conv, arch->kh, arch->kw,
+                            arch->stride, arch->padding, arch->in_h, arch->in_w);
+  return g_string_free (s, FALSE);
+}
+
+/* ---- nfn info ---- */
+
+static int
+command_info (int argc, char **argv)
+{
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new ("FILE — layers, shapes, parameter count and statistics");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!nfn_cli_parse (context, &argc, &argv))
+    return 1;
+  if (argc != 2)
+    return nfn_cli_fail ("info: expected one FILE (see nfn info --help)");
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfnNetwork) net = nfn_network_load (argv[1], &error);
+  if (!net)
+    return nfn_cli_fail_error (error);
+
+  const nfn_space *s = &net->arch.space;
+  size_t total = nfn_space_param_count (s);
+  g_autofree char *summary = arch_summary (&net->arch);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  if (json)
+    {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "file");
+      json_builder_add_string_value (b, argv[1]);
+      json_builder_set_member_name (b, "architecture");
+      json_builder_add_string_value (b, nfn_net_kind_name (net->arch.kind));
+      json_builder_set_member_name (b, "activation");
+      json_builder_add_string_value (b, nfn_activation_name (net->arch.act));
+      json_builder_set_member_name (b, "widths");
+      json_builder_begin_array (b);
+      for (int i = 0; i <= s->L; i++)
+        json_builder_add_int_value (b, s->n[i]);
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "parameters");
+      json_builder_add_int_value (b, (gint64) total);
+      json_builder_set_member_name (b, "tensors");
+      json_builder_begin_array (b);
+    }
+  else
+    {
+      printf ("%s\n%s, %d layers, %zu parameters\n\n", argv[1], summary, s->L, total);
+      printf ("%-24s %-14s %8s %11s %11s %11s %11s\n", "tensor", "shape", "params", "mean", "std", "min", "max");
+    }
+  for (int t = 0; t < nfn_tensor_count (s); t++)
+    {
+      nfn_stats st;
+      size_t n = nfn_tensor_entries (s, t);
+      nfn_stats_compute (net->weights.t[t], n, &st);
+      g_autofree char *shape = shape_string (net, t);
+      if (json)
+        {
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "name");
+          json_builder_add_string_value (b, tensor_name (net, t));
+          json_builder_set_member_name (b, "shape");
+          json_builder_begin_array (b);
+          int i = nfn_tensor_layer (t);
+          json_builder_add_int_value (b, s->n[i]);
+          if (!nfn_tensor_is_bias (t))
+            {
+              json_builder_add_int_value (b, s->n[i - 1]);
+              if (s->f[i] > 1)
+                {
+                  json_builder_add_int_value (b, net->arch.kh);
+                  json_builder_add_int_value (b, net->arch.kw);
+                }
+            }
+          json_builder_end_array (b);
+          json_builder_set_member_name (b, "parameters");
+          json_builder_add_int_value (b, (gint64) n);
+          const char *keys[] = { "mean", "std", "min", "max" };
+          double values[] = { st.mean, st.std, st.min, st.max };
+          for (int k = 0; k < 4; k++)
+            {
+              json_builder_set_member_name (b, keys[k]);
+              json_builder_add_double_value (b, values[k]);
+            }
+          json_builder_end_object (b);
+        }
+      else
+        printf ("%-24s %-14s %8zu %11.4g %11.4g %11.4g %11.4g\n", tensor_name (net, t), shape, n, st.mean, st.std,
+                st.min, st.max);
+    }
+  if (json)
+    {
+      json_builder_end_array (b);
+      json_builder_end_object (b);
+      nfn_cli_print_json (b);
+    }
+  return 0;
+}
+
+/* ---- nfn permute ---- */
+
+static gboolean
+parse_group (const char *name, nfn_symmetry *sym)
+{
+  if (!name || strcmp (name, "hnp") == 0)
+    *sym = NFN_SYM_HNP;
+  else if (strcmp (name, "np") == 0)
+    *sym = NFN_SYM_NP;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+static int
+command_permute (int argc, char **argv)
+{
+  g_autofree char *out = NULL, *group = NULL;
+  gint64 seed = 1;
+  GOptionEntry entries[] = {
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Where to write the permuted network", "OUT" },
+    { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Seed of the random permutation (default 1)", "S" },
+    { "group", 0, 0, G_OPTION_ARG_STRING, &group,
+      "hnp: hidden neurons only, the function is unchanged (default); np: input and output neurons too", "hnp|np" },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new ("FILE -o OUT — apply a random neuron permutation");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!nfn_cli_parse (context, &argc, &argv))
+    return 1;
+  nfn_symmetry sym;
+  if (!parse_group (group, &sym))
+    return nfn_cli_fail ("permute: --group must be hnp or np, not \"%s\"", group);
+  if (argc != 2 || !out)
+    return nfn_cli_fail ("permute: expected FILE and -o OUT (see nfn permute --help)");
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfnNetwork) net = nfn_network_load (argv[1], &error);
+  if (!net)
+    return nfn_cli_fail_error (error);
+  g_autoptr (NfnNetwork) permuted = nfn_network_copy (net);
+  nfn_perm perm;
+  if (nfn_perm_alloc (&perm, &net->arch.space) != NFN_OK)
+    return nfn_cli_fail ("permute: out of memory");
+  gsl_rng *rng = gsl_rng_alloc (gsl_rng_mt19937);
+  gsl_rng_set (rng, (unsigned long) seed);
+  nfn_perm_random (&perm, sym, rng);
+  gsl_rng_free (rng);
+  nfn_status st = nfn_perm_apply (&perm, &net->weights, &permuted->weights);
+  nfn_perm_free (&perm);
+  if (st != NFN_OK)
+    return nfn_cli_fail ("%s: cannot permute: %s", argv[1], nfn_status_message (st));
+  if (!nfn_network_save (permuted, out, &error))
+    return nfn_cli_fail_error (error);
+  printf ("wrote %s: %s permutation (seed %" G_GINT64_FORMAT "), %s\n", out, nfn_symmetry_name (sym), seed,
+          sym == NFN_SYM_HNP ? "same function, different weights" : "input/output neurons moved too, so the function changed");
+  return 0;
+}
+
+/* ---- nfn check ---- */
+
+/* Probe inputs for a network: uniform in [-1, 1] per coordinate / pixel. */
+static float *
+probe_inputs (const nfn_arch *arch, int N, gsl_rng *rng)
+{
+  size_t n = (size_t) N * nfn_net_input_size (arch);
+  float *x = g_new (float, n);
+  for (size_t k = 0; k < n; k++)
+    x[k] = (float) (2 * gsl_rng_uniform (rng) - 1);
+  return x;
+}
+
+/* max |f_a(x) - f_b(x)| and max |f_a(x)| over the probe inputs. */
+static nfn_status
+function_difference (const nfn_arch *arch, const nfn_feature *a, const nfn_feature *b, int N, const float *x,
+                     double *max_diff, double *max_abs)
+{
+  size_t out = (size_t) N * nfn_net_output_size (arch);
+  g_autofree float *ya = g_new (float, out);
+  g_autofree float *yb = g_new (float, out);
+  nfn_status st = nfn_net_forward (arch, a, N, x, 0, ya, NULL);
+  if (st == NFN_OK)
+    st = nfn_net_forward (arch, b, N, x, 0, yb, NULL);
+  if (st != NFN_OK)
+    return st;
+  *max_diff = *max_abs = 0;
+  for (size_t k = 0; k < out; k++)
+    {
+      double d = fabs ((double) ya[k] - yb[k]);
+      *max_diff = d > *max_diff || isnan (d) ? d : *max_diff;
+      *max_abs = fmax (*max_abs, fabs ((double) ya[k]));
+    }
+  return NFN_OK;
+}
+
+/* Fraction of entries that changed, and ‖a − b‖ / ‖a‖. */
+static void
+weights_moved (const nfn_feature *a, const nfn_feature *b, double *fraction, double *relative)
+{
+  size_t changed = 0, total = 0;
+  double norm = 0;
+  for (int t = 0; t < nfn_tensor_count (&a->space); t++)
+    {
+      size_t n = nfn_tensor_entries (&a->space, t);
+      for (size_t k = 0; k < n; k++)
+        {
+          changed += a->t[t][k] != b->t[t][k];
+          norm += (double) a->t[t][k] * a->t[t][k];
+        }
+      total += n;
+    }
+  *fraction = total ? (double) changed / (double) total : 0;
+  *relative = norm > 0 ? nfn_weight_distance (a, b) / sqrt (norm) : 0;
+}
+
+typedef struct {
+  double max_diff, max_abs, fraction, relative;
+} check_result;
+
+static int
+check_one (const NfnNetwork *net, nfn_symmetry sym, gsl_rng *rng, int N, const float *x, check_result *r)
+{
+  g_autoptr (NfnNetwork) permuted = nfn_network_copy (net);
+  nfn_perm perm;
+  if (nfn_perm_alloc (&perm, &net->arch.space) != NFN_OK)
+    return 1;
+  nfn_perm_random (&perm, sym, rng);
+  nfn_status st = nfn_perm_apply (&perm, &net->weights, &permuted->weights);
+  nfn_perm_free (&perm);
+  if (st == NFN_OK)
+    st = function_difference (&net->arch, &net->weights, &permuted->weights, N, x, &r->max_diff, &r->max_abs);
+  if (st != NFN_OK)
+    return nfn_cli_fail ("%s: cannot evaluate: %s", net->path ? net->path : "network", nfn_status_message (st));
+  weights_moved (&net->weights, &permuted->weights, &r->fraction, &r->relative);
+  return 0;
+}
+
+static int
+command_check (int argc, char **argv)
+{
+  gboolean json = FALSE;
+  gint64 seed = 1;
+  int inputs = 256;
+  GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Seed for the permutation and the inputs (default 1)", "S" },
+    { "inputs", 0, 0, G_OPTION_ARG_INT, &inputs, "Random inputs to evaluate on (default 256)", "N" },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new (
+    "FILE — evaluate before and after a random hidden-neuron permutation");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!nfn_cli_parse (context, &argc, &argv))
+    return 1;
+  if (argc != 2)
+    return nfn_cli_fail ("check: expected one FILE (see nfn check --help)");
+  if (inputs < 1 || inputs > 1 << 20)
+    return nfn_cli_fail ("check: --inputs must be between 1 and 1048576");
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfnNetwork) net = nfn_network_load (argv[1], &error);
+  if (!net)
+    return nfn_cli_fail_error (error);
+  gsl_rng *rng = gsl_rng_alloc (gsl_rng_mt19937);
+  gsl_rng_set (rng, (unsigned long) seed);
+  g_autofree float *x = probe_inputs (&net->arch, inputs, rng);
+  check_result hnp, np;
+  int rc = check_one (net, NFN_SYM_HNP, rng, inputs, x, &hnp);
+  if (rc == 0)
+    rc = check_one (net, NFN_SYM_NP, rng, inputs, x, &np);
+  gsl_rng_free (rng);
+  if (rc)
+    return rc;
+
+  /* float32 forward passes in a different summation order: allow rounding, nothing more */
+  double tolerance = 1e-4 * fmax (1.0, hnp.max_abs);
+  gboolean invariant = hnp.max_diff <= tolerance;
+  if (json)
+    {
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "file");
+      json_builder_add_string_value (b, argv[1]);
+      json_builder_set_member_name (b, "inputs");
+      json_builder_add_int_value (b, inputs);
+      const char *names[] = { "hnp", "np" };
+      check_result *results[] = { &hnp, &np };
+      for (int k = 0; k < 2; k++)
+        {
+          json_builder_set_member_name (b, names[k]);
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "max_abs_output_change");
+          json_builder_add_double_value (b, results[k]->max_diff);
+          json_builder_set_member_name (b, "max_abs_output");
+          json_builder_add_double_value (b, results[k]->max_abs);
+          json_builder_set_member_name (b, "fraction_of_weights_changed");
+          json_builder_add_double_value (b, results[k]->fraction);
+          json_builder_set_member_name (b, "relative_weight_change");
+          json_builder_add_double_value (b, results[k]->relative);
+          json_builder_end_object (b);
+        }
+      json_builder_set_member_name (b, "function_unchanged");
+      json_builder_add_boolean_value (b, invariant);
+      json_builder_end_object (b);
+      nfn_cli_print_json (b);
+    }
+  else
+    {
+      g_autofree char *summary = arch_summary (&net->arch);
+      printf ("%s: %s\n", argv[1], summary);
+      printf ("hidden-neuron permutation (HNP): %.1f%% of weights changed, ‖σW − W‖/‖W‖ = %.3f, "
+              "max |Δf| = %.3g over %d inputs (max |f| = %.3g)\n",
+              100 * hnp.fraction, hnp.relative, hnp.max_diff, inputs, hnp.max_abs);
+      printf ("for contrast, moving input/output neurons too (NP): max |Δf| = %.3g\n", np.max_diff);
+      printf (invariant ? "the weights changed, the function did not\n"
+                        : "the function CHANGED under a hidden permutation: the file's architecture is not what it says\n");
+    }
+  return invariant ? 0 : 1;
+}
+
+/* ---- nfn align ---- */
+
+static int
+command_align (int argc, char **argv)
+{
+  g_autofree char *out = NULL;
+  gboolean json = FALSE;
+  gint64 seed = 1;
+  int iterations = 100;
+  GOptionEntry entries[] = {
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Where to write B aligned to A", "OUT" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Seed for the order layers are visited in (default 1)", "S" },
+    { "iterations", 0, 0, G_OPTION_ARG_INT, &iterations, "Most coordinate-descent sweeps (default 100)", "N" },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new (
+    "A B -o OUT — permute B's hidden neurons to match A (weight matching, Git Re-Basin)");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!nfn_cli_parse (context, &argc, &argv))
+    return 1;
+  if (argc != 3 || !out)
+    return nfn_cli_fail ("align: expected A B and -o OUT (see nfn align --help)");
+  if (iterations < 1)
+    return nfn_cli_fail ("align: --iterations must be at least 1");
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfnNetwork) a = nfn_network_load (argv[1], &error);
+  if (!a)
+    return nfn_cli_fail_error (error);
+  g_autoptr (NfnNetwork) b = nfn_network_load (argv[2], &error);
+  if (!b)
+    return nfn_cli_fail_error (error);
+  if (!nfn_space_equal (&a->arch.space, &b->arch.space))
+    {
+      g_autofree char *sa = arch_summary (&a->arch), *sb = arch_summary (&b->arch);
+      return nfn_cli_fail ("%s: shape differs from %s (%s vs %s)", argv[2], argv[1], sb, sa);
+    }
+
+  g_autoptr (NfnNetwork) aligned = nfn_network_copy (b);
+  nfn_perm perm;
+  if (nfn_perm_alloc (&perm, &b->arch.space) != NFN_OK)
+    return nfn_cli_fail ("align: out of memory");
+  gsl_rng *rng = gsl_rng_alloc (gsl_rng_mt19937);
+  gsl_rng_set (rng, (unsigned long) seed);
+  gint64 start = g_get_monotonic_time ();
+  nfn_status st = nfn_perm_align (&a->weights, &b->weights, iterations, rng, &perm);
+  double seconds = (g_get_monotonic_time () - start) / 1e6;
+  if (st == NFN_OK || st == NFN_ERR_NOT_CONVERGED)
+    st = nfn_perm_apply (&perm, &b->weights, &aligned->weights);
+  double before = nfn_weight_distance (&a->weights, &b->weights);
+  double after = nfn_weight_distance (&a->weights, &aligned->weights);
+  double fdiff = 0, fabs_max = 0;
+  g_autofree float *x = probe_inputs (&b->arch, 256, rng);
+  if (st == NFN_OK)
+    st = function_difference (&b->arch, &b->weights, &aligned->weights, 256, x, &fdiff, &fabs_max);
+  gsl_rng_free (rng);
+  nfn_perm_free (&perm);
+  if (st != NFN_OK)
+    return nfn_cli_fail ("%s: cannot align: %s", argv[2], nfn_status_message (st));
+  if (!nfn_network_save (aligned, out, &error))
+    return nfn_cli_fail_error (error);
+
+  if (json)
+    {
+      g_autoptr (JsonBuilder) jb = json_builder_new ();
+      json_builder_begin_object (jb);
+      json_builder_set_member_name (jb, "distance_before");
+      json_builder_add_double_value (jb, before);
+      json_builder_set_member_name (jb, "distance_after");
+      json_builder_add_double_value (jb, after);
+      json_builder_set_member_name (jb, "max_abs_output_change_of_b");
+      json_builder_add_double_value (jb, fdiff);
+      json_builder_set_member_name (jb, "seconds");
+      json_builder_add_double_value (jb, seconds);
+      json_builder_set_member_name (jb, "output");
+      json_builder_add_string_value (jb, out);
+      json_builder_end_object (jb);
+      nfn_cli_print_json (jb);
+    }
+  else
+    printf ("‖A − B‖ = %.4f before alignment, %.4f after (%.1f%% closer) in %.2f s\n"
+            "B's function is unchanged by the alignment: max |Δf| = %.3g\nwrote %s\n",
+            before, after, before > 0 ? 100 * (before - after) / before : 0.0, seconds, fdiff, out);
+  return 0;
+}
+
+/* ---- nfn sample ---- */
+
+static int
+command_sample (int argc, char **argv)
+{
+  g_autofree char *out = NULL;
+  GOptionEntry entries[] = {
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Where to write it", "OUT" },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new ("-o OUT — write the built-in sample network");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!nfn_cli_parse (context, &argc, &argv))
+    return 1;
+  if (argc != 1 || !out)
+    return nfn_cli_fail ("sample: expected -o OUT (see nfn sample --help)");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfnNetwork) net = nfn_sample_network ();
+  if (!net)
+    return nfn_cli_fail ("sample: cannot build the sample network");
+  if (!nfn_network_save (net, out, &error))
+    return nfn_cli_fail_error (error);
+  g_autofree char *summary = arch_summary (&net->arch);
+  printf ("wrote %s: %s\n", out, summary);
+  return 0;
+}
+
+/* ---- dispatch ---- */
+
+typedef struct {
+  const char *name;
+  int (*run) (int argc, char **argv);
+  const char *summary;
+} command;
+
+static const command commands[] = {
+  { "sample", command_sample, "write the built-in sample network (a SIREN) to a file" },
+  { "info", command_info, "layers, shapes, parameter count and per-tensor statistics of a network file" },
+  { "permute", command_permute, "write a randomly permuted copy (hidden neurons by default)" },
+  { "check", command_check, "show that a hidden permutation changes the weights but not the function" },
+  { "align", command_align, "weight-match network B to network A (Git Re-Basin)" },
+  { "bench", nfn_cli_bench, "benchmarks: `nfn bench layers`" },
+};
+
+static void
+usage (FILE *to)
+{
+  fprintf (to, "nfn %s — neural functionals on the command line\n\nusage: nfn COMMAND [OPTIONS] …\n\n", NFN_VERSION);
+  for (size_t k = 0; k < G_N_ELEMENTS (commands); k++)
+    fprintf (to, "  %-10s %s\n", commands[k].name, commands[k].summary);
+  fprintf (to, "\n`nfn COMMAND --help` describes each command.\n");
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc < 2)
+    {
+      usage (stderr);
+      return 2;
+    }
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 || strcmp (argv[1], "help") == 0)
+    {
+      usage (stdout);
+      return 0;
+    }
+  if (strcmp (argv[1], "--version") == 0)
+    {
+      printf ("nfn %s\n", NFN_VERSION);
+      return 0;
+    }
+  for (size_t k = 0; k < G_N_ELEMENTS (commands); k++)
+    if (strcmp (argv[1], commands[k].name) == 0)
+      {
+        g_autofree char *prgname = g_strdup_printf ("nfn %s", commands[k].name);
+        g_set_prgname (prgname);
+        return commands[k].run (argc - 1, argv + 1);
+      }
+  return nfn_cli_fail ("unknown command \"%s\" (try nfn --help)", argv[1]);
+}

@@ -62,5 +62,15 @@ NfnTensor *nfn_safetensors_find (const NfnSafetensors *st, const char *name);
 void nfn_safetensors_set_metadata (NfnSafetensors *st, const char *key, const char *value);
 const char *nfn_safetensors_get_metadata (const NfnSafetensors *st, const char *key);
 
+/* Helpers every data-layer reader shares so that messages look alike. */
+/* Sets a one-line error "LABEL: fault". */
+void nfn_data_set_error (GError **error, NfnDataError code, const char *label, const char *format, ...)
+  G_GNUC_PRINTF (4, 5);
+/* A name from a file, double-quoted, with quotes, backslashes and control characters escaped
+ * so that it cannot break a message across lines. */
+char *nfn_data_quote (const char *name);
+/* "[3,4]": a shape or an index. */
+char *nfn_data_format_index (const gint64 *values, int count);
+
 G_END_DECLS
 #endif

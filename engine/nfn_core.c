@@ -204,6 +204,38 @@ nfn_feature_check_finite (const nfn_feature *feat)
   return NFN_OK;
 }
 
+void
+nfn_stats_compute (const float *x, size_t n, nfn_stats *out)
+{
+  memset (out, 0, sizeof *out);
+  out->count = n;
+  double sum = 0, sum2 = 0, lo = INFINITY, hi = -INFINITY;
+  size_t finite = 0;
+  for (size_t i = 0; i < n; i++)
+    {
+      double v = x[i];
+      if (!isfinite (v))
+        {
+          out->nonfinite++;
+          continue;
+        }
+      finite++;
+      sum += v;
+      lo = v < lo ? v : lo;
+      hi = v > hi ? v : hi;
+    }
+  if (finite == 0)
+    return;
+  double mean = sum / (double) finite;
+  for (size_t i = 0; i < n; i++)
+    if (isfinite (x[i]))
+      sum2 += ((double) x[i] - mean) * ((double) x[i] - mean);
+  out->mean = mean;
+  out->std = sqrt (sum2 / (double) finite);
+  out->min = lo;
+  out->max = hi;
+}
+
 const char *
 nfn_symmetry_name (nfn_symmetry sym)
 {

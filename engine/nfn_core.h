@@ -100,6 +100,13 @@ double nfn_feature_max_abs (const nfn_feature *a);
 /* NFN_ERR_NONFINITE if any entry is NaN or Inf. */
 nfn_status nfn_feature_check_finite (const nfn_feature *feat);
 
+/* Summary statistics of n floats (std is the population std; n = 0 gives zeros). */
+typedef struct {
+  double mean, std, min, max;
+  size_t count, nonfinite;
+} nfn_stats;
+void nfn_stats_compute (const float *x, size_t n, nfn_stats *out);
+
 /* ---- Symmetry specs and how they see each tensor (DESIGN.md §3.2) ---- */
 
 typedef enum {

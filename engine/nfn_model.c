@@ -1,1 +1,527 @@
-/* placeholder: being written */
+/* nfn_model.c — assembling layers into an NFN classifier/regressor with four arenas.
+ * Shape letters: B networks, C channels, D pooled width, K outputs (see nfn_model.h). */
+#include "nfn_model.h"
+#include "nfn_layers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct nfn_model {
+  nfn_model_config cfg;
+  gsl_rng *rng;
+
+  /* params arena: [trainable (n_trainable) | fixed buffers (Fourier matrix)] */
+  nfn_arena params, grads, adam_m, adam_v;
+  size_t n_trainable;
+  /* activations and their gradients: the same layout, one arena each */
+  nfn_arena acts, dacts;
+  float *scratch; /* eq-layer scratch (inside acts) */
+
+  /* encoder */
+  int in_channels[NFN_MODEL_MAX_DEPTH]; /* channels entering layer k */
+  nfn_eq_plan *plans;                   /* depth plans (NP/HNP) */
+  size_t layer_param[NFN_MODEL_MAX_DEPTH];
+  size_t fourier_matrix; /* offset of the fixed (C_in = 1, m) matrix */
+  int fourier_channels, io_channels;
+
+  /* activation offsets, per stage; each feature sized for max_batch */
+  size_t act_fourier, act_io;
+  size_t act_pre[NFN_MODEL_MAX_DEPTH], act_relu[NFN_MODEL_MAX_DEPTH], act_drop[NFN_MODEL_MAX_DEPTH];
+  size_t mask_drop[NFN_MODEL_MAX_DEPTH];
+  size_t act_input; /* the last input (C = 1), kept for backward; d(input) at the same offset of dacts */
+  size_t act_pool;
+  int pool_dim;
+  /* head: widths[0] = pool_dim, widths[n_head + 1] = n_out */
+  int widths[NFN_MODEL_MAX_HEAD + 2];
+  size_t head_param[NFN_MODEL_MAX_HEAD + 1];
+  size_t act_lin[NFN_MODEL_MAX_HEAD + 1], act_hrelu[NFN_MODEL_MAX_HEAD], act_hdrop[NFN_MODEL_MAX_HEAD];
+  size_t mask_hdrop[NFN_MODEL_MAX_HEAD];
+  size_t act_dlogits_loss; /* loss-gradient buffer for train_step (B, K) */
+
+  /* the last forward */
+  int last_B;
+  int last_training;
+  nfn_feature input_grad;
+};
+
+static const char *const kind_names[] = { "np", "hnp", "pointwise", "mlp", "stat" };
+
+const char *
+nfn_model_kind_name (nfn_model_kind kind)
+{
+  return (unsigned) kind < 5 ? kind_names[kind] : "?";
+}
+
+int
+nfn_model_kind_parse (const char *name, nfn_model_kind *out)
+{
+  for (int k = 0; k < 5; k++)
+    if (strcmp (name, kind_names[k]) == 0)
+      {
+        *out = (nfn_model_kind) k;
+        return 1;
+      }
+  return 0;
+}
+
+void
+nfn_model_config_default (nfn_model_config *cfg, nfn_model_kind kind, const nfn_space *space, int n_out)
+{
+  memset (cfg, 0, sizeof *cfg);
+  cfg->kind = kind;
+  cfg->space = *space;
+  cfg->max_batch = 32;
+  cfg->fourier_m = 128;
+  cfg->fourier_scale = 3.0;
+  cfg->depth = 3;
+  cfg->channels = 128;
+  cfg->n_head = 2;
+  cfg->head_widths[0] = 1000;
+  cfg->head_widths[1] = 1000;
+  cfg->n_out = n_out;
+}
+
+static int
+model_has_encoder (const nfn_model_config *cfg)
+{
+  return cfg->kind == NFN_MODEL_NP || cfg->kind == NFN_MODEL_HNP || cfg->kind == NFN_MODEL_POINTWISE;
+}
+
+static nfn_symmetry
+model_symmetry (const nfn_model_config *cfg)
+{
+  return cfg->kind == NFN_MODEL_HNP ? NFN_SYM_HNP : NFN_SYM_NP;
+}
+
+nfn_status
+nfn_model_config_check (const nfn_model_config *cfg)
+{
+  if (nfn_space_check (&cfg->space) != NFN_OK)
+    return NFN_ERR_SHAPE;
+  if ((unsigned) cfg->kind > NFN_MODEL_STAT || cfg->max_batch < 1 || cfg->n_out < 1)
+    return NFN_ERR_ARG;
+  if (cfg->n_head < 0 || cfg->n_head > NFN_MODEL_MAX_HEAD)
+    return NFN_ERR_ARG;
+  for (int j = 0; j < cfg->n_head; j++)
+    if (cfg->head_widths[j] < 1)
+      return NFN_ERR_ARG;
+  if (cfg->head_dropout < 0 || cfg->head_dropout >= 1 || cfg->channel_dropout < 0 || cfg->channel_dropout >= 1)
+    return NFN_ERR_ARG;
+  if (model_has_encoder (cfg))
+    {
+      if (cfg->depth < 1 || cfg->depth > NFN_MODEL_MAX_DEPTH || cfg->channels < 1)
+        return NFN_ERR_ARG;
+      if (cfg->fourier_m < 0 || cfg->io_bands < 0 || (cfg->io_bands > 0 && cfg->kind == NFN_MODEL_HNP))
+        return NFN_ERR_ARG;
+    }
+  return NFN_OK;
+}
+
+/* Lays out every arena from the config; with `take` == 0 only counts. */
+static nfn_status
+model_layout (nfn_model *m)
+{
+  const nfn_model_config *cfg = &m->cfg;
+  const nfn_space *s = &cfg->space;
+  int B = cfg->max_batch;
+  size_t p = 0, a = 0;
+  size_t scratch = 0;
+#define TAKE_P(n) (p += nfn_arena_round (n), p - nfn_arena_round (n))
+#define TAKE_A(n) (a += nfn_arena_round (n), a - nfn_arena_round (n))
+
+  m->act_input = TAKE_A (nfn_feature_size (s, B, 1));
+  int C = 1;
+  if (model_has_encoder (cfg))
+    {
+      nfn_symmetry sym = model_symmetry (cfg);
+      if (cfg->fourier_m > 0)
+        {
+          C = 2 * cfg->fourier_m;
+          m->fourier_channels = C;
+          m->act_fourier = TAKE_A (nfn_feature_size (s, B, C));
+        }
+      if (cfg->io_bands > 0)
+        {
+          C = nfn_io_encoding_channels (C, cfg->io_bands);
+          m->io_channels = C;
+          m->act_io = TAKE_A (nfn_feature_size (s, B, C));
+        }
+      for (int k = 0; k < cfg->depth; k++)
+        {
+          m->in_channels[k] = C;
+          size_t count;
+          if (cfg->kind == NFN_MODEL_POINTWISE)
+            count = nfn_pointwise_param_count (s, C, cfg->channels);
+          else
+            {
+              nfn_status st = nfn_eq_plan_init (&m->plans[k], s, sym, C, cfg->channels);
+              if (st != NFN_OK)
+                return st;
+              count = nfn_eq_param_count (&m->plans[k]);
+              size_t need = nfn_eq_scratch_size (&m->plans[k], B);
+              if (need > scratch)
+                scratch = need;
+            }
+          m->layer_param[k] = TAKE_P (count);
+          C = cfg->channels;
+          size_t fs = nfn_feature_size (s, B, C);
+          m->act_pre[k] = TAKE_A (fs);
+          m->act_relu[k] = TAKE_A (fs);
+          m->act_drop[k] = TAKE_A (fs);
+          m->mask_drop[k] = TAKE_A ((size_t) B * C);
+        }
+      m->pool_dim = (int) nfn_pool_dim (s, cfg->kind == NFN_MODEL_HNP ? NFN_SYM_HNP : NFN_SYM_NP, C);
+    }
+  else if (cfg->kind == NFN_MODEL_MLP)
+    m->pool_dim = (int) nfn_flatten_dim (s, 1);
+  else
+    m->pool_dim = (int) nfn_statnn_dim (s, 1);
+  m->act_pool = TAKE_A ((size_t) B * m->pool_dim);
+
+  m->widths[0] = m->pool_dim;
+  for (int j = 0; j < cfg->n_head; j++)
+    m->widths[j + 1] = cfg->head_widths[j];
+  m->widths[cfg->n_head + 1] = cfg->n_out;
+  for (int j = 0; j <= cfg->n_head; j++)
+    {
+      m->head_param[j] = TAKE_P (nfn_linear_param_count (m->widths[j], m->widths[j + 1]));
+      m->act_lin[j] = TAKE_A ((size_t) B * m->widths[j + 1]);
+      if (j < cfg->n_head)
+        {
+          m->act_hrelu[j] = TAKE_A ((size_t) B * m->widths[j + 1]);
+          m->act_hdrop[j] = TAKE_A ((size_t) B * m->widths[j + 1]);
+          m->mask_hdrop[j] = TAKE_A ((size_t) B * m->widths[j + 1]);
+        }
+    }
+  m->act_dlogits_loss = TAKE_A ((size_t) B * cfg->n_out);
+  m->n_trainable = p;
+  if (model_has_encoder (cfg) && cfg->fourier_m > 0)
+    m->fourier_matrix = TAKE_P ((size_t) cfg->fourier_m);
+  size_t scratch_at = TAKE_A (scratch);
+#undef TAKE_P
+#undef TAKE_A
+
+  nfn_status st;
+  if ((st = nfn_arena_alloc (&m->params, p)) != NFN_OK || (st = nfn_arena_alloc (&m->grads, p)) != NFN_OK
+      || (st = nfn_arena_alloc (&m->adam_m, p)) != NFN_OK || (st = nfn_arena_alloc (&m->adam_v, p)) != NFN_OK
+      || (st = nfn_arena_alloc (&m->acts, a)) != NFN_OK || (st = nfn_arena_alloc (&m->dacts, a)) != NFN_OK)
+    return st;
+  m->params.used = m->grads.used = m->adam_m.used = m->adam_v.used = p;
+  m->acts.used = m->dacts.used = a;
+  m->scratch = m->acts.base + scratch_at;
+  return NFN_OK;
+}
+
+static void
+model_init_params (nfn_model *m)
+{
+  const nfn_model_config *cfg = &m->cfg;
+  float *P = m->params.base;
+  if (model_has_encoder (cfg))
+    {
+      if (cfg->fourier_m > 0)
+        nfn_fourier_init (P + m->fourier_matrix, 1, cfg->fourier_m, cfg->fourier_scale, m->rng);
+      for (int k = 0; k < cfg->depth; k++)
+        {
+          if (cfg->kind == NFN_MODEL_POINTWISE)
+            nfn_pointwise_init_params (&cfg->space, m->in_channels[k], cfg->channels, P + m->layer_param[k], m->rng);
+          else
+            nfn_eq_init_params (&m->plans[k], P + m->layer_param[k], m->rng);
+        }
+    }
+  for (int j = 0; j <= cfg->n_head; j++)
+    nfn_linear_init_params (m->widths[j], m->widths[j + 1], P + m->head_param[j], m->rng);
+}
+
+nfn_status
+nfn_model_new (const nfn_model_config *cfg, unsigned long seed, nfn_model **out)
+{
+  *out = NULL;
+  nfn_status st = nfn_model_config_check (cfg);
+  if (st != NFN_OK)
+    return st;
+  nfn_model *m = calloc (1, sizeof *m);
+  if (!m)
+    return NFN_ERR_NOMEM;
+  m->cfg = *cfg;
+  m->plans = calloc (NFN_MODEL_MAX_DEPTH, sizeof *m->plans);
+  m->rng = gsl_rng_alloc (gsl_rng_mt19937);
+  if (!m->plans || !m->rng)
+    {
+      nfn_model_free (m);
+      return NFN_ERR_NOMEM;
+    }
+  gsl_rng_set (m->rng, seed);
+  if ((st = model_layout (m)) != NFN_OK)
+    {
+      nfn_model_free (m);
+      return st;
+    }
+  model_init_params (m);
+  *out = m;
+  return NFN_OK;
+}
+
+void
+nfn_model_free (nfn_model *m)
+{
+  if (!m)
+    return;
+  nfn_arena_free (&m->params);
+  nfn_arena_free (&m->grads);
+  nfn_arena_free (&m->adam_m);
+  nfn_arena_free (&m->adam_v);
+  nfn_arena_free (&m->acts);
+  nfn_arena_free (&m->dacts);
+  if (m->rng)
+    gsl_rng_free (m->rng);
+  free (m->plans);
+  free (m);
+}
+
+const nfn_model_config *
+nfn_model_get_config (const nfn_model *m)
+{
+  return &m->cfg;
+}
+
+float *
+nfn_model_params (nfn_model *m)
+{
+  return m->params.base;
+}
+
+float *
+nfn_model_grads (nfn_model *m)
+{
+  return m->grads.base;
+}
+
+size_t
+nfn_model_param_count (const nfn_model *m)
+{
+  return m->n_trainable;
+}
+
+size_t
+nfn_model_memory_bytes (const nfn_model *m)
+{
+  return sizeof (float) * (4 * m->params.capacity + 2 * m->acts.capacity);
+}
+
+/* The feature stored at `offset` of an activation-shaped arena, for the current batch. */
+static void
+stage_feature (nfn_feature *f, const nfn_model *m, const nfn_arena *arena, size_t offset, int B, int C)
+{
+  nfn_feature_wrap (f, &m->cfg.space, B, C, arena->base + offset);
+}
+
+nfn_status
+nfn_model_forward (nfn_model *m, const nfn_feature *input, int training, const float **logits)
+{
+  const nfn_model_config *cfg = &m->cfg;
+  if (input->C != 1 || input->B < 1 || input->B > cfg->max_batch || !nfn_space_equal (&input->space, &cfg->space))
+    return NFN_ERR_SHAPE;
+  int B = input->B;
+  const float *P = m->params.base;
+  m->last_B = B;
+  m->last_training = training;
+  float *pooled = m->acts.base + m->act_pool;
+  nfn_feature x;
+  stage_feature (&x, m, &m->acts, m->act_input, B, 1);
+  for (int t = 0; t < nfn_tensor_count (&cfg->space); t++)
+    memcpy (x.t[t], input->t[t], (size_t) B * nfn_tensor_entries (&cfg->space, t) * sizeof (float));
+
+  if (model_has_encoder (cfg))
+    {
+      nfn_feature cur = x, next;
+      if (cfg->fourier_m > 0)
+        {
+          stage_feature (&next, m, &m->acts, m->act_fourier, B, m->fourier_channels);
+          nfn_fourier_forward (P + m->fourier_matrix, cfg->fourier_m, &cur, &next);
+          cur = next;
+        }
+      if (cfg->io_bands > 0)
+        {
+          stage_feature (&next, m, &m->acts, m->act_io, B, m->io_channels);
+          nfn_io_encoding_forward (cfg->io_bands, &cur, &next);
+          cur = next;
+        }
+      for (int k = 0; k < cfg->depth; k++)
+        {
+          nfn_feature pre, relu, drop;
+          stage_feature (&pre, m, &m->acts, m->act_pre[k], B, cfg->channels);
+          stage_feature (&relu, m, &m->acts, m->act_relu[k], B, cfg->channels);
+          stage_feature (&drop, m, &m->acts, m->act_drop[k], B, cfg->channels);
+          if (cfg->kind == NFN_MODEL_POINTWISE)
+            nfn_pointwise_forward (P + m->layer_param[k], &cur, &pre);
+          else
+            {
+              nfn_status st = nfn_eq_forward (&m->plans[k], P + m->layer_param[k], &cur, &pre, m->scratch);
+              if (st != NFN_OK)
+                return st;
+            }
+          nfn_relu_forward (pre.data, relu.data, relu.size);
+          nfn_channel_dropout_forward (&relu, &drop, cfg->channel_dropout, training && cfg->channel_dropout > 0,
+                                       m->rng, m->acts.base + m->mask_drop[k]);
+          cur = drop;
+        }
+      nfn_pool_forward (model_symmetry (cfg), &cur, pooled);
+    }
+  else if (cfg->kind == NFN_MODEL_MLP)
+    nfn_flatten_forward (&x, pooled);
+  else
+    nfn_statnn_forward (&x, pooled);
+
+  const float *h = pooled;
+  for (int j = 0; j <= cfg->n_head; j++)
+    {
+      float *lin = m->acts.base + m->act_lin[j];
+      nfn_linear_forward (P + m->head_param[j], h, lin, B, m->widths[j], m->widths[j + 1]);
+      h = lin;
+      if (j < cfg->n_head)
+        {
+          size_t n = (size_t) B * m->widths[j + 1];
+          float *relu = m->acts.base + m->act_hrelu[j], *drop = m->acts.base + m->act_hdrop[j];
+          nfn_relu_forward (lin, relu, n);
+          nfn_dropout_forward (relu, drop, n, cfg->head_dropout, training && cfg->head_dropout > 0, m->rng,
+                               m->acts.base + m->mask_hdrop[j]);
+          h = drop;
+        }
+    }
+  *logits = h;
+  return NFN_OK;
+}
+
+nfn_status
+nfn_model_backward (nfn_model *m, const float *dlogits)
+{
+  const nfn_model_config *cfg = &m->cfg;
+  int B = m->last_B;
+  if (B < 1)
+    return NFN_ERR_ARG;
+  const float *P = m->params.base;
+  float *G = m->grads.base;
+  const float *A = m->acts.base;
+  float *dA = m->dacts.base;
+  int training = m->last_training;
+  nfn_arena_zero (&m->grads);
+  nfn_arena_zero (&m->dacts);
+
+  /* head, last layer first; dh is the gradient of the current layer's output */
+  const float *dh = dlogits;
+  for (int j = cfg->n_head; j >= 0; j--)
+    {
+      if (j < cfg->n_head)
+        {
+          size_t n = (size_t) B * m->widths[j + 1];
+          nfn_dropout_backward (dh, dA + m->act_hrelu[j], n, A + m->mask_hdrop[j], training && cfg->head_dropout > 0);
+          nfn_relu_backward (A + m->act_lin[j], dA + m->act_hrelu[j], dA + m->act_lin[j], n);
+          dh = dA + m->act_lin[j];
+        }
+      const float *in = j == 0 ? A + m->act_pool : A + m->act_hdrop[j - 1];
+      float *din = j == 0 ? dA + m->act_pool : dA + m->act_hdrop[j - 1];
+      nfn_linear_backward (P + m->head_param[j], in, dh, din, G + m->head_param[j], B, m->widths[j], m->widths[j + 1]);
+      dh = din;
+    }
+
+  nfn_feature x;
+  stage_feature (&x, m, &m->acts, m->act_input, B, 1);
+  stage_feature (&m->input_grad, m, &m->dacts, m->act_input, B, 1);
+  const float *dpool = dA + m->act_pool;
+  if (cfg->kind == NFN_MODEL_MLP)
+    {
+      nfn_flatten_backward (dpool, &m->input_grad);
+      return NFN_OK;
+    }
+  if (cfg->kind == NFN_MODEL_STAT)
+    {
+      nfn_statnn_backward (&x, dpool, &m->input_grad);
+      return NFN_OK;
+    }
+
+  /* the feature entering layer 0, and the stages before it */
+  nfn_feature first = x, dfirst = m->input_grad, fourier, dfourier, io, dio;
+  if (cfg->fourier_m > 0)
+    {
+      stage_feature (&fourier, m, &m->acts, m->act_fourier, B, m->fourier_channels);
+      stage_feature (&dfourier, m, &m->dacts, m->act_fourier, B, m->fourier_channels);
+      first = fourier;
+      dfirst = dfourier;
+    }
+  if (cfg->io_bands > 0)
+    {
+      stage_feature (&io, m, &m->acts, m->act_io, B, m->io_channels);
+      stage_feature (&dio, m, &m->dacts, m->act_io, B, m->io_channels);
+      first = io;
+      dfirst = dio;
+    }
+
+  int last = cfg->depth - 1;
+  nfn_feature dcur;
+  stage_feature (&dcur, m, &m->dacts, m->act_drop[last], B, cfg->channels);
+  nfn_pool_backward (model_symmetry (cfg), dpool, &dcur);
+  for (int k = last; k >= 0; k--)
+    {
+      nfn_feature pre, dpre, drelu, ddrop, in, din;
+      stage_feature (&pre, m, &m->acts, m->act_pre[k], B, cfg->channels);
+      stage_feature (&dpre, m, &m->dacts, m->act_pre[k], B, cfg->channels);
+      stage_feature (&drelu, m, &m->dacts, m->act_relu[k], B, cfg->channels);
+      stage_feature (&ddrop, m, &m->dacts, m->act_drop[k], B, cfg->channels);
+      nfn_channel_dropout_backward (&ddrop, &drelu, A + m->mask_drop[k], training && cfg->channel_dropout > 0);
+      nfn_relu_backward (pre.data, drelu.data, dpre.data, dpre.size);
+      if (k > 0)
+        {
+          stage_feature (&in, m, &m->acts, m->act_drop[k - 1], B, m->in_channels[k]);
+          stage_feature (&din, m, &m->dacts, m->act_drop[k - 1], B, m->in_channels[k]);
+        }
+      else
+        {
+          in = first;
+          din = dfirst;
+        }
+      if (cfg->kind == NFN_MODEL_POINTWISE)
+        nfn_pointwise_backward (P + m->layer_param[k], &in, &dpre, &din, G + m->layer_param[k]);
+      else
+        {
+          nfn_status st = nfn_eq_backward (&m->plans[k], P + m->layer_param[k], &in, &dpre, &din,
+                                           G + m->layer_param[k], m->scratch);
+          if (st != NFN_OK)
+            return st;
+        }
+    }
+  if (cfg->io_bands > 0)
+    nfn_io_encoding_backward (cfg->io_bands, &dio, cfg->fourier_m > 0 ? &dfourier : &m->input_grad);
+  if (cfg->fourier_m > 0)
+    nfn_fourier_backward (P + m->fourier_matrix, cfg->fourier_m, &x, &dfourier, &m->input_grad);
+  return NFN_OK;
+}
+
+const nfn_feature *
+nfn_model_input_grad (const nfn_model *m)
+{
+  return &m->input_grad;
+}
+
+void
+nfn_model_adam_step (nfn_model *m, nfn_adam *opt)
+{
+  /* only the trainable prefix: fixed buffers (the Fourier matrix) never move */
+  nfn_adam_step (opt, m->params.base, m->grads.base, m->adam_m.base, m->adam_v.base, m->n_trainable);
+}
+
+nfn_status
+nfn_model_train_step_ce (nfn_model *m, nfn_adam *opt, const nfn_feature *input, const int *labels, double *loss)
+{
+  const float *logits;
+  nfn_status st = nfn_model_forward (m, input, 1, &logits);
+  if (st != NFN_OK)
+    return st;
+  float *dlogits = m->acts.base + m->act_dlogits_loss;
+  if ((st = nfn_cross_entropy (logits, labels, input->B, m->cfg.n_out, loss, dlogits)) != NFN_OK)
+    return st;
+  if ((st = nfn_model_backward (m, dlogits)) != NFN_OK)
+    return st;
+  nfn_model_adam_step (m, opt);
+  return NFN_OK;
+}

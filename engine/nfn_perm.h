@@ -37,21 +37,31 @@ nfn_status nfn_perm_apply (const nfn_perm *perm, const nfn_feature *in, nfn_feat
 /* Canonical form under HNP (B = 1 weights, C = 1): for i = 1 … L-1 in order, hidden neurons of
  * layer i are sorted by the key (‖incoming row W_i[j,:]‖² + b_i[j]², descending), ties broken
  * by b_i[j] descending, then by the incoming row lexicographically (compared after layer i-1
- * was sorted). Writes the permutation that maps the input to its canonical form. */
+ * was sorted). Writes the permutation that maps the input to its canonical form.
+ * Every key is computed on columns already in canonical order, so canon(σ·W) == canon(W) bit for
+ * bit. Neurons equal in the whole key are ordered by their outgoing column W_{i+1}[:, j]
+ * (descending, lexicographic; as a sorted multiset while set i+1 is hidden); only neurons equal
+ * in that too keep their input order. NFN_ERR_SHAPE unless B = C = 1 and the spaces agree;
+ * NFN_ERR_NONFINITE for NaN/Inf. */
 nfn_status nfn_perm_canonical (const nfn_feature *weights, nfn_perm *to_canonical);
 
 /* Exact linear assignment (Jonker–Volgenant / Hungarian, O(n³)): maximises
- * Σ_j score[j·n + assign[j]] over permutations; assign[j] = column of row j. */
+ * Σ_j score[j·n + assign[j]] over permutations; assign[j] = column of row j. Any finite scores
+ * (negative too); NFN_ERR_NONFINITE otherwise. Memory O(n) besides score. */
 nfn_status nfn_linear_assignment (int n, const double *score, int *assign);
 
 /* Weight matching (Ainsworth et al., Git Re-Basin): finds σ in the HNP group maximising
  * Σ_i <W_i^A, (σ·B)_i> + <b_i^A, (σ·B)_i> by coordinate descent over hidden layers, each step an
  * exact assignment, until no layer changes or max_iters sweeps. B = 1, C = 1 weights of the same
- * space. Writes σ such that σ·B is aligned to A. */
+ * space. Writes σ such that σ·B is aligned to A. Hidden layers are visited in an order shuffled
+ * by rng every sweep (rng NULL: 1 … L-1); a layer's σ_i changes only for a strict gain, so the
+ * search cannot cycle. NFN_ERR_NOT_CONVERGED when max_iters sweeps all changed something: σ is
+ * then still written and is the best found. NFN_ERR_SHAPE for mismatched spaces or B, C ≠ 1. */
 nfn_status nfn_perm_align (const nfn_feature *a, const nfn_feature *b, int max_iters, gsl_rng *rng,
                            nfn_perm *b_to_a);
 
-/* Euclidean distance between two B = 1, C = 1 weight sets. */
+/* Euclidean distance between two weight sets of the same shape (every entry; B = C = 1 in
+ * practice), NAN if the shapes differ. */
 double nfn_weight_distance (const nfn_feature *a, const nfn_feature *b);
 
 #ifdef __cplusplus

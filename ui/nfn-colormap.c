@@ -1,1 +1,45 @@
-/* placeholder */
+/* nfn-colormap.c — the diverging map, piecewise linear through five anchors.
+ *
+ * The anchors are ColorBrewer's 5-class RdBu: a light tint on each side of white keeps small
+ * values visible while the ends stay clearly blue and red, and the map is symmetric around 0
+ * so the sign of a weight is read from hue alone.
+ */
+#include "nfn-colormap.h"
+
+#include <math.h>
+
+#define NFN_COLORMAP_ANCHORS 5
+
+/* (anchor) from t = −1 to t = +1 in steps of 0.5 */
+static const NfnRgb nfn_colormap_rdbu[NFN_COLORMAP_ANCHORS] = {
+  { 0x05 / 255.0, 0x71 / 255.0, 0xb0 / 255.0 },
+  { 0x92 / 255.0, 0xc5 / 255.0, 0xde / 255.0 },
+  { 0xf7 / 255.0, 0xf7 / 255.0, 0xf7 / 255.0 },
+  { 0xf4 / 255.0, 0xa5 / 255.0, 0x82 / 255.0 },
+  { 0xca / 255.0, 0x00 / 255.0, 0x20 / 255.0 },
+};
+
+NfnRgb
+nfn_colormap_nan (void)
+{
+  return (NfnRgb) { 0.55, 0.55, 0.55 };
+}
+
+NfnRgb
+nfn_colormap_diverging (double t)
+{
+  if (isnan (t))
+    return nfn_colormap_nan ();
+  t = CLAMP (t, -1.0, 1.0);
+
+  double position = (t + 1.0) * 0.5 * (NFN_COLORMAP_ANCHORS - 1);
+  int segment = MIN ((int) position, NFN_COLORMAP_ANCHORS - 2);
+  double s = position - segment;
+  const NfnRgb *lo = &nfn_colormap_rdbu[segment];
+  const NfnRgb *hi = &nfn_colormap_rdbu[segment + 1];
+  return (NfnRgb) {
+    lo->r + s * (hi->r - lo->r),
+    lo->g + s * (hi->g - lo->g),
+    lo->b + s * (hi->b - lo->b),
+  };
+}

@@ -1,1 +1,596 @@
-/* placeholder */
+/* nfn-heatmap.c — NfnHeatmap: stage functions (normalise, layout, draw) and the widget.
+ *
+ * Shape letters: R rows, K columns of the matrix shown.
+ */
+#include "nfn-heatmap.h"
+
+#include <math.h>
+#include <pango/pangocairo.h>
+
+#include "nfn-colormap.h"
+
+/* Gap between the matrix and the legend bar, and the bar's own height. */
+#define NFN_HEATMAP_LEGEND_GAP 6.0
+#define NFN_HEATMAP_LEGEND_BAR 10.0
+#define NFN_HEATMAP_LEGEND_MAX_WIDTH 240.0
+/* Natural size: the longer side of the matrix aims at this many pixels, cells stay in range. */
+#define NFN_HEATMAP_NATURAL_EXTENT 256.0
+#define NFN_HEATMAP_NATURAL_CELL_MAX 20.0
+
+/* ---- Stage 2: normalisation ---- */
+
+double
+nfn_heatmap_normalise (const float *values, size_t n, float *normalised)
+{
+  double max_abs = 0.0;
+  for (size_t e = 0; e < n; e++)
+    if (isfinite (values[e]))
+      max_abs = MAX (max_abs, fabs ((double) values[e]));
+
+  for (size_t e = 0; e < n; e++)
+    {
+      float v = values[e];
+      if (isnan (v))
+        normalised[e] = v;
+      else if (isinf (v))
+        normalised[e] = v > 0 ? 1.0f : -1.0f;
+      else
+        normalised[e] = max_abs > 0.0 ? (float) (v / max_abs) : 0.0f;
+    }
+  return max_abs;
+}
+
+/* ---- Stage 3: layout and painting ---- */
+
+void
+nfn_heatmap_layout_compute (NfnHeatmapLayout *layout, double width, double height, int rows, int cols,
+                            gboolean has_title)
+{
+  *layout = (NfnHeatmapLayout) { .rows = rows, .cols = cols, .width = width, .height = height };
+
+  double pad = NFN_HEATMAP_PADDING;
+  layout->title_x = pad;
+  layout->title_y = pad;
+  layout->title_height = has_title ? NFN_HEATMAP_TITLE_BAND : 0.0;
+
+  layout->grid_x = pad;
+  layout->grid_y = pad + layout->title_height;
+  double area_width = MAX (0.0, width - 2 * pad);
+  double area_height = MAX (0.0, height - layout->grid_y - pad - NFN_HEATMAP_LEGEND_BAND);
+  if (rows > 0 && cols > 0)
+    {
+      double cell = MIN (area_width / cols, area_height / rows);
+      /* Whole-pixel cells look even; below one pixel there is no evenness left to keep. */
+      layout->cell = cell >= 1.0 ? floor (cell) : cell;
+    }
+
+  double grid_width = layout->cell * MAX (cols, 0);
+  layout->legend_x = pad;
+  layout->legend_y = layout->grid_y + layout->cell * MAX (rows, 0) + NFN_HEATMAP_LEGEND_GAP;
+  layout->legend_width = MIN (area_width,
+                              CLAMP (grid_width, NFN_HEATMAP_LEGEND_MIN_WIDTH, NFN_HEATMAP_LEGEND_MAX_WIDTH));
+  layout->legend_height = NFN_HEATMAP_LEGEND_BAR;
+}
+
+gboolean
+nfn_heatmap_layout_cell_at (const NfnHeatmapLayout *layout, double x, double y, int *row, int *col)
+{
+  if (layout->rows <= 0 || layout->cols <= 0 || layout->cell <= 0.0)
+    return FALSE;
+  double u = (x - layout->grid_x) / layout->cell;
+  double v = (y - layout->grid_y) / layout->cell;
+  if (u < 0.0 || v < 0.0 || u >= layout->cols || v >= layout->rows)
+    return FALSE;
+  *row = (int) v;
+  *col = (int) u;
+  return TRUE;
+}
+
+static PangoLayout *
+nfn_heatmap_text_layout (cairo_t *cr, const char *text, const PangoFontDescription *font)
+{
+  PangoLayout *text_layout = pango_cairo_create_layout (cr);
+  if (font)
+    pango_layout_set_font_description (text_layout, font);
+  else
+    {
+      g_autoptr (PangoFontDescription) fallback = pango_font_description_from_string ("Sans 9");
+      pango_layout_set_font_description (text_layout, fallback);
+    }
+  pango_layout_set_text (text_layout, text, -1);
+  return text_layout;
+}
+
+/* Writes text with its left edge at x (align 0), centre (0.5) or right edge (1) there. */
+static void
+nfn_heatmap_draw_text (cairo_t *cr, const NfnHeatmapDrawing *drawing, const char *text, double x, double y,
+                       double align, double max_width)
+{
+  g_autoptr (PangoLayout) text_layout = nfn_heatmap_text_layout (cr, text, drawing->font);
+  if (max_width > 0)
+    {
+      pango_layout_set_width (text_layout, (int) (max_width * PANGO_SCALE));
+      pango_layout_set_ellipsize (text_layout, PANGO_ELLIPSIZE_END);
+    }
+  int text_width, text_height;
+  pango_layout_get_pixel_size (text_layout, &text_width, &text_height);
+  gdk_cairo_set_source_rgba (cr, &drawing->foreground);
+  cairo_move_to (cr, round (x - align * text_width), y);
+  pango_cairo_show_layout (cr, text_layout);
+}
+
+/* One pixel per cell, then scaled up with nearest-neighbour sampling: one fill for the whole
+ * matrix instead of R·K rectangles, and sharp cell edges at any zoom. */
+static void
+nfn_heatmap_draw_cells (cairo_t *cr, const NfnHeatmapLayout *layout, const float *normalised)
+{
+  cairo_surface_t *cells = cairo_image_surface_create (CAIRO_FORMAT_RGB24, layout->cols, layout->rows);
+  if (cairo_surface_status (cells) != CAIRO_STATUS_SUCCESS)
+    {
+      cairo_surface_destroy (cells);
+      return;
+    }
+  cairo_surface_flush (cells);
+  unsigned char *pixels = cairo_image_surface_get_data (cells);
+  int stride = cairo_image_surface_get_stride (cells);
+  for (int r = 0; r < layout->rows; r++)
+    {
+      guint32 *line = (guint32 *) (pixels + (size_t) r * stride);
+      for (int k = 0; k < layout->cols; k++)
+        {
+          NfnRgb rgb = nfn_colormap_diverging (normalised[(size_t) r * layout->cols + k]);
+          line[k] = (guint32) lround (rgb.r * 255) << 16 | (guint32) lround (rgb.g * 255) << 8
+                    | (guint32) lround (rgb.b * 255);
+        }
+    }
+  cairo_surface_mark_dirty (cells);
+
+  cairo_save (cr);
+  cairo_translate (cr, layout->grid_x, layout->grid_y);
+  cairo_scale (cr, layout->cell, layout->cell);
+  cairo_set_source_surface (cr, cells, 0, 0);
+  cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_NEAREST);
+  cairo_rectangle (cr, 0, 0, layout->cols, layout->rows);
+  cairo_fill (cr);
+  cairo_restore (cr);
+  cairo_surface_destroy (cells);
+}
+
+static void
+nfn_heatmap_draw_legend (cairo_t *cr, const NfnHeatmapLayout *layout, const NfnHeatmapDrawing *drawing)
+{
+  if (layout->legend_width <= 0)
+    return;
+
+  /* Sampled stops reproduce any piecewise-linear map closely without knowing its anchors. */
+  enum { STOPS = 33 };
+  cairo_pattern_t *ramp = cairo_pattern_create_linear (layout->legend_x, 0,
+                                                       layout->legend_x + layout->legend_width, 0);
+  for (int s = 0; s < STOPS; s++)
+    {
+      double offset = (double) s / (STOPS - 1);
+      NfnRgb rgb = nfn_colormap_diverging (2 * offset - 1);
+      cairo_pattern_add_color_stop_rgb (ramp, offset, rgb.r, rgb.g, rgb.b);
+    }
+  cairo_rectangle (cr, layout->legend_x, layout->legend_y, layout->legend_width, layout->legend_height);
+  cairo_set_source (cr, ramp);
+  cairo_fill (cr);
+  cairo_pattern_destroy (ramp);
+
+  cairo_set_line_width (cr, 1);
+  cairo_set_source_rgba (cr, drawing->foreground.red, drawing->foreground.green, drawing->foreground.blue,
+                         0.3 * drawing->foreground.alpha);
+  cairo_rectangle (cr, layout->legend_x - 0.5, layout->legend_y - 0.5, layout->legend_width + 1,
+                   layout->legend_height + 1);
+  cairo_stroke (cr);
+
+  char high[G_ASCII_DTOSTR_BUF_SIZE], low[G_ASCII_DTOSTR_BUF_SIZE + 4];
+  g_ascii_formatd (high, sizeof high, "%.3g", drawing->max_abs);
+  /* U+2212 MINUS SIGN: a hyphen looks too short next to digits. */
+  g_snprintf (low, sizeof low, drawing->max_abs > 0 ? "\u2212%s" : "%s", high);
+  double label_y = layout->legend_y + layout->legend_height + 1;
+  nfn_heatmap_draw_text (cr, drawing, low, layout->legend_x, label_y, 0.0, 0);
+  nfn_heatmap_draw_text (cr, drawing, "0", layout->legend_x + layout->legend_width / 2, label_y, 0.5, 0);
+  nfn_heatmap_draw_text (cr, drawing, high, layout->legend_x + layout->legend_width, label_y, 1.0, 0);
+}
+
+void
+nfn_heatmap_draw (cairo_t *cr, double width, double height, const NfnHeatmapDrawing *drawing)
+{
+  g_return_if_fail (cr != NULL && drawing != NULL);
+
+  gboolean has_title = drawing->title != NULL && drawing->title[0] != '\0';
+  NfnHeatmapLayout layout;
+  nfn_heatmap_layout_compute (&layout, width, height, drawing->rows, drawing->cols, has_title);
+
+  if (has_title)
+    nfn_heatmap_draw_text (cr, drawing, drawing->title, layout.title_x, layout.title_y, 0.0,
+                           width - 2 * NFN_HEATMAP_PADDING);
+
+  gboolean has_cells = drawing->rows > 0 && drawing->cols > 0 && drawing->normalised != NULL && layout.cell > 0;
+  if (has_cells)
+    {
+      nfn_heatmap_draw_cells (cr, &layout, drawing->normalised);
+
+      /* An outline keeps near-white cells from melting into a light background. */
+      double grid_width = layout.cell * layout.cols, grid_height = layout.cell * layout.rows;
+      cairo_set_line_width (cr, 1);
+      cairo_set_source_rgba (cr, drawing->foreground.red, drawing->foreground.green,
+                             drawing->foreground.blue, 0.3 * drawing->foreground.alpha);
+      cairo_rectangle (cr, layout.grid_x - 0.5, layout.grid_y - 0.5, grid_width + 1, grid_height + 1);
+      cairo_stroke (cr);
+
+      if (drawing->hover_row >= 0 && drawing->hover_row < drawing->rows && drawing->hover_col >= 0
+          && drawing->hover_col < drawing->cols)
+        {
+          cairo_set_line_width (cr, 2);
+          gdk_cairo_set_source_rgba (cr, &drawing->foreground);
+          cairo_rectangle (cr, layout.grid_x + drawing->hover_col * layout.cell - 1,
+                           layout.grid_y + drawing->hover_row * layout.cell - 1, layout.cell + 2,
+                           layout.cell + 2);
+          cairo_stroke (cr);
+        }
+    }
+  else
+    nfn_heatmap_draw_text (cr, drawing, "no data", layout.grid_x, layout.grid_y, 0.0, 0);
+
+  nfn_heatmap_draw_legend (cr, &layout, drawing);
+}
+
+/* ---- The widget ---- */
+
+struct _NfnHeatmap
+{
+  GtkWidget parent_instance;
+
+  char *title;
+  int rows, cols;
+  float *values;     /* (R, K) */
+  float *normalised; /* (R, K) */
+  double max_abs;
+  int hover_row, hover_col;
+};
+
+G_DEFINE_FINAL_TYPE (NfnHeatmap, nfn_heatmap, GTK_TYPE_WIDGET)
+
+enum {
+  PROP_0,
+  PROP_TITLE,
+  PROP_ROWS,
+  PROP_COLS,
+  PROP_MAX_ABS,
+  PROP_HOVER_ROW,
+  PROP_HOVER_COL,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+GtkWidget *
+nfn_heatmap_new (void)
+{
+  return g_object_new (NFN_TYPE_HEATMAP, NULL);
+}
+
+static void
+nfn_heatmap_set_hover (NfnHeatmap *self, int row, int col)
+{
+  if (row == self->hover_row && col == self->hover_col)
+    return;
+  g_object_freeze_notify (G_OBJECT (self));
+  if (row != self->hover_row)
+    {
+      self->hover_row = row;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HOVER_ROW]);
+    }
+  if (col != self->hover_col)
+    {
+      self->hover_col = col;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HOVER_COL]);
+    }
+  g_object_thaw_notify (G_OBJECT (self));
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static gboolean
+nfn_heatmap_widget_cell_at (NfnHeatmap *self, double x, double y, int *row, int *col)
+{
+  NfnHeatmapLayout layout;
+  nfn_heatmap_layout_compute (&layout, gtk_widget_get_width (GTK_WIDGET (self)),
+                              gtk_widget_get_height (GTK_WIDGET (self)), self->rows, self->cols,
+                              self->title != NULL && self->title[0] != '\0');
+  return nfn_heatmap_layout_cell_at (&layout, x, y, row, col);
+}
+
+static void
+nfn_heatmap_motion (GtkEventControllerMotion *motion, double x, double y, NfnHeatmap *self)
+{
+  int row, col;
+  if (nfn_heatmap_widget_cell_at (self, x, y, &row, &col))
+    nfn_heatmap_set_hover (self, row, col);
+  else
+    nfn_heatmap_set_hover (self, -1, -1);
+}
+
+static void
+nfn_heatmap_leave (GtkEventControllerMotion *motion, NfnHeatmap *self)
+{
+  nfn_heatmap_set_hover (self, -1, -1);
+}
+
+static gboolean
+nfn_heatmap_query_tooltip (GtkWidget *widget, int x, int y, gboolean keyboard_mode, GtkTooltip *tooltip)
+{
+  NfnHeatmap *self = NFN_HEATMAP (widget);
+  int row, col;
+  if (!nfn_heatmap_widget_cell_at (self, x, y, &row, &col))
+    return FALSE;
+  g_autofree char *text = nfn_heatmap_describe_cell (self, row, col);
+  gtk_tooltip_set_text (tooltip, text);
+  return TRUE;
+}
+
+char *
+nfn_heatmap_describe_cell (NfnHeatmap *self, int row, int col)
+{
+  g_return_val_if_fail (NFN_IS_HEATMAP (self), NULL);
+  if (row < 0 || row >= self->rows || col < 0 || col >= self->cols)
+    return NULL;
+  char value[G_ASCII_DTOSTR_BUF_SIZE];
+  g_ascii_formatd (value, sizeof value, "%.6g", self->values[(size_t) row * self->cols + col]);
+  return g_strdup_printf ("row %d, column %d: %s", row, col, value);
+}
+
+/* Natural cell edge: the longer matrix side near NFN_HEATMAP_NATURAL_EXTENT pixels. */
+static double
+nfn_heatmap_natural_cell (int rows, int cols)
+{
+  int longer = MAX (MAX (rows, cols), 1);
+  return CLAMP (floor (NFN_HEATMAP_NATURAL_EXTENT / longer), 1.0, NFN_HEATMAP_NATURAL_CELL_MAX);
+}
+
+static void
+nfn_heatmap_measure (GtkWidget *widget, GtkOrientation orientation, int for_size, int *minimum, int *natural,
+                     int *minimum_baseline, int *natural_baseline)
+{
+  NfnHeatmap *self = NFN_HEATMAP (widget);
+  double cell = nfn_heatmap_natural_cell (self->rows, self->cols);
+  double pad = 2 * NFN_HEATMAP_PADDING;
+
+  if (orientation == GTK_ORIENTATION_HORIZONTAL)
+    {
+      int title_width = 0;
+      if (self->title != NULL && self->title[0] != '\0')
+        {
+          g_autoptr (PangoLayout) text_layout = gtk_widget_create_pango_layout (widget, self->title);
+          pango_layout_get_pixel_size (text_layout, &title_width, NULL);
+        }
+      *minimum = (int) (pad + NFN_HEATMAP_LEGEND_MIN_WIDTH);
+      *natural = (int) ceil (pad + MAX (MAX (cell * self->cols, NFN_HEATMAP_LEGEND_MIN_WIDTH), title_width));
+    }
+  else
+    {
+      double bands = pad + NFN_HEATMAP_LEGEND_BAND;
+      if (self->title != NULL && self->title[0] != '\0')
+        bands += NFN_HEATMAP_TITLE_BAND;
+      *minimum = (int) ceil (bands + MAX (self->rows, 1));
+      *natural = (int) ceil (bands + MAX (cell * self->rows, 1));
+    }
+}
+
+void
+nfn_heatmap_paint (NfnHeatmap *self, cairo_t *cr, double width, double height)
+{
+  g_return_if_fail (NFN_IS_HEATMAP (self));
+  g_return_if_fail (cr != NULL);
+
+  NfnHeatmapDrawing drawing = {
+    .title = self->title,
+    .rows = self->rows,
+    .cols = self->cols,
+    .normalised = self->normalised,
+    .max_abs = self->max_abs,
+    .hover_row = self->hover_row,
+    .hover_col = self->hover_col,
+    .font = pango_context_get_font_description (gtk_widget_get_pango_context (GTK_WIDGET (self))),
+  };
+  /* gtk_widget_get_color() arrives in GTK 4.10; 4.8 reads it from the style context. */
+  gtk_style_context_get_color (gtk_widget_get_style_context (GTK_WIDGET (self)), &drawing.foreground);
+  nfn_heatmap_draw (cr, width, height, &drawing);
+}
+
+static void
+nfn_heatmap_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
+{
+  int width = gtk_widget_get_width (widget), height = gtk_widget_get_height (widget);
+  if (width <= 0 || height <= 0)
+    return;
+  cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  nfn_heatmap_paint (NFN_HEATMAP (widget), cr, width, height);
+  cairo_destroy (cr);
+}
+
+static void
+nfn_heatmap_finalize (GObject *object)
+{
+  NfnHeatmap *self = NFN_HEATMAP (object);
+  g_clear_pointer (&self->title, g_free);
+  g_clear_pointer (&self->values, g_free);
+  g_clear_pointer (&self->normalised, g_free);
+  G_OBJECT_CLASS (nfn_heatmap_parent_class)->finalize (object);
+}
+
+static void
+nfn_heatmap_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  NfnHeatmap *self = NFN_HEATMAP (object);
+  switch (prop_id)
+    {
+    case PROP_TITLE: g_value_set_string (value, self->title); break;
+    case PROP_ROWS: g_value_set_int (value, self->rows); break;
+    case PROP_COLS: g_value_set_int (value, self->cols); break;
+    case PROP_MAX_ABS: g_value_set_double (value, self->max_abs); break;
+    case PROP_HOVER_ROW: g_value_set_int (value, self->hover_row); break;
+    case PROP_HOVER_COL: g_value_set_int (value, self->hover_col); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+nfn_heatmap_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  NfnHeatmap *self = NFN_HEATMAP (object);
+  switch (prop_id)
+    {
+    case PROP_TITLE: nfn_heatmap_set_title (self, g_value_get_string (value)); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+nfn_heatmap_class_init (NfnHeatmapClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->finalize = nfn_heatmap_finalize;
+  object_class->get_property = nfn_heatmap_get_property;
+  object_class->set_property = nfn_heatmap_set_property;
+  widget_class->measure = nfn_heatmap_measure;
+  widget_class->snapshot = nfn_heatmap_snapshot;
+  widget_class->query_tooltip = nfn_heatmap_query_tooltip;
+
+  GParamFlags ro = G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+  properties[PROP_TITLE] = g_param_spec_string ("title", NULL, NULL, NULL,
+                                                G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_ROWS] = g_param_spec_int ("rows", NULL, NULL, 0, G_MAXINT, 0, ro);
+  properties[PROP_COLS] = g_param_spec_int ("cols", NULL, NULL, 0, G_MAXINT, 0, ro);
+  properties[PROP_MAX_ABS] = g_param_spec_double ("max-abs", NULL, NULL, 0, G_MAXDOUBLE, 0, ro);
+  properties[PROP_HOVER_ROW] = g_param_spec_int ("hover-row", NULL, NULL, -1, G_MAXINT, -1, ro);
+  properties[PROP_HOVER_COL] = g_param_spec_int ("hover-col", NULL, NULL, -1, G_MAXINT, -1, ro);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  gtk_widget_class_set_css_name (widget_class, "heatmap");
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
+}
+
+static void
+nfn_heatmap_init (NfnHeatmap *self)
+{
+  self->hover_row = -1;
+  self->hover_col = -1;
+
+  GtkEventController *motion = gtk_event_controller_motion_new ();
+  g_signal_connect (motion, "motion", G_CALLBACK (nfn_heatmap_motion), self);
+  g_signal_connect (motion, "leave", G_CALLBACK (nfn_heatmap_leave), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), motion);
+  gtk_widget_set_has_tooltip (GTK_WIDGET (self), TRUE);
+}
+
+void
+nfn_heatmap_set_matrix (NfnHeatmap *self, int rows, int cols, const float *values)
+{
+  g_return_if_fail (NFN_IS_HEATMAP (self));
+  g_return_if_fail (rows >= 0 && cols >= 0);
+  g_return_if_fail (values != NULL || rows == 0 || cols == 0);
+
+  if (rows == 0 || cols == 0)
+    rows = cols = 0;
+  size_t n = (size_t) rows * cols;
+  g_clear_pointer (&self->values, g_free);
+  g_clear_pointer (&self->normalised, g_free);
+  double max_abs = 0.0;
+  if (n > 0)
+    {
+      self->values = g_memdup2 (values, n * sizeof (float));
+      self->normalised = g_new (float, n);
+      max_abs = nfn_heatmap_normalise (self->values, n, self->normalised);
+    }
+
+  g_object_freeze_notify (G_OBJECT (self));
+  if (rows != self->rows)
+    {
+      self->rows = rows;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ROWS]);
+    }
+  if (cols != self->cols)
+    {
+      self->cols = cols;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COLS]);
+    }
+  if (max_abs != self->max_abs)
+    {
+      self->max_abs = max_abs;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_ABS]);
+    }
+  nfn_heatmap_set_hover (self, -1, -1);
+  g_object_thaw_notify (G_OBJECT (self));
+
+  gtk_widget_queue_resize (GTK_WIDGET (self));
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+int
+nfn_heatmap_get_rows (NfnHeatmap *self)
+{
+  g_return_val_if_fail (NFN_IS_HEATMAP (self), 0);
+  return self->rows;
+}
+
+int
+nfn_heatmap_get_cols (NfnHeatmap *self)
+{
+  g_return_val_if_fail (NFN_IS_HEATMAP (self), 0);
+  return self->cols;
+}
+
+double
+nfn_heatmap_get_max_abs (NfnHeatmap *self)
+{
+  g_return_val_if_fail (NFN_IS_HEATMAP (self), 0.0);
+  return self->max_abs;
+}
+
+float
+nfn_heatmap_get_value (NfnHeatmap *self, int row, int col)
+{
+  g_return_val_if_fail (NFN_IS_HEATMAP (self), NAN);
+  if (row < 0 || row >= self->rows || col < 0 || col >= self->cols)
+    return NAN;
+  return self->values[(size_t) row * self->cols + col];
+}
+
+void
+nfn_heatmap_set_title (NfnHeatmap *self, const char *title)
+{
+  g_return_if_fail (NFN_IS_HEATMAP (self));
+  if (g_strcmp0 (self->title, title) == 0)
+    return;
+  g_free (self->title);
+  self->title = g_strdup (title);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, title ? title : "",
+                                  -1);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TITLE]);
+  gtk_widget_queue_resize (GTK_WIDGET (self));
+}
+
+const char *
+nfn_heatmap_get_title (NfnHeatmap *self)
+{
+  g_return_val_if_fail (NFN_IS_HEATMAP (self), NULL);
+  return self->title;
+}
+
+int
+nfn_heatmap_get_hover_row (NfnHeatmap *self)
+{
+  g_return_val_if_fail (NFN_IS_HEATMAP (self), -1);
+  return self->hover_row;
+}
+
+int
+nfn_heatmap_get_hover_col (NfnHeatmap *self)
+{
+  g_return_val_if_fail (NFN_IS_HEATMAP (self), -1);
+  return self->hover_col;
+}

@@ -1,3 +1,238 @@
-/* placeholder: being written */
-#include <glib.h>
-int main (int argc, char **argv) { g_test_init (&argc, &argv, NULL); return g_test_run (); }
+/* test-model.c — the assembled NFN models: gradients of the whole stack against finite
+ * differences, invariance of the classifiers, determinism, and that training learns. */
+#include <math.h>
+#include <string.h>
+
+#include "nfn_model.h"
+#include "nfn_perm.h"
+#include "testutil.h"
+
+#define K_OUT 3
+
+typedef struct {
+  nfn_model *model;
+  nfn_feature x;
+  int labels[8];
+} model_case;
+
+static void
+small_config (nfn_model_config *cfg, nfn_model_kind kind, const nfn_space *space)
+{
+  nfn_model_config_default (cfg, kind, space, K_OUT);
+  cfg->max_batch = 4;
+  cfg->fourier_m = 3;
+  cfg->fourier_scale = 1.0;
+  cfg->io_bands = kind == NFN_MODEL_NP ? 2 : 0;
+  cfg->depth = 2;
+  cfg->channels = 5;
+  cfg->n_head = 1;
+  cfg->head_widths[0] = 7;
+}
+
+static void
+case_init (model_case *c, nfn_model_kind kind, gsl_rng *rng)
+{
+  const int widths[] = { 2, 3, 4, 2 };
+  nfn_space space;
+  nfn_space_init (&space, 3, widths);
+  nfn_model_config cfg;
+  small_config (&cfg, kind, &space);
+  g_assert_cmpint (nfn_model_new (&cfg, 11, &c->model), ==, NFN_OK);
+  nfn_feature_alloc (&c->x, &space, 4, 1);
+  tu_feature_normal (&c->x, rng);
+  for (int b = 0; b < 4; b++)
+    c->labels[b] = b % K_OUT;
+}
+
+static void
+case_clear (model_case *c)
+{
+  nfn_model_free (c->model);
+  nfn_feature_free (&c->x);
+}
+
+static double
+case_loss (void *ctx)
+{
+  model_case *c = ctx;
+  const float *logits;
+  g_assert_cmpint (nfn_model_forward (c->model, &c->x, 0, &logits), ==, NFN_OK);
+  double loss;
+  nfn_cross_entropy (logits, c->labels, c->x.B, K_OUT, &loss, NULL);
+  return loss;
+}
+
+static void
+test_gradients (gconstpointer data)
+{
+  nfn_model_kind kind = GPOINTER_TO_INT (data);
+  g_autoptr (GRand) unused = NULL;
+  gsl_rng *rng = tu_rng ();
+  model_case c;
+  case_init (&c, kind, rng);
+
+  const float *logits;
+  float dlogits[4 * K_OUT];
+  double loss;
+  g_assert_cmpint (nfn_model_forward (c.model, &c.x, 0, &logits), ==, NFN_OK);
+  nfn_cross_entropy (logits, c.labels, 4, K_OUT, &loss, dlogits);
+  g_assert_cmpint (nfn_model_backward (c.model, dlogits), ==, NFN_OK);
+  size_t P = nfn_model_param_count (c.model);
+  float *grads = g_memdup2 (nfn_model_grads (c.model), P * sizeof (float));
+  const nfn_feature *dx = nfn_model_input_grad (c.model);
+  float *dxdata = g_memdup2 (dx->data, dx->size * sizeof (float));
+
+  double err_p = tu_grad_check (case_loss, &c, nfn_model_params (c.model), grads, P, 300, 1e-3, 1e-3, rng);
+  double err_x = tu_grad_check (case_loss, &c, c.x.data, dxdata, c.x.size, 0, 1e-3, 1e-3, rng);
+  g_test_message ("%s: worst relative error params %.2e, input %.2e", nfn_model_kind_name (kind), err_p, err_x);
+  g_assert_cmpfloat (err_p, <, 2e-2);
+  g_assert_cmpfloat (err_x, <, 2e-2);
+  g_free (grads);
+  g_free (dxdata);
+  case_clear (&c);
+  gsl_rng_free (rng);
+}
+
+/* Every classifier that claims a symmetry returns the same logits on a permuted input. */
+static void
+test_invariance (gconstpointer data)
+{
+  nfn_model_kind kind = GPOINTER_TO_INT (data);
+  gsl_rng *rng = tu_rng ();
+  model_case c;
+  case_init (&c, kind, rng);
+  nfn_symmetry sym = kind == NFN_MODEL_NP && c.model && nfn_model_get_config (c.model)->io_bands == 0 ? NFN_SYM_NP
+                                                                                                       : NFN_SYM_HNP;
+  nfn_perm perm;
+  nfn_perm_alloc (&perm, &c.x.space);
+  nfn_perm_random (&perm, sym, rng);
+  nfn_feature px;
+  nfn_feature_alloc (&px, &c.x.space, c.x.B, 1);
+  nfn_perm_apply (&perm, &c.x, &px);
+
+  const float *logits;
+  float before[4 * K_OUT];
+  nfn_model_forward (c.model, &c.x, 0, &logits);
+  memcpy (before, logits, sizeof before);
+  nfn_model_forward (c.model, &px, 0, &logits);
+  double worst = 0, scale = 0;
+  for (int k = 0; k < 4 * K_OUT; k++)
+    {
+      worst = fmax (worst, fabs (before[k] - logits[k]));
+      scale = fmax (scale, fabs (before[k]));
+    }
+  g_test_message ("%s under a random %s permutation: max |Δlogit| = %.2e (max |logit| %.2e)",
+                  nfn_model_kind_name (kind), nfn_symmetry_name (sym), worst, scale);
+  if (kind == NFN_MODEL_MLP)
+    g_assert_cmpfloat (worst, >, 1e-4 * scale); /* the baseline that ignores the symmetry */
+  else
+    g_assert_cmpfloat (worst, <=, 1e-5 * fmax (scale, 1));
+  nfn_feature_free (&px);
+  nfn_perm_free (&perm);
+  case_clear (&c);
+  gsl_rng_free (rng);
+}
+
+/* Same seed, same numbers. */
+static void
+test_determinism (void)
+{
+  const int widths[] = { 2, 3, 4, 2 };
+  nfn_space space;
+  nfn_space_init (&space, 3, widths);
+  nfn_model_config cfg;
+  small_config (&cfg, NFN_MODEL_HNP, &space);
+  cfg.channel_dropout = 0.2f;
+  cfg.head_dropout = 0.3f;
+  nfn_model *a, *b;
+  g_assert_cmpint (nfn_model_new (&cfg, 5, &a), ==, NFN_OK);
+  g_assert_cmpint (nfn_model_new (&cfg, 5, &b), ==, NFN_OK);
+  gsl_rng *rng = tu_rng ();
+  nfn_feature x;
+  nfn_feature_alloc (&x, &space, 4, 1);
+  tu_feature_normal (&x, rng);
+  int labels[4] = { 0, 1, 2, 0 };
+  nfn_adam oa, ob;
+  nfn_adam_init (&oa, 1e-3);
+  nfn_adam_init (&ob, 1e-3);
+  double la = 0, lb = 0;
+  for (int step = 0; step < 5; step++)
+    {
+      g_assert_cmpint (nfn_model_train_step_ce (a, &oa, &x, labels, &la), ==, NFN_OK);
+      g_assert_cmpint (nfn_model_train_step_ce (b, &ob, &x, labels, &lb), ==, NFN_OK);
+      g_assert_cmpfloat (la, ==, lb);
+    }
+  g_assert_cmpmem (nfn_model_params (a), nfn_model_param_count (a) * sizeof (float), nfn_model_params (b),
+                   nfn_model_param_count (b) * sizeof (float));
+  nfn_model_free (a);
+  nfn_model_free (b);
+  nfn_feature_free (&x);
+  gsl_rng_free (rng);
+}
+
+/* A learnable weight-space property: is W_2 scaled up (class 1) or down (class 0)? */
+static void
+test_learns (gconstpointer data)
+{
+  nfn_model_kind kind = GPOINTER_TO_INT (data);
+  const int widths[] = { 2, 6, 6, 1 };
+  nfn_space space;
+  nfn_space_init (&space, 3, widths);
+  nfn_model_config cfg;
+  nfn_model_config_default (&cfg, kind, &space, 2);
+  cfg.max_batch = 32;
+  cfg.fourier_m = 8;
+  cfg.channels = 16;
+  cfg.depth = 2;
+  cfg.n_head = 1;
+  cfg.head_widths[0] = 32;
+  nfn_model *model;
+  g_assert_cmpint (nfn_model_new (&cfg, 3, &model), ==, NFN_OK);
+  gsl_rng *rng = tu_rng ();
+  nfn_feature x;
+  nfn_feature_alloc (&x, &space, 32, 1);
+  int labels[32];
+  nfn_adam opt;
+  nfn_adam_init (&opt, 1e-3);
+  double loss = 0, first = 0;
+  for (int step = 0; step < 150; step++)
+    {
+      tu_feature_normal (&x, rng);
+      for (int b = 0; b < 32; b++)
+        {
+          labels[b] = (int) gsl_rng_uniform_int (rng, 2);
+          size_t n = nfn_tensor_entries (&space, 2);
+          for (size_t k = 0; k < n; k++)
+            x.t[2][b * n + k] *= labels[b] ? 2.0f : 0.5f;
+        }
+      g_assert_cmpint (nfn_model_train_step_ce (model, &opt, &x, labels, &loss), ==, NFN_OK);
+      if (step == 0)
+        first = loss;
+    }
+  const float *logits;
+  nfn_model_forward (model, &x, 0, &logits);
+  double acc = nfn_accuracy (logits, labels, 32, 2);
+  g_test_message ("%s: loss %.3f → %.3f, accuracy %.2f", nfn_model_kind_name (kind), first, loss, acc);
+  g_assert_cmpfloat (acc, >=, 0.9);
+  nfn_feature_free (&x);
+  nfn_model_free (model);
+  gsl_rng_free (rng);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  nfn_model_kind kinds[] = { NFN_MODEL_NP, NFN_MODEL_HNP, NFN_MODEL_POINTWISE, NFN_MODEL_MLP, NFN_MODEL_STAT };
+  for (int k = 0; k < 5; k++)
+    {
+      g_autofree char *g = g_strdup_printf ("/model/gradients/%s", nfn_model_kind_name (kinds[k]));
+      g_autofree char *i = g_strdup_printf ("/model/invariance/%s", nfn_model_kind_name (kinds[k]));
+      g_test_add_data_func (g, GINT_TO_POINTER (kinds[k]), test_gradients);
+      g_test_add_data_func (i, GINT_TO_POINTER (kinds[k]), test_invariance);
+    }
+  g_test_add_func ("/model/determinism", test_determinism);
+  g_test_add_data_func ("/model/learns/hnp", GINT_TO_POINTER (NFN_MODEL_HNP), test_learns);
+  g_test_add_data_func ("/model/learns/np", GINT_TO_POINTER (NFN_MODEL_NP), test_learns);
+  return g_test_run ();
+}

@@ -1,0 +1,91 @@
+/* nfn_model.h — an NFN model assembled from the layers: weight-space encoder → pool → MLP head.
+ *
+ *   NP / HNP:   [Fourier features] [IO encoding (NP)] (eq layer, ReLU, [channel dropout]) × depth
+ *               → invariant pool of the model's symmetry → head
+ *   pointwise:  as NP but every eq layer is a pointwise layer (no cross-tensor terms) → NP pool
+ *   mlp:        flatten the raw weights → head
+ *   stat:       StatNN features (7 statistics per tensor) → head
+ *   head:       (linear, ReLU, [dropout]) × hidden widths, then linear to n_out
+ *
+ * One arena per kind of memory: params, grads, Adam moments (m, v) and activations, each sized
+ * from the config before anything runs, so saving, zeroing and copying are one call each.
+ * Shape letters: B networks per batch, C channels, D pooled width, K outputs.
+ */
+#ifndef NFN_MODEL_H
+#define NFN_MODEL_H
+
+#include "nfn_core.h"
+#include "nfn_equivariant.h"
+#include "nfn_train.h"
+#include <gsl/gsl_rng.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  NFN_MODEL_NP = 0,
+  NFN_MODEL_HNP,
+  NFN_MODEL_POINTWISE,
+  NFN_MODEL_MLP,
+  NFN_MODEL_STAT
+} nfn_model_kind;
+
+const char *nfn_model_kind_name (nfn_model_kind kind); /* "np", "hnp", "pointwise", "mlp", "stat" */
+int nfn_model_kind_parse (const char *name, nfn_model_kind *out);
+
+#define NFN_MODEL_MAX_DEPTH 8
+#define NFN_MODEL_MAX_HEAD 4
+
+typedef struct {
+  nfn_model_kind kind;
+  nfn_space space;      /* the input weight space */
+  int max_batch;        /* B the activation arena is sized for */
+  int fourier_m;        /* Fourier features give 2m channels; 0 = off */
+  double fourier_scale; /* std of the Fourier matrix */
+  int io_bands;         /* NP only: IO encoding bands; 0 = off */
+  int depth;            /* NF layers */
+  int channels;         /* their output channels */
+  float channel_dropout;
+  int n_head;                        /* hidden layers of the head */
+  int head_widths[NFN_MODEL_MAX_HEAD];
+  float head_dropout;
+  int n_out;            /* K */
+} nfn_model_config;
+
+/* Defaults: Fourier 128 (256 channels, scale 3), 3 layers of 128, no dropout, head 1000-1000. */
+void nfn_model_config_default (nfn_model_config *cfg, nfn_model_kind kind, const nfn_space *space, int n_out);
+nfn_status nfn_model_config_check (const nfn_model_config *cfg);
+
+typedef struct nfn_model nfn_model;
+
+nfn_status nfn_model_new (const nfn_model_config *cfg, unsigned long seed, nfn_model **out);
+void nfn_model_free (nfn_model *model);
+const nfn_model_config *nfn_model_get_config (const nfn_model *model);
+
+/* The parameter arena: (n_params) floats; grads, m and v have the same layout. */
+float *nfn_model_params (nfn_model *model);
+float *nfn_model_grads (nfn_model *model);
+size_t nfn_model_param_count (const nfn_model *model);
+/* Bytes of all four arenas plus activations. */
+size_t nfn_model_memory_bytes (const nfn_model *model);
+
+/* logits (B, K) from raw weights (C = 1 feature, B ≤ max_batch, same space). Training turns on
+ * dropout with the model's generator. The returned pointer lives in the activation arena. */
+nfn_status nfn_model_forward (nfn_model *model, const nfn_feature *input, int training, const float **logits);
+/* From d(loss)/d(logits) (B, K) of the last forward: overwrites the gradient arena. */
+nfn_status nfn_model_backward (nfn_model *model, const float *dlogits);
+/* The input gradient of the last backward (C = 1 feature), for checks. */
+const nfn_feature *nfn_model_input_grad (const nfn_model *model);
+
+/* One Adam step on the model's parameters with its own moments. */
+void nfn_model_adam_step (nfn_model *model, nfn_adam *opt);
+
+/* Cross-entropy training step: forward, loss, backward, Adam. */
+nfn_status nfn_model_train_step_ce (nfn_model *model, nfn_adam *opt, const nfn_feature *input,
+                                    const int *labels, double *loss);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

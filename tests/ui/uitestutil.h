@@ -1,0 +1,28 @@
+/* uitestutil.h — helpers shared by the UI tests: waiting on the main loop with a deadline,
+ * reading pixels back from cairo image surfaces and GDK textures. */
+#ifndef NFN_UITESTUTIL_H
+#define NFN_UITESTUTIL_H
+
+#include <gtk/gtk.h>
+#include "nfn-colormap.h"
+
+typedef gboolean (*ut_condition) (gpointer data);
+
+/* Runs the default main context until condition(data) holds or `seconds` pass; returns the
+ * condition's last value. */
+gboolean ut_wait_for (ut_condition condition, gpointer data, double seconds);
+/* Presents the window and waits until it is mapped, allocated and has drawn one frame. */
+void ut_present_and_wait (GtkWindow *window);
+
+/* A white ARGB32 surface of this size, and a context on it (caller destroys both). */
+cairo_surface_t *ut_white_surface (int width, int height, cairo_t **cr);
+/* The colour at pixel (x, y) of an ARGB32/RGB24 surface, un-premultiplied to 0…1. */
+NfnRgb ut_surface_rgb (cairo_surface_t *surface, int x, int y);
+/* Largest per-channel difference. */
+double ut_rgb_distance (NfnRgb a, NfnRgb b);
+/* A texture's pixels as an ARGB32 image surface (a copy). */
+cairo_surface_t *ut_texture_to_surface (GdkTexture *texture);
+/* Distinct 8-bit colours in a surface. */
+guint ut_count_colours (cairo_surface_t *surface);
+
+#endif

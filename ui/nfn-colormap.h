@@ -1,0 +1,25 @@
+/* nfn-colormap.h — colour maps shared by every view that paints numbers.
+ *
+ * Pure functions (no GTK, no state), so views, exporters and tests agree on every colour.
+ */
+#ifndef NFN_COLORMAP_H
+#define NFN_COLORMAP_H
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  double r, g, b; /* each in 0…1 */
+} NfnRgb;
+
+/* Diverging blue–white–red for signed data already scaled to −1…1: −1 is saturated blue,
+ * 0 near-white, +1 saturated red; values beyond ±1 (and ±Inf) clamp to the ends. NaN maps to
+ * nfn_colormap_nan(), a grey no other value takes. */
+NfnRgb nfn_colormap_diverging (double t);
+
+/* The colour of a missing (NaN) value. */
+NfnRgb nfn_colormap_nan (void);
+
+G_END_DECLS
+#endif
