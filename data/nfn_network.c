@@ -176,11 +176,12 @@ net_pair_layers (const NfnSafetensors *st, const char *label, GError **error)
         {
           g_autofree char *name = nfn_data_quote (tensor->name);
           nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, label,
-                    "tensor %s is neither a .weight nor a .bias (list it in __metadata__ \"" NET_KEY_IGNORE
-                    "\" to skip it)", name);
+                              "tensor %s is neither a .weight nor a .bias"
+                              " (list it in __metadata__ \"" NET_KEY_IGNORE "\" to skip it)", name);
           return NULL;
         }
-      g_autofree char *prefix = g_strndup (tensor->name, strlen (tensor->name) - strlen (is_weight ? ".weight" : ".bias"));
+      g_autofree char *prefix
+          = g_strndup (tensor->name, strlen (tensor->name) - strlen (is_weight ? ".weight" : ".bias"));
       NetLayer *layer = g_hash_table_lookup (by_prefix, prefix);
       if (!layer)
         {
@@ -205,7 +206,8 @@ net_pair_layers (const NfnSafetensors *st, const char *label, GError **error)
           g_autofree char *name = nfn_data_quote (present->name);
           g_autofree char *wanted = g_strconcat (layer->prefix, layer->weight ? ".bias" : ".weight", NULL);
           g_autofree char *wanted_quoted = nfn_data_quote (wanted);
-          nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, label, "tensor %s has no matching %s", name, wanted_quoted);
+          nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, label, "tensor %s has no matching %s", name,
+                              wanted_quoted);
           return NULL;
         }
     }
@@ -221,12 +223,14 @@ net_check_shapes (GPtrArray *layers, const char *label, int *widths, int *n_conv
   int L = (int) layers->len;
   if (L == 0)
     {
-      nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, label, "no layers (no \"<prefix>.weight\"/\"<prefix>.bias\" pairs)");
+      nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, label,
+                          "no layers (no \"<prefix>.weight\"/\"<prefix>.bias\" pairs)");
       return FALSE;
     }
   if (L > NFN_MAX_LAYERS)
     {
-      nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, label, "%d layers exceed the limit of %d", L, NFN_MAX_LAYERS);
+      nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, label, "%d layers exceed the limit of %d", L,
+                          NFN_MAX_LAYERS);
       return FALSE;
     }
   *n_conv = 0;
@@ -239,15 +243,16 @@ net_check_shapes (GPtrArray *layers, const char *label, int *widths, int *n_conv
       g_autofree char *shape = nfn_data_format_index (w->shape, w->rank);
       if (w->rank != 2 && w->rank != 4)
         {
-          nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, label, "tensor %s has shape %s; a layer weight is 2-D or 4-D",
-                    name, shape);
+          nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, label,
+                              "tensor %s has shape %s; a layer weight is 2-D or 4-D", name, shape);
           return FALSE;
         }
       for (int d = 0; d < w->rank; d++)
         if (w->shape[d] < 1 || w->shape[d] > G_MAXINT)
           {
-            nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, label, "tensor %s has shape %s with a dimension out of 1 … %d",
-                      name, shape, G_MAXINT);
+            nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, label,
+                                "tensor %s has shape %s with a dimension out of 1..%d", name, shape,
+                                G_MAXINT);
             return FALSE;
           }
       if (w->rank == 4)
@@ -255,14 +260,16 @@ net_check_shapes (GPtrArray *layers, const char *label, int *widths, int *n_conv
           if (*n_conv != i - 1)
             {
               nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, label,
-                        "tensor %s is a conv kernel after a dense layer (conv layers must come first)", name);
+                                  "tensor %s is a conv kernel after a dense layer"
+                                  " (conv layers must come first)", name);
               return FALSE;
             }
           if (i > 1 && (w->shape[2] != *kh || w->shape[3] != *kw))
             {
               nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, label,
-                        "tensor %s has a %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT
-                        " kernel but earlier conv layers use %d×%d", name, w->shape[2], w->shape[3], *kh, *kw);
+                                  "tensor %s has a %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT
+                                  " kernel but earlier conv layers use %d×%d",
+                                  name, w->shape[2], w->shape[3], *kh, *kw);
               return FALSE;
             }
           *kh = (int) w->shape[2];
@@ -274,7 +281,8 @@ net_check_shapes (GPtrArray *layers, const char *label, int *widths, int *n_conv
       else if (w->shape[1] != widths[i - 1])
         {
           nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, label,
-                    "tensor %s has shape %s but the previous layer has %d outputs", name, shape, widths[i - 1]);
+                              "tensor %s has shape %s but the previous layer has %d outputs", name, shape,
+                              widths[i - 1]);
           return FALSE;
         }
       widths[i] = (int) w->shape[0];
@@ -282,8 +290,9 @@ net_check_shapes (GPtrArray *layers, const char *label, int *widths, int *n_conv
         {
           g_autofree char *bias_name = nfn_data_quote (b->name);
           g_autofree char *bias_shape = nfn_data_format_index (b->shape, b->rank);
-          nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, label, "tensor %s has shape %s but its weight has %d outputs",
-                    bias_name, bias_shape, widths[i]);
+          nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, label,
+                              "tensor %s has shape %s but its weight has %d outputs", bias_name, bias_shape,
+                              widths[i]);
           return FALSE;
         }
     }
@@ -308,7 +317,7 @@ net_check_finite (const NfnTensor *tensor, const char *label, GError **error)
       g_autofree char *where = nfn_data_format_index (index, tensor->rank);
       g_autofree char *name = nfn_data_quote (tensor->name);
       nfn_data_set_error (error, NFN_DATA_ERROR_NONFINITE, label, "tensor %s has %s at %s", name,
-                isnan (tensor->data[e]) ? "NaN" : "Inf", where);
+                          isnan (tensor->data[e]) ? "NaN" : "Inf", where);
       return FALSE;
     }
   return TRUE;
@@ -340,19 +349,21 @@ net_read_arch (const NfnSafetensors *st, const char *label, int L, const int *wi
   if (kind_text && !nfn_net_kind_parse (kind_text, &kind))
     {
       g_autofree char *quoted = nfn_data_quote (kind_text);
-      nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label, "__metadata__ \"" NET_KEY_ARCH "\": unknown architecture %s",
-                quoted);
+      nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label,
+                          "__metadata__ \"" NET_KEY_ARCH "\": unknown architecture %s", quoted);
       return FALSE;
     }
   if (kind != NFN_NET_CNN && n_conv > 0)
     {
-      nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, label, "__metadata__ says \"%s\" but layer 1 is a 4-D conv kernel",
-                nfn_net_kind_name (kind));
+      nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, label,
+                          "__metadata__ says \"%s\" but layer 1 is a 4-D conv kernel",
+                          nfn_net_kind_name (kind));
       return FALSE;
     }
   if (kind == NFN_NET_CNN && n_conv == 0)
     {
-      nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, label, "__metadata__ says \"cnn\" but no weight is a 4-D conv kernel");
+      nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, label,
+                          "__metadata__ says \"cnn\" but no weight is a 4-D conv kernel");
       return FALSE;
     }
 
@@ -362,13 +373,23 @@ net_read_arch (const NfnSafetensors *st, const char *label, int L, const int *wi
     {
       g_autofree char *quoted = nfn_data_quote (act_text);
       nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label,
-                "__metadata__ \"" NET_KEY_ACTIVATION "\": unknown activation %s", quoted);
+                          "__metadata__ \"" NET_KEY_ACTIVATION "\": unknown activation %s", quoted);
       return FALSE;
     }
   if (kind == NFN_NET_SIREN && act != NFN_ACT_SIN)
     {
-      nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label, "__metadata__ \"" NET_KEY_ACTIVATION "\": a siren uses sin, not %s",
-                nfn_activation_name (act));
+      nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label,
+                          "__metadata__ \"" NET_KEY_ACTIVATION "\": a siren uses sin, not %s",
+                          nfn_activation_name (act));
+      return FALSE;
+    }
+
+  if (kind != NFN_NET_SIREN && act == NFN_ACT_SIN)
+    {
+      nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label,
+                          "__metadata__ \"" NET_KEY_ACTIVATION
+                          "\": a %s uses relu, tanh or identity, not sin",
+                          nfn_net_kind_name (kind));
       return FALSE;
     }
 
@@ -382,7 +403,7 @@ net_read_arch (const NfnSafetensors *st, const char *label, int L, const int *wi
         {
           g_autofree char *quoted = nfn_data_quote (omega_text);
           nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label,
-                    "__metadata__ \"" NET_KEY_OMEGA0 "\": %s is not a positive number", quoted);
+                              "__metadata__ \"" NET_KEY_OMEGA0 "\": %s is not a positive number", quoted);
           return FALSE;
         }
     }
@@ -393,7 +414,8 @@ net_read_arch (const NfnSafetensors *st, const char *label, int L, const int *wi
     {
       g_autofree char *quoted = nfn_data_quote (conv_text);
       nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label,
-                "__metadata__ \"" NET_KEY_CONV "\": %s is not \"stride,padding,in_h,in_w\"", quoted);
+                          "__metadata__ \"" NET_KEY_CONV "\": %s is not \"stride,padding,in_h,in_w\"",
+                          quoted);
       return FALSE;
     }
 
@@ -409,19 +431,29 @@ net_read_arch (const NfnSafetensors *st, const char *label, int L, const int *wi
     case NFN_NET_CNN:
       if (kh != kw)
         {
-          nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, label, "%d×%d conv kernels: only square kernels are supported",
-                    kh, kw);
+          nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, label,
+                              "%d×%d conv kernels: only square kernels are supported", kh, kw);
           return FALSE;
         }
-      status = nfn_arch_cnn (arch, L, widths, n_conv, kh, geometry[0], geometry[1], geometry[2], geometry[3], act);
+      status = nfn_arch_cnn (arch, L, widths, n_conv, kh, geometry[0], geometry[1], geometry[2], geometry[3],
+                             act);
       break;
     }
   if (status == NFN_OK)
     status = nfn_arch_check (arch);
+  if (status != NFN_OK && kind == NFN_NET_CNN)
+    {
+      /* The widths were checked above, so what remains is the conv geometry. */
+      nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, label,
+                          "%d conv layers with %d×%d kernels do not fit __metadata__ \"" NET_KEY_CONV
+                          "\" = \"%d,%d,%d,%d\" (stride,padding,in_h,in_w)",
+                          n_conv, kh, kw, geometry[0], geometry[1], geometry[2], geometry[3]);
+      return FALSE;
+    }
   if (status != NFN_OK)
     {
       nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, label, "not a valid %s: %s", nfn_net_kind_name (kind),
-                nfn_status_message (status));
+                          nfn_status_message (status));
       return FALSE;
     }
   return TRUE;
@@ -479,7 +511,8 @@ nfn_network_load (const char *path, GError **error)
   g_autofree char *lower = g_ascii_strdown (path, -1);
   if (!g_str_has_suffix (lower, ".safetensors"))
     {
-      nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, path, "unknown file type (expected .safetensors)");
+      nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, path,
+                          "unknown file type (expected .safetensors)");
       return NULL;
     }
   g_autoptr (NfnSafetensors) st = nfn_safetensors_load (path, error);
@@ -505,11 +538,13 @@ nfn_network_to_safetensors (const NfnNetwork *net)
     {
       char text[G_ASCII_DTOSTR_BUF_SIZE];
       /* %.9g brings every float back exactly. */
-      nfn_safetensors_set_metadata (st, NET_KEY_OMEGA0, g_ascii_formatd (text, sizeof text, "%.9g", arch->omega0));
+      nfn_safetensors_set_metadata (st, NET_KEY_OMEGA0,
+                                    g_ascii_formatd (text, sizeof text, "%.9g", arch->omega0));
     }
   if (arch->kind == NFN_NET_CNN)
     {
-      g_autofree char *conv = g_strdup_printf ("%d,%d,%d,%d", arch->stride, arch->padding, arch->in_h, arch->in_w);
+      g_autofree char *conv
+          = g_strdup_printf ("%d,%d,%d,%d", arch->stride, arch->padding, arch->in_h, arch->in_w);
       nfn_safetensors_set_metadata (st, NET_KEY_CONV, conv);
     }
   for (guint k = 0; k < net->metadata_keys->len; k++)
@@ -524,7 +559,8 @@ nfn_network_to_safetensors (const NfnNetwork *net)
       gboolean conv = arch->kind == NFN_NET_CNN && i <= arch->n_conv;
       gint64 weight_shape[4] = { space->n[i], space->n[i - 1], arch->kh, arch->kw };
       gint64 bias_shape[1] = { space->n[i] };
-      nfn_safetensors_add (st, net->weight_names[i], conv ? 4 : 2, weight_shape, net->weights.t[nfn_tensor_weight (i)]);
+      nfn_safetensors_add (st, net->weight_names[i], conv ? 4 : 2, weight_shape,
+                           net->weights.t[nfn_tensor_weight (i)]);
       nfn_safetensors_add (st, net->bias_names[i], 1, bias_shape, net->weights.t[nfn_tensor_bias (i)]);
     }
   return st;

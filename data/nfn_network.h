@@ -8,6 +8,13 @@
  *   "nfn.activation" "relu" | "tanh" | "sin"   (default relu; sin for siren)
  *   "nfn.omega0"     SIREN ω0 (default 30)
  *   "nfn.conv"       CNN "stride,padding,in_h,in_w" (default "2,1,28,28")
+ *   "nfn.ignore"     comma-separated tensor names that are not layers (e.g. BatchNorm buffers);
+ *                    they are skipped on reading and not written back
+ * Every other tensor must be a .weight or .bias of a layer, else reading fails naming it.
+ * Natural order is by name only: "features.0" … "classifier" would sort the classifier first,
+ * so such files fail the shape chain with a message rather than load in a wrong order.
+ * Errors are one line, "LABEL: fault", in NFN_DATA_ERROR (SHAPE for names/shapes that do not
+ * make a network, NONFINITE for NaN/Inf weights with their index, FORMAT for bad metadata).
  */
 #ifndef NFN_NETWORK_H
 #define NFN_NETWORK_H
@@ -25,8 +32,8 @@ typedef struct {
   nfn_feature weights;         /* B = 1, C = 1, owned */
   char *weight_names[NFN_MAX_LAYERS + 1]; /* [i], i = 1..L: original tensor names */
   char *bias_names[NFN_MAX_LAYERS + 1];
-  GPtrArray *metadata_keys;    /* extra metadata kept for writing back */
-  GHashTable *metadata;
+  GPtrArray *metadata_keys;    /* char*: metadata other than the four arch keys, in file order */
+  GHashTable *metadata;        /* char* → char*; written back after the arch keys from `arch` */
 } NfnNetwork;
 
 void nfn_network_free (NfnNetwork *net);

@@ -523,7 +523,8 @@ st_parse_metadata (const JsonValue *value, NfnSafetensors *st, const char *label
       g_autofree char *key = nfn_data_quote (member->key);
       if (member->value->kind != JSON_STRING)
         {
-          nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label, "__metadata__ value of %s is not a string", key);
+          nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label, "__metadata__ value of %s is not a string",
+                              key);
           return FALSE;
         }
       if (g_hash_table_contains (st->metadata, member->key))
@@ -594,13 +595,14 @@ st_parse_entry (const JsonMember *member, StEntry *entry, const char *label, GEr
   entry->dtype = st_dtype_lookup (dtype->text);
   if (!entry->dtype)
     {
-      nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label, "tensor %s: unknown dtype %s", name, dtype_name);
+      nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label, "tensor %s: unknown dtype %s", name,
+                          dtype_name);
       return FALSE;
     }
   if (!entry->dtype->supported)
     {
       nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, label, "tensor %s: unsupported dtype %s", name,
-               dtype_name);
+                          dtype_name);
       return FALSE;
     }
 
@@ -612,7 +614,7 @@ st_parse_entry (const JsonMember *member, StEntry *entry, const char *label, GEr
   if (shape->items->len > NFN_TENSOR_MAX_RANK)
     {
       nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, label, "tensor %s: rank %u exceeds %d", name,
-               shape->items->len, NFN_TENSOR_MAX_RANK);
+                          shape->items->len, NFN_TENSOR_MAX_RANK);
       return FALSE;
     }
   entry->rank = (int) shape->items->len;
@@ -625,8 +627,8 @@ st_parse_entry (const JsonMember *member, StEntry *entry, const char *label, GEr
       if (!st_json_integer (dim, &size))
         {
           nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label,
-                   "tensor %s: shape entry %s is not an integer in 0 … 2^53", name,
-                   dim->kind == JSON_NUMBER ? dim->text : "(not a number)");
+                              "tensor %s: shape entry %s is not an integer in 0..2^53", name,
+                              dim->kind == JSON_NUMBER ? dim->text : "(not a number)");
           return FALSE;
         }
       entry->shape[d] = (gint64) size;
@@ -643,14 +645,14 @@ st_parse_entry (const JsonMember *member, StEntry *entry, const char *label, GEr
   if (overflow || entry->numel > G_MAXSIZE / entry->dtype->size)
     {
       nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label, "tensor %s: shape %s element count overflows",
-               name, shape_text);
+                          name, shape_text);
       return FALSE;
     }
 
   if (offsets->kind != JSON_ARRAY || offsets->items->len != 2)
     {
-      nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label, "tensor %s: data_offsets is not a [begin, end] pair",
-               name);
+      nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label,
+                          "tensor %s: data_offsets is not a [begin, end] pair", name);
       return FALSE;
     }
   const JsonValue *begin = g_ptr_array_index (offsets->items, 0);
@@ -658,23 +660,24 @@ st_parse_entry (const JsonMember *member, StEntry *entry, const char *label, GEr
   if (!st_json_integer (begin, &entry->begin) || !st_json_integer (end, &entry->end))
     {
       nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label,
-               "tensor %s: data_offsets entries must be integers in 0 … 2^53", name);
+                          "tensor %s: data_offsets entries must be integers in 0..2^53", name);
       return FALSE;
     }
   if (entry->begin > entry->end)
     {
       nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label,
-               "tensor %s: data_offsets [%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT "] end before begin",
-               name, entry->begin, entry->end);
+                          "tensor %s: data_offsets [%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT
+                          "] end before begin",
+                          name, entry->begin, entry->end);
       return FALSE;
     }
   guint64 bytes = (guint64) entry->numel * entry->dtype->size;
   if (entry->end - entry->begin != bytes)
     {
       nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label,
-               "tensor %s: shape %s × %" G_GSIZE_FORMAT " bytes = %" G_GUINT64_FORMAT
-               " bytes but data_offsets span %" G_GUINT64_FORMAT,
-               name, shape_text, entry->dtype->size, bytes, entry->end - entry->begin);
+                          "tensor %s: shape %s × %" G_GSIZE_FORMAT " bytes = %" G_GUINT64_FORMAT
+                          " bytes but data_offsets span %" G_GUINT64_FORMAT,
+                          name, shape_text, entry->dtype->size, bytes, entry->end - entry->begin);
       return FALSE;
     }
   return TRUE;
@@ -850,14 +853,16 @@ nfn_safetensors_parse (const guint8 *bytes, gsize length, const char *label, GEr
     header_length = header_length << 8 | bytes[k];
   if (header_length > ST_MAX_HEADER_LENGTH)
     {
-      nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label, "header length %" G_GUINT64_FORMAT " exceeds the %u-byte limit",
-               header_length, ST_MAX_HEADER_LENGTH);
+      nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label,
+                          "header length %" G_GUINT64_FORMAT " exceeds the %u-byte limit", header_length,
+                          ST_MAX_HEADER_LENGTH);
       return NULL;
     }
   if (header_length > length - 8)
     {
       nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label,
-               "header length %" G_GUINT64_FORMAT " exceeds file size %" G_GSIZE_FORMAT, header_length, length);
+                          "header length %" G_GUINT64_FORMAT " exceeds file size %" G_GSIZE_FORMAT,
+                          header_length, length);
       return NULL;
     }
   const char *header = (const char *) bytes + 8;
@@ -884,7 +889,7 @@ nfn_safetensors_parse (const guint8 *bytes, gsize length, const char *label, GEr
   if (reader.fault)
     {
       nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label, "header JSON: %s at byte %" G_GSIZE_FORMAT,
-               reader.fault, reader.fault_pos + 8);
+                          reader.fault, reader.fault_pos + 8);
       return NULL;
     }
 
@@ -928,9 +933,9 @@ nfn_safetensors_parse (const guint8 *bytes, gsize length, const char *label, GEr
         {
           g_autofree char *name = nfn_data_quote (entry->name);
           nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label,
-                   "tensor %s: data_offsets [%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT
-                   "] out of bounds (buffer is %" G_GSIZE_FORMAT " bytes)",
-                   name, entry->begin, entry->end, buffer_length);
+                              "tensor %s: data_offsets [%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT
+                              "] out of bounds (buffer is %" G_GSIZE_FORMAT " bytes)",
+                              name, entry->begin, entry->end, buffer_length);
           return NULL;
         }
     }
@@ -942,16 +947,18 @@ nfn_safetensors_parse (const guint8 *bytes, gsize length, const char *label, GEr
       if (entry->begin != covered)
         {
           gboolean gap = entry->begin > covered;
-          nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label, "tensors are not contiguous: %s at byte %" G_GUINT64_FORMAT,
-                   gap ? "gap" : "overlap", gap ? covered : entry->begin);
+          nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label,
+                              "tensors are not contiguous: %s at byte %" G_GUINT64_FORMAT,
+                              gap ? "gap" : "overlap", gap ? covered : entry->begin);
           return NULL;
         }
       covered = entry->end;
     }
   if (covered != buffer_length)
     {
-      nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label, "%" G_GUINT64_FORMAT " trailing bytes after the last tensor",
-               (guint64) buffer_length - covered);
+      nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label,
+                          "%" G_GUINT64_FORMAT " trailing bytes after the last tensor",
+                          (guint64) buffer_length - covered);
       return NULL;
     }
 
@@ -1043,7 +1050,8 @@ st_check_writable (const NfnSafetensors *st, const char *path, GError **error)
       if (!g_utf8_validate (key, -1, NULL) || !g_utf8_validate (value, -1, NULL))
         {
           g_autofree char *quoted = nfn_data_quote (key);
-          nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, path, "__metadata__ %s is not valid UTF-8", quoted);
+          nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, path, "__metadata__ %s is not valid UTF-8",
+                              quoted);
           return FALSE;
         }
     }

@@ -77,6 +77,10 @@ nfn_activation_parse (const char *name, nfn_activation *out)
 
 /* ---- Architectures ---- */
 
+/* Keeps every count the engine forms (images, im2col sizes) far from int overflow. */
+#define NFN_NET_MAX_SIDE 16384
+#define NFN_NET_MAX_KERNEL 64
+
 static nfn_status
 nfn_arch_dense (nfn_arch *arch, nfn_net_kind kind, int L, const int *widths, nfn_activation act,
                 float omega0)
@@ -125,7 +129,7 @@ nfn_arch_cnn (nfn_arch *arch, int L, const int *channels, int n_conv, int k, int
   nfn_status status = nfn_space_init (&arch->space, L, channels);
   if (status != NFN_OK)
     return status;
-  if (k < 1 || k > 64 || n_conv < 0 || n_conv > L)
+  if (k < 1 || k > NFN_NET_MAX_KERNEL || n_conv < 0 || n_conv > L)
     return NFN_ERR_ARG;
   for (int i = 1; i <= n_conv; i++)
     arch->space.f[i] = k * k;
@@ -140,10 +144,6 @@ nfn_conv_out_size (int in, int k, int stride, int padding)
     return 0;
   return (in + 2 * padding - k) / stride + 1;
 }
-
-/* Keeps every count the engine forms (images, im2col sizes) far from int overflow. */
-#define NFN_NET_MAX_SIDE 16384
-#define NFN_NET_MAX_KERNEL 64
 
 nfn_status
 nfn_arch_check (const nfn_arch *arch)
@@ -522,7 +522,7 @@ nfn_net_plan_init (nfn_net_plan *plan, const nfn_arch *arch, int N)
       plan->w[i] = conv ? nfn_conv_out_size (plan->w[i - 1], arch->kw, arch->stride, arch->padding) : 1;
       size_t cols = (size_t) N * plan->h[i] * plan->w[i];
       size_t K = (size_t) s->n[i - 1] * s->f[i];
-      if (cols > INT_MAX || nfn_plan_count (arch, plan, i) > INT_MAX || K * cols > (size_t) INT_MAX * 16)
+      if (cols > INT_MAX || K > INT_MAX || nfn_plan_count (arch, plan, i) > INT_MAX)
         return NFN_ERR_ARG;
       if (nfn_plan_count (arch, plan, i) > plan->act_max)
         plan->act_max = nfn_plan_count (arch, plan, i);

@@ -13,6 +13,10 @@
  *        with act, then a global average pool over space, then dense layers with act between
  *        them and a linear output. Conv and dense layers alike take their input width from
  *        the previous layer (the pool makes the dense layer's inputs the last conv's channels).
+ *        With n_conv = L the last conv is the linear output layer and its pool is y.
+ * In every kind, layers 1 … L-1 apply the hidden activation and layer L is linear.
+ *
+ * The sin, cos and tanh loops are vectorised through glibc's libmvec (see nfn_nets.c).
  */
 #ifndef NFN_NETS_H
 #define NFN_NETS_H
@@ -44,28 +48,36 @@ int nfn_activation_parse (const char *name, nfn_activation *out); /* 1 on succes
 
 nfn_status nfn_arch_mlp (nfn_arch *arch, int L, const int *widths, nfn_activation act);
 nfn_status nfn_arch_siren (nfn_arch *arch, int L, const int *widths, float omega0);
-/* channels: n_0 (image channels) … n_L (classes); the first n_conv layers are k×k conv. */
+/* channels: n_0 (image channels) … n_L (classes); the first n_conv (1 … L) layers are k×k
+ * conv, output side (in + 2·padding − k) / stride + 1 as in PyTorch. */
 nfn_status nfn_arch_cnn (nfn_arch *arch, int L, const int *channels, int n_conv, int k, int stride,
                          int padding, int in_h, int in_w, nfn_activation act);
-/* Checks internal consistency (kinds, geometry, conv output size ≥ 1). */
+/* NFN_ERR_ARG unless internally consistent: MLP act relu/tanh/identity, SIREN act sin with
+ * finite ω0 > 0, n_conv = 0 and f_i = 1 for dense kinds; CNN 1 ≤ n_conv ≤ L, k, stride ≥ 1,
+ * padding ≥ 0, f_i = kh·kw exactly for conv layers, every conv output size ≥ 1. */
 nfn_status nfn_arch_check (const nfn_arch *arch);
 /* Floats per input and per output of one network: n_0 (MLP/SIREN) or n_0·in_h·in_w (CNN). */
 size_t nfn_net_input_size (const nfn_arch *arch);
 size_t nfn_net_output_size (const nfn_arch *arch);
 
-/* Initialises every network of `weights` (C = 1): SIREN init for SIRENs, PyTorch's default
- * (Kaiming-uniform a=√5: U(±1/√fan_in) for W and b) for MLP and CNN. */
+/* Initialises every network of `weights` (C = 1, space = arch->space): SIREN init for
+ * SIRENs, PyTorch's default (Kaiming-uniform a=√5: U(±1/√fan_in), fan_in = n_{i-1}·f_i, for W
+ * and b) for MLP and CNN. Draws network by network, W_i then b_i, so a seed fixes the zoo. */
 void nfn_net_init (const nfn_arch *arch, nfn_feature *weights, gsl_rng *rng);
 
-/* Activation cache for backward: floats needed for B networks × N inputs. */
+/* Activation cache for backward: floats needed for B networks × N inputs (0 for an invalid
+ * arch). Per network, for each hidden layer i < L, the pre-activation z_i then act(z_i)
+ * ((N, n_i) dense, (n_i, N, h_i, w_i) conv), then a CNN's pooled (N, n_{n_conv}). */
 size_t nfn_net_cache_size (const nfn_arch *arch, int B, int N);
 
-/* y (B, N, out) = f_b(x) for every network b. x is (B, N, in) with x_batch_stride = N·in, or
- * one shared (N, in) set with x_batch_stride = 0. cache may be NULL when no backward follows. */
+/* y (B, N, out) = f_b(x) for every network b. x is (B, N, in) with x_batch_stride = N·in (or
+ * more), or one shared (N, in) set with x_batch_stride = 0. cache may be NULL when no backward
+ * follows. NFN_ERR_SHAPE when weights are not a C = 1 feature of arch->space. */
 nfn_status nfn_net_forward (const nfn_arch *arch, const nfn_feature *weights, int N, const float *x,
                             size_t x_batch_stride, float *y, float *cache);
 /* From dy (B, N, out): accumulates dweights (C = 1, may be NULL) and dx (same layout and
- * stride as x; may be NULL; with stride 0 the networks' contributions are summed). */
+ * stride as x; may be NULL; with stride 0 the networks' contributions are summed). cache is
+ * the one the forward with the same weights and x filled. */
 nfn_status nfn_net_backward (const nfn_arch *arch, const nfn_feature *weights, int N, const float *x,
                              size_t x_batch_stride, const float *cache, const float *dy,
                              nfn_feature *dweights, float *dx);

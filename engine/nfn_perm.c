@@ -247,9 +247,9 @@ nfn_perm_canonical (const nfn_feature *weights, nfn_perm *to_canonical)
                                            row_len, outgoing_len, j };
         }
       qsort (keys, (size_t) n, sizeof *keys, perm_compare_canonical_keys);
+      /* neuron j of `partial` is still neuron j of the input: sets ≥ i were never moved */
       for (int position = 0; position < n; position++)
         to_canonical->p[i][keys[position].neuron] = position;
-      /* neuron j of `partial` is still neuron j of the input: sets ≥ i were never moved */
       nfn_perm_apply (to_canonical, weights, &partial);
     }
   free (keys);

@@ -1,0 +1,71 @@
+#include "datatestutil.h"
+
+#include <math.h>
+#include <string.h>
+
+char *
+dtu_fixture_path (const char *name)
+{
+  return g_test_build_filename (G_TEST_DIST, "fixtures", name, NULL);
+}
+
+JsonNode *
+dtu_fixture_expected (const char *name)
+{
+  g_autofree char *file = g_strconcat (name, ".json", NULL);
+  g_autofree char *path = dtu_fixture_path (file);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  json_parser_load_from_file (parser, path, &error);
+  g_assert_no_error (error);
+  return json_node_copy (json_parser_get_root (parser));
+}
+
+JsonObject *
+dtu_expected_tensor (JsonNode *expected, const char *tensor)
+{
+  JsonArray *tensors = json_object_get_array_member (json_node_get_object (expected), "tensors");
+  for (guint k = 0; k < json_array_get_length (tensors); k++)
+    {
+      JsonObject *entry = json_array_get_object_element (tensors, k);
+      if (strcmp (json_object_get_string_member (entry, "name"), tensor) == 0)
+        return entry;
+    }
+  return NULL;
+}
+
+double
+dtu_json_number (JsonArray *array, guint k)
+{
+  JsonNode *node = json_array_get_element (array, k);
+  if (json_node_get_value_type (node) == G_TYPE_STRING)
+    {
+      const char *text = json_node_get_string (node);
+      if (strcmp (text, "nan") == 0)
+        return NAN;
+      g_assert_true (strcmp (text, "inf") == 0 || strcmp (text, "-inf") == 0);
+      return text[0] == '-' ? -INFINITY : INFINITY;
+    }
+  return json_node_get_double (node);
+}
+
+gboolean
+dtu_float_identical (float a, float b)
+{
+  if (isnan (a) || isnan (b))
+    return isnan (a) && isnan (b);
+  return memcmp (&a, &b, sizeof a) == 0;
+}
+
+void
+dtu_assert_error_impl (const GError *error, GQuark domain, int code, const char *label,
+                       const char *fragment, const char *where)
+{
+  if (!error)
+    g_error ("%s: expected an error containing \"%s\", got success", where, fragment);
+  g_autofree char *prefix = g_strconcat (label, ": ", NULL);
+  if (error->domain != domain || error->code != code || !g_str_has_prefix (error->message, prefix)
+      || strchr (error->message, '\n') || !strstr (error->message, fragment))
+    g_error ("%s: expected error code %d containing \"%s\" after \"%s\", got code %d: %s", where, code,
+             fragment, prefix, error->code, error->message);
+}
