@@ -12,6 +12,7 @@
 #include "nfn_network.h"
 #include "nfn_nets.h"
 #include "nfn_perm.h"
+#include "nfn_network_text.h"
 #include "nfn_sample.h"
 
 int
@@ -56,42 +57,6 @@ nfn_cli_parse (GOptionContext *context, int *argc, char ***argv)
   return TRUE;
 }
 
-static char *
-shape_string (const NfnNetwork *net, int t)
-{
-  const nfn_space *s = &net->arch.space;
-  int i = nfn_tensor_layer (t);
-  if (nfn_tensor_is_bias (t))
-    return g_strdup_printf ("%d", s->n[i]);
-  if (s->f[i] > 1)
-    return g_strdup_printf ("%d×%d×%d×%d", s->n[i], s->n[i - 1], net->arch.kh, net->arch.kw);
-  return g_strdup_printf ("%d×%d", s->n[i], s->n[i - 1]);
-}
-
-static const char *
-tensor_name (const NfnNetwork *net, int t)
-{
-  int i = nfn_tensor_layer (t);
-  return nfn_tensor_is_bias (t) ? net->bias_names[i] : net->weight_names[i];
-}
-
-static char *
-arch_summary (const nfn_arch *arch)
-{
-  GString *s = g_string_new (nfn_net_kind_name (arch->kind));
-  g_string_append_c (s, ' ');
-  for (int i = 0; i <= arch->space.L; i++)
-    g_string_append_printf (s, i ? "→%d" : "%d", arch->space.n[i]);
-  if (arch->kind == NFN_NET_SIREN)
-    g_string_append_printf (s, ", sin, ω0 = %g", arch->omega0);
-  else
-    g_string_append_printf (s, ", %s", nfn_activation_name (arch->act));
-  if (arch->kind == NFN_NET_CNN)
-    g_string_append_printf (s, ", %d conv %d×%d stride %d padding %d on %d×%d", arch->n_conv, arch->kh, arch->kw,
-                            arch->stride, arch->padding, arch->in_h, arch->in_w);
-  return g_string_free (s, FALSE);
-}
-
 /* ---- nfn info ---- */
 
 static int
@@ -116,7 +81,7 @@ command_info (int argc, char **argv)
 
   const nfn_space *s = &net->arch.space;
   size_t total = nfn_space_param_count (s);
-  g_autofree char *summary = arch_summary (&net->arch);
+  g_autofree char *summary = nfn_arch_summary (&net->arch);
   g_autoptr (JsonBuilder) b = json_builder_new ();
   if (json)
     {
@@ -147,12 +112,12 @@ command_info (int argc, char **argv)
       nfn_stats st;
       size_t n = nfn_tensor_entries (s, t);
       nfn_stats_compute (net->weights.t[t], n, &st);
-      g_autofree char *shape = shape_string (net, t);
+      g_autofree char *shape = nfn_network_tensor_shape (net, t);
       if (json)
         {
           json_builder_begin_object (b);
           json_builder_set_member_name (b, "name");
-          json_builder_add_string_value (b, tensor_name (net, t));
+          json_builder_add_string_value (b, nfn_network_tensor_name (net, t));
           json_builder_set_member_name (b, "shape");
           json_builder_begin_array (b);
           int i = nfn_tensor_layer (t);
@@ -179,7 +144,7 @@ command_info (int argc, char **argv)
           json_builder_end_object (b);
         }
       else
-        printf ("%-24s %-14s %8zu %11.4g %11.4g %11.4g %11.4g\n", tensor_name (net, t), shape, n, st.mean, st.std,
+        printf ("%-24s %-14s %8zu %11.4g %11.4g %11.4g %11.4g\n", nfn_network_tensor_name (net, t), shape, n, st.mean, st.std,
                 st.min, st.max);
     }
   if (json)
@@ -318,6 +283,20 @@ check_one (const NfnNetwork *net, nfn_symmetry sym, gsl_rng *rng, int N, const f
   if (nfn_perm_alloc (&perm, &net->arch.space) != NFN_OK)
     return 1;
   nfn_perm_random (&perm, sym, rng);
+  /* the NP contrast must really move an input or output neuron; with 2 inputs and 1 output a
+   * uniform draw leaves them in place half the time */
+  const nfn_space *s = &net->arch.space;
+  for (int tries = 0; sym == NFN_SYM_NP && tries < 64 && (s->n[0] > 1 || s->n[s->L] > 1); tries++)
+    {
+      gboolean moved = FALSE;
+      for (int j = 0; j < s->n[0]; j++)
+        moved |= perm.p[0][j] != j;
+      for (int j = 0; j < s->n[s->L]; j++)
+        moved |= perm.p[s->L][j] != j;
+      if (moved)
+        break;
+      nfn_perm_random (&perm, sym, rng);
+    }
   nfn_status st = nfn_perm_apply (&perm, &net->weights, &permuted->weights);
   nfn_perm_free (&perm);
   if (st == NFN_OK)
@@ -399,7 +378,7 @@ command_check (int argc, char **argv)
     }
   else
     {
-      g_autofree char *summary = arch_summary (&net->arch);
+      g_autofree char *summary = nfn_arch_summary (&net->arch);
       printf ("%s: %s\n", argv[1], summary);
       printf ("hidden-neuron permutation (HNP): %.1f%% of weights changed, ‖σW − W‖/‖W‖ = %.3f, "
               "max |Δf| = %.3g over %d inputs (max |f| = %.3g)\n",
@@ -446,7 +425,7 @@ command_align (int argc, char **argv)
     return nfn_cli_fail_error (error);
   if (!nfn_space_equal (&a->arch.space, &b->arch.space))
     {
-      g_autofree char *sa = arch_summary (&a->arch), *sb = arch_summary (&b->arch);
+      g_autofree char *sa = nfn_arch_summary (&a->arch), *sb = nfn_arch_summary (&b->arch);
       return nfn_cli_fail ("%s: shape differs from %s (%s vs %s)", argv[2], argv[1], sb, sa);
     }
 
@@ -520,7 +499,7 @@ command_sample (int argc, char **argv)
     return nfn_cli_fail ("sample: cannot build the sample network");
   if (!nfn_network_save (net, out, &error))
     return nfn_cli_fail_error (error);
-  g_autofree char *summary = arch_summary (&net->arch);
+  g_autofree char *summary = nfn_arch_summary (&net->arch);
   printf ("wrote %s: %s\n", out, summary);
   return 0;
 }

@@ -12,7 +12,7 @@
 /* Gap between the matrix and the legend bar, and the bar's own height. */
 #define NFN_HEATMAP_LEGEND_GAP 6.0
 #define NFN_HEATMAP_LEGEND_BAR 10.0
-#define NFN_HEATMAP_LEGEND_MAX_WIDTH 240.0
+#define NFN_HEATMAP_LEGEND_MAX_WIDTH 256.0
 /* Natural size: the longer side of the matrix aims at this many pixels, cells stay in range. */
 #define NFN_HEATMAP_NATURAL_EXTENT 256.0
 #define NFN_HEATMAP_NATURAL_CELL_MAX 20.0
@@ -99,6 +99,15 @@ nfn_heatmap_text_layout (cairo_t *cr, const char *text, const PangoFontDescripti
     }
   pango_layout_set_text (text_layout, text, -1);
   return text_layout;
+}
+
+static double
+nfn_heatmap_text_width (cairo_t *cr, const NfnHeatmapDrawing *drawing, const char *text)
+{
+  g_autoptr (PangoLayout) text_layout = nfn_heatmap_text_layout (cr, text, drawing->font);
+  int width;
+  pango_layout_get_pixel_size (text_layout, &width, NULL);
+  return width;
 }
 
 /* Writes text with its left edge at x (align 0), centre (0.5) or right edge (1) there. */
@@ -189,9 +198,15 @@ nfn_heatmap_draw_legend (cairo_t *cr, const NfnHeatmapLayout *layout, const NfnH
   /* U+2212 MINUS SIGN: a hyphen looks too short next to digits. */
   g_snprintf (low, sizeof low, drawing->max_abs > 0 ? "\u2212%s" : "%s", high);
   double label_y = layout->legend_y + layout->legend_height + 1;
-  nfn_heatmap_draw_text (cr, drawing, low, layout->legend_x, label_y, 0.0, 0);
-  nfn_heatmap_draw_text (cr, drawing, "0", layout->legend_x + layout->legend_width / 2, label_y, 0.5, 0);
-  nfn_heatmap_draw_text (cr, drawing, high, layout->legend_x + layout->legend_width, label_y, 1.0, 0);
+  double left = layout->legend_x, right = layout->legend_x + layout->legend_width;
+  double middle = (left + right) / 2;
+  nfn_heatmap_draw_text (cr, drawing, low, left, label_y, 0.0, 0);
+  nfn_heatmap_draw_text (cr, drawing, high, right, label_y, 1.0, 0);
+  /* The centre "0" only where it clears both end labels on a narrow bar. */
+  double zero_half = nfn_heatmap_text_width (cr, drawing, "0") / 2, gap = 4;
+  if (left + nfn_heatmap_text_width (cr, drawing, low) + gap <= middle - zero_half
+      && middle + zero_half + gap <= right - nfn_heatmap_text_width (cr, drawing, high))
+    nfn_heatmap_draw_text (cr, drawing, "0", middle, label_y, 0.5, 0);
 }
 
 void
@@ -365,7 +380,6 @@ nfn_heatmap_measure (GtkWidget *widget, GtkOrientation orientation, int for_size
           g_autoptr (PangoLayout) text_layout = gtk_widget_create_pango_layout (widget, self->title);
           pango_layout_get_pixel_size (text_layout, &title_width, NULL);
         }
-      *minimum = (int) (pad + NFN_HEATMAP_LEGEND_MIN_WIDTH);
       *natural = (int) ceil (pad + MAX (MAX (cell * self->cols, NFN_HEATMAP_LEGEND_MIN_WIDTH), title_width));
     }
   else
@@ -373,9 +387,11 @@ nfn_heatmap_measure (GtkWidget *widget, GtkOrientation orientation, int for_size
       double bands = pad + NFN_HEATMAP_LEGEND_BAND;
       if (self->title != NULL && self->title[0] != '\0')
         bands += NFN_HEATMAP_TITLE_BAND;
-      *minimum = (int) ceil (bands + MAX (self->rows, 1));
       *natural = (int) ceil (bands + MAX (cell * self->rows, 1));
     }
+  /* Cells never shrink below their natural size: a scrolled view (GtkViewport) shrinks its
+   * child to the minimum before it scrolls, and squeezed cells would hide the values. */
+  *minimum = *natural;
 }
 
 void
@@ -394,8 +410,12 @@ nfn_heatmap_paint (NfnHeatmap *self, cairo_t *cr, double width, double height)
     .hover_col = self->hover_col,
     .font = pango_context_get_font_description (gtk_widget_get_pango_context (GTK_WIDGET (self))),
   };
-  /* gtk_widget_get_color() arrives in GTK 4.10; 4.8 reads it from the style context. */
-  gtk_style_context_get_color (gtk_widget_get_style_context (GTK_WIDGET (self)), &drawing.foreground);
+  /* An unrooted widget has no theme to take its colour from (GTK gives white): export text
+   * in black. gtk_widget_get_color() arrives in GTK 4.10; 4.8 asks the style context. */
+  if (gtk_widget_get_root (GTK_WIDGET (self)) != NULL)
+    gtk_style_context_get_color (gtk_widget_get_style_context (GTK_WIDGET (self)), &drawing.foreground);
+  else
+    drawing.foreground = (GdkRGBA) { 0, 0, 0, 1 };
   nfn_heatmap_draw (cr, width, height, &drawing);
 }
 

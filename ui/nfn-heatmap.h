@@ -38,7 +38,7 @@ typedef struct {
 #define NFN_HEATMAP_PADDING 6.0
 #define NFN_HEATMAP_TITLE_BAND 20.0
 #define NFN_HEATMAP_LEGEND_BAND 32.0
-#define NFN_HEATMAP_LEGEND_MIN_WIDTH 120.0
+#define NFN_HEATMAP_LEGEND_MIN_WIDTH 150.0
 
 void nfn_heatmap_layout_compute (NfnHeatmapLayout *layout, double width, double height, int rows, int cols,
                                  gboolean has_title);

@@ -15,13 +15,13 @@
 static gboolean
 is_reddish (NfnRgb c)
 {
-  return c.r - c.b > 0.2 && c.r - c.g > 0.15;
+  return c.r - c.b > 0.1 && c.r >= c.g;
 }
 
 static gboolean
 is_bluish (NfnRgb c)
 {
-  return c.b - c.r > 0.2;
+  return c.b - c.r > 0.1 && c.b >= c.g;
 }
 
 static gboolean
@@ -123,7 +123,7 @@ enum { KNOWN_ROWS = 3, KNOWN_COLS = 4, SURFACE_WIDTH = 300, SURFACE_HEIGHT = 200
 static const float known[KNOWN_ROWS * KNOWN_COLS] = {
   1.0f,  -1.0f, 0.0f,  2.5f,
   -2.5f, 0.5f,  -0.5f, 2.0f,
-  NAN,   1.5f,  -1.5f, 0.25f,
+  NAN,   1.5f,  -1.5f, 0.75f,
 };
 
 static void

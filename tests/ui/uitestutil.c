@@ -41,11 +41,17 @@ ut_is_drawn (gpointer data)
          && *wait->frames >= 2;
 }
 
+static gboolean
+ut_is_mapped (gpointer widget)
+{
+  return gtk_widget_get_mapped (widget);
+}
+
 void
 ut_present_and_wait (GtkWindow *window)
 {
   gtk_window_present (window);
-  g_assert_true (ut_wait_for ((ut_condition) gtk_widget_get_mapped, window, 10));
+  g_assert_true (ut_wait_for (ut_is_mapped, window, 10));
   int frames = 0;
   GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (window));
   gulong handler = g_signal_connect (clock, "after-paint", G_CALLBACK (ut_count_frame), &frames);
