@@ -81,11 +81,12 @@ void nfn_eq_init_params (const nfn_eq_plan *plan, float *params, gsl_rng *rng);
 /* Floats of scratch forward/backward need for a batch of B networks. */
 size_t nfn_eq_scratch_size (const nfn_eq_plan *plan, int B);
 
-/* out = layer(in). out is overwritten. */
+/* out = layer(in). out is overwritten and must not share storage with in (NFN_ERR_ARG). */
 nfn_status nfn_eq_forward (const nfn_eq_plan *plan, const float *params, const nfn_feature *in,
                            nfn_feature *out, float *scratch);
 /* Accumulates d(in) (if din != NULL) and d(params) (if dparams != NULL) from d(out).
- * Needs no state from forward (the pooled inputs are recomputed into scratch). */
+ * Needs no state from forward (the pooled inputs are recomputed into scratch). din must not
+ * share storage with in or dout (NFN_ERR_ARG). */
 nfn_status nfn_eq_backward (const nfn_eq_plan *plan, const float *params, const nfn_feature *in,
                             const nfn_feature *dout, nfn_feature *din, float *dparams, float *scratch);
 

@@ -81,11 +81,14 @@ void nfn_fourier_backward (const float *matrix /* (C_in, m) */, int m, const nfn
 
 /* ---- IO sinusoidal encoding (for NP) ----
  * Appends 4·bands channels to every tensor. With x the neuron's position scaled to [-1, 1],
- * x = 2k/(n-1) - 1 (x = 0 when n = 1), channel C + 2b is sin(π·2^b·x) and C + 2b + 1 is
- * cos(π·2^b·x), b = 0 … bands-1, for the input neuron (set 0: W_1's column k);
+ * x = 2k/(n-1) - 1 (x = 0 when n = 1), channel C + 2b is sin(π·2^(b-1)·x) and C + 2b + 1 is
+ * cos(π·2^(b-1)·x), b = 0 … bands-1, for the input neuron (set 0: W_1's column k);
  * channels C + 2·bands + 2b, +1 encode the output neuron (set L: W_L's row, b_L's entry) the
  * same way. Every filter position p of an appended channel holds the same value. Tensors
  * without such an axis get zeros there (so L = 1 gives W_1 both blocks, b_1 the second).
+ * The lowest band spans half a period over [-1, 1], so every position gets its own code:
+ * with π·2^b the ends x = ±1 would coincide in every band (a 2-input network's two inputs
+ * could not be told apart).
  * out C = C + 4·bands. Backward passes the first C channels through. */
 int nfn_io_encoding_channels (int C, int bands);
 void nfn_io_encoding_forward (int bands, const nfn_feature *in, nfn_feature *out);

@@ -105,6 +105,8 @@ nfn_model_config_check (const nfn_model_config *cfg)
   for (int j = 0; j < cfg->n_head; j++)
     if (cfg->head_widths[j] < 1)
       return NFN_ERR_ARG;
+  if ((unsigned) cfg->activation > NFN_MODEL_GELU)
+    return NFN_ERR_ARG;
   if (cfg->head_dropout < 0 || cfg->head_dropout >= 1 || cfg->channel_dropout < 0 || cfg->channel_dropout >= 1)
     return NFN_ERR_ARG;
   if (model_has_encoder (cfg))
@@ -309,6 +311,24 @@ nfn_model_memory_bytes (const nfn_model *m)
   return sizeof (float) * (4 * m->params.capacity + 2 * m->acts.capacity);
 }
 
+static void
+activation_forward (const nfn_model *m, const float *in, float *out, size_t n)
+{
+  if (m->cfg.activation == NFN_MODEL_GELU)
+    nfn_gelu_forward (in, out, n);
+  else
+    nfn_relu_forward (in, out, n);
+}
+
+static void
+activation_backward (const nfn_model *m, const float *in, const float *dout, float *din, size_t n)
+{
+  if (m->cfg.activation == NFN_MODEL_GELU)
+    nfn_gelu_backward (in, dout, din, n);
+  else
+    nfn_relu_backward (in, dout, din, n);
+}
+
 /* The feature stored at `offset` of an activation-shaped arena, for the current batch. */
 static void
 stage_feature (nfn_feature *f, const nfn_model *m, const nfn_arena *arena, size_t offset, int B, int C)
@@ -361,7 +381,7 @@ nfn_model_forward (nfn_model *m, const nfn_feature *input, int training, const f
               if (st != NFN_OK)
                 return st;
             }
-          nfn_relu_forward (pre.data, relu.data, relu.size);
+          activation_forward (m, pre.data, relu.data, relu.size);
           nfn_channel_dropout_forward (&relu, &drop, cfg->channel_dropout, training && cfg->channel_dropout > 0,
                                        m->rng, m->acts.base + m->mask_drop[k]);
           cur = drop;
@@ -371,7 +391,11 @@ nfn_model_forward (nfn_model *m, const nfn_feature *input, int training, const f
   else if (cfg->kind == NFN_MODEL_MLP)
     nfn_flatten_forward (&x, pooled);
   else
-    nfn_statnn_forward (&x, pooled);
+    {
+      nfn_status st = nfn_statnn_forward (&x, pooled);
+      if (st != NFN_OK)
+        return st;
+    }
 
   const float *h = pooled;
   for (int j = 0; j <= cfg->n_head; j++)
@@ -383,7 +407,7 @@ nfn_model_forward (nfn_model *m, const nfn_feature *input, int training, const f
         {
           size_t n = (size_t) B * m->widths[j + 1];
           float *relu = m->acts.base + m->act_hrelu[j], *drop = m->acts.base + m->act_hdrop[j];
-          nfn_relu_forward (lin, relu, n);
+          activation_forward (m, lin, relu, n);
           nfn_dropout_forward (relu, drop, n, cfg->head_dropout, training && cfg->head_dropout > 0, m->rng,
                                m->acts.base + m->mask_hdrop[j]);
           h = drop;
@@ -416,7 +440,7 @@ nfn_model_backward (nfn_model *m, const float *dlogits)
         {
           size_t n = (size_t) B * m->widths[j + 1];
           nfn_dropout_backward (dh, dA + m->act_hrelu[j], n, A + m->mask_hdrop[j], training && cfg->head_dropout > 0);
-          nfn_relu_backward (A + m->act_lin[j], dA + m->act_hrelu[j], dA + m->act_lin[j], n);
+          activation_backward (m, A + m->act_lin[j], dA + m->act_hrelu[j], dA + m->act_lin[j], n);
           dh = dA + m->act_lin[j];
         }
       const float *in = j == 0 ? A + m->act_pool : A + m->act_hdrop[j - 1];
@@ -436,8 +460,7 @@ nfn_model_backward (nfn_model *m, const float *dlogits)
     }
   if (cfg->kind == NFN_MODEL_STAT)
     {
-      nfn_statnn_backward (&x, dpool, &m->input_grad);
-      return NFN_OK;
+      return nfn_statnn_backward (&x, dpool, &m->input_grad);
     }
 
   /* the feature entering layer 0, and the stages before it */
@@ -469,7 +492,7 @@ nfn_model_backward (nfn_model *m, const float *dlogits)
       stage_feature (&drelu, m, &m->dacts, m->act_relu[k], B, cfg->channels);
       stage_feature (&ddrop, m, &m->dacts, m->act_drop[k], B, cfg->channels);
       nfn_channel_dropout_backward (&ddrop, &drelu, A + m->mask_drop[k], training && cfg->channel_dropout > 0);
-      nfn_relu_backward (pre.data, drelu.data, dpre.data, dpre.size);
+      activation_backward (m, pre.data, drelu.data, dpre.data, dpre.size);
       if (k > 0)
         {
           stage_feature (&in, m, &m->acts, m->act_drop[k - 1], B, m->in_channels[k]);

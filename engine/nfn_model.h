@@ -1,11 +1,11 @@
 /* nfn_model.h — an NFN model assembled from the layers: weight-space encoder → pool → MLP head.
  *
- *   NP / HNP:   [Fourier features] [IO encoding (NP)] (eq layer, ReLU, [channel dropout]) × depth
+ *   NP / HNP:   [Fourier features] [IO encoding (NP)] (eq layer, ReLU|GELU, [channel dropout]) × depth
  *               → invariant pool of the model's symmetry → head
  *   pointwise:  as NP but every eq layer is a pointwise layer (no cross-tensor terms) → NP pool
  *   mlp:        flatten the raw weights → head
  *   stat:       StatNN features (7 statistics per tensor) → head
- *   head:       (linear, ReLU, [dropout]) × hidden widths, then linear to n_out
+ *   head:       (linear, ReLU|GELU, [dropout]) × hidden widths, then linear to n_out
  *
  * One arena per kind of memory: params, grads, Adam moments (m, v) and activations, each sized
  * from the config before anything runs, so saving, zeroing and copying are one call each.
@@ -34,6 +34,8 @@ typedef enum {
 const char *nfn_model_kind_name (nfn_model_kind kind); /* "np", "hnp", "pointwise", "mlp", "stat" */
 int nfn_model_kind_parse (const char *name, nfn_model_kind *out);
 
+typedef enum { NFN_MODEL_RELU = 0, NFN_MODEL_GELU } nfn_model_activation;
+
 #define NFN_MODEL_MAX_DEPTH 8
 #define NFN_MODEL_MAX_HEAD 4
 
@@ -47,6 +49,7 @@ typedef struct {
   int depth;            /* NF layers */
   int channels;         /* their output channels */
   float channel_dropout;
+  nfn_model_activation activation; /* after every NF layer and hidden head layer */
   int n_head;                        /* hidden layers of the head */
   int head_widths[NFN_MODEL_MAX_HEAD];
   float head_dropout;

@@ -2,6 +2,7 @@
 
 #include <gsl/gsl_randist.h>
 #include <math.h>
+#include <string.h>
 
 gsl_rng *
 tu_rng (void)
@@ -73,4 +74,46 @@ tu_grad_check (tu_loss_fn loss, void *ctx, float *x, const float *grad, size_t n
         worst = err;
     }
   return worst;
+}
+
+static int
+compare_doubles (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return (x > y) - (x < y);
+}
+
+double
+tu_directional_check (tu_loss_fn loss, void *ctx, float *x, const float *grad, size_t n, int directions,
+                      double h, double floor, gsl_rng *rng)
+{
+  g_assert_cmpint (directions, >=, 1);
+  float *saved = g_memdup2 (x, n * sizeof (float));
+  float *d = g_new (float, n);
+  double *errors = g_new (double, directions);
+  for (int k = 0; k < directions; k++)
+    {
+      tu_fill_normal (d, n, h, rng);
+      double predicted = 0;
+      for (size_t e = 0; e < n; e++)
+        {
+          x[e] = saved[e] + d[e];
+          d[e] = x[e] - saved[e]; /* the step float can represent */
+          predicted += (double) grad[e] * d[e];
+        }
+      double up = loss (ctx);
+      for (size_t e = 0; e < n; e++)
+        x[e] = saved[e] - d[e];
+      double down = loss (ctx);
+      memcpy (x, saved, n * sizeof (float));
+      double fd = (up - down) / 2;
+      double err = fabs (fd - predicted) / fmax (fabs (fd) + fabs (predicted), floor);
+      errors[k] = isnan (err) ? INFINITY : err;
+    }
+  qsort (errors, (size_t) directions, sizeof *errors, compare_doubles);
+  double median = errors[directions / 2];
+  g_free (errors);
+  g_free (d);
+  g_free (saved);
+  return median;
 }

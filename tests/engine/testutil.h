@@ -27,4 +27,13 @@ typedef double (*tu_loss_fn) (void *ctx);
 double tu_grad_check (tu_loss_fn loss, void *ctx, float *x, const float *grad, size_t n, int count,
                       double h, double floor, gsl_rng *rng);
 
+/* The same check along `directions` random Gaussian directions d (entries N(0, h²)):
+ * compares <grad, d> with (loss(x+d) - loss(x-d)) / 2 and returns the MEDIAN over directions
+ * of |fd - <grad,d>| / max(|fd| + |<grad,d>|, floor). Summing over every entry and taking the
+ * median keeps float32 rounding and the odd ReLU kink a direction crosses from swamping the
+ * signal, so whole models can be checked; a wrong backward is wrong along every direction.
+ * x is restored. */
+double tu_directional_check (tu_loss_fn loss, void *ctx, float *x, const float *grad, size_t n, int directions,
+                             double h, double floor, gsl_rng *rng);
+
 #endif
