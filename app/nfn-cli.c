@@ -518,7 +518,10 @@ static const command commands[] = {
   { "permute", command_permute, "write a randomly permuted copy (hidden neurons by default)" },
   { "check", command_check, "show that a hidden permutation changes the weights but not the function" },
   { "align", command_align, "weight-match network B to network A (Git Re-Basin)" },
-  { "bench", nfn_cli_bench, "benchmarks: `nfn bench layers`" },
+  { "zoo", nfn_cli_zoo, "fit and inspect zoos of networks: `nfn zoo fit|list|info`" },
+  { "render", nfn_cli_render, "render an INR (a file or ZOO:IDX) beside its source image to PNG" },
+  { "runs", nfn_cli_runs, "the experiment store: `nfn runs list|show|compare|export`" },
+  { "bench", nfn_cli_bench, "benchmarks: `nfn bench layers|zoo`" },
 };
 
 static void

@@ -15,5 +15,9 @@ void nfn_cli_print_json (JsonBuilder *builder);
 gboolean nfn_cli_parse (GOptionContext *context, int *argc, char ***argv);
 
 int nfn_cli_bench (int argc, char **argv);
+int nfn_cli_bench_zoo (int argc, char **argv);   /* app/nfn-zoo.c */
+int nfn_cli_zoo (int argc, char **argv);         /* app/nfn-zoo.c: zoo fit|list|info */
+int nfn_cli_render (int argc, char **argv);      /* app/nfn-zoo.c */
+int nfn_cli_runs (int argc, char **argv);        /* app/nfn-runs.c: runs list|show|compare|export */
 
 #endif

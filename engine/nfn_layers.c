@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nfn_vector_math.h"
+
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
 #endif
@@ -427,16 +429,23 @@ nfn_fourier_init (float *matrix /* (C_in, m) */, int cin, int m, double scale, g
     matrix[e] = (float) layers_gaussian (rng, scale);
 }
 
-/* z_j = Σ_c x[c·f] G[c, j] for one (position, filter position); x points at channel 0. */
-static double
-layers_fourier_phase (const float *matrix, int cin, int m, int j, const float *x, size_t f)
+/* phase (m) = 2π Σ_c x[c·f] G[c, :] for one (position, filter position); x points at channel 0. */
+static void
+layers_fourier_phases (const float *matrix, int cin, int m, const float *x, size_t f, float *phase)
 {
-  double z = 0;
+  for (int j = 0; j < m; j++)
+    phase[j] = 0;
   for (int c = 0; c < cin; c++)
-    z += (double) x[(size_t) c * f] * matrix[(size_t) c * m + j];
-  return 2.0 * M_PI * z;
+    {
+      float xc = (float) (2.0 * M_PI) * x[(size_t) c * f];
+      const float *g = matrix + (size_t) c * m;
+      for (int j = 0; j < m; j++)
+        phase[j] += xc * g[j];
+    }
 }
 
+/* Rows of one tensor are independent; each thread keeps its own (3m) phase/sin/cos buffer. The
+ * sines and cosines are contiguous float loops, so gcc calls libmvec's vector sinf/cosf. */
 void
 nfn_fourier_forward (const float *matrix /* (C_in, m) */, int m, const nfn_feature *in, nfn_feature *out)
 {
@@ -445,20 +454,29 @@ nfn_fourier_forward (const float *matrix /* (C_in, m) */, int m, const nfn_featu
     {
       size_t f = (size_t) layers_filter_positions (s, t);
       size_t rows = (size_t) in->B * layers_positions (s, t);
-      /* m sines and cosines per scalar dominate a model's non-GEMM time; rows are independent */
-#pragma omp parallel for schedule (static) if (rows * f * (size_t) m > 65536)
-      for (size_t r = 0; r < rows; r++)
-        for (size_t p = 0; p < f; p++)
-          {
-            const float *x = in->t[t] + r * in->C * f + p;   /* (C_in) at stride f */
-            float *y = out->t[t] + r * (size_t) (2 * m) * f + p; /* (2m) at stride f */
-            for (int j = 0; j < m; j++)
-              {
-                double phase = layers_fourier_phase (matrix, in->C, m, j, x, f);
-                y[(size_t) j * f] = (float) sin (phase);
-                y[(size_t) (m + j) * f] = (float) cos (phase);
-              }
-          }
+#pragma omp parallel if (rows * f * (size_t) m > 65536)
+      {
+        float *buffer = malloc (3 * (size_t) m * sizeof (float));
+#pragma omp for schedule (static)
+        for (size_t r = 0; r < rows; r++)
+          for (size_t p = 0; p < f; p++)
+            {
+              const float *x = in->t[t] + r * in->C * f + p;   /* (C_in) at stride f */
+              float *y = out->t[t] + r * (size_t) (2 * m) * f + p; /* (2m) at stride f */
+              float *phase = buffer, *sine = buffer + m, *cosine = buffer + 2 * m;
+              layers_fourier_phases (matrix, in->C, m, x, f, phase);
+              for (int j = 0; j < m; j++)
+                sine[j] = sinf (phase[j]);
+              for (int j = 0; j < m; j++)
+                cosine[j] = cosf (phase[j]);
+              for (int j = 0; j < m; j++)
+                {
+                  y[(size_t) j * f] = sine[j];
+                  y[(size_t) (m + j) * f] = cosine[j];
+                }
+            }
+        free (buffer);
+      }
     }
 }
 
@@ -473,21 +491,36 @@ nfn_fourier_backward (const float *matrix /* (C_in, m) */, int m, const nfn_feat
     {
       size_t f = (size_t) layers_filter_positions (s, t);
       size_t rows = (size_t) in->B * layers_positions (s, t);
-#pragma omp parallel for schedule (static) if (rows * f * (size_t) m > 65536)
-      for (size_t r = 0; r < rows; r++)
-        for (size_t p = 0; p < f; p++)
-          {
-            const float *x = in->t[t] + r * in->C * f + p;
-            const float *dy = dout->t[t] + r * (size_t) (2 * m) * f + p;
-            float *dx = din->t[t] + r * in->C * f + p;
-            for (int j = 0; j < m; j++)
-              {
-                double phase = layers_fourier_phase (matrix, in->C, m, j, x, f);
-                double dz = 2.0 * M_PI * (cos (phase) * dy[(size_t) j * f] - sin (phase) * dy[(size_t) (m + j) * f]);
-                for (int c = 0; c < in->C; c++)
-                  dx[(size_t) c * f] += (float) (dz * matrix[(size_t) c * m + j]);
-              }
-          }
+#pragma omp parallel if (rows * f * (size_t) m > 65536)
+      {
+        float *buffer = malloc (3 * (size_t) m * sizeof (float));
+#pragma omp for schedule (static)
+        for (size_t r = 0; r < rows; r++)
+          for (size_t p = 0; p < f; p++)
+            {
+              const float *x = in->t[t] + r * in->C * f + p;
+              const float *dy = dout->t[t] + r * (size_t) (2 * m) * f + p;
+              float *dx = din->t[t] + r * in->C * f + p;
+              float *phase = buffer, *sine = buffer + m, *cosine = buffer + 2 * m;
+              layers_fourier_phases (matrix, in->C, m, x, f, phase);
+              for (int j = 0; j < m; j++)
+                sine[j] = sinf (phase[j]);
+              for (int j = 0; j < m; j++)
+                cosine[j] = cosf (phase[j]);
+              /* dz_j = 2π (cos z_j · dy_sin_j − sin z_j · dy_cos_j); dx_c = Σ_j dz_j G[c, j] */
+              for (int j = 0; j < m; j++)
+                phase[j] = (float) (2.0 * M_PI) * (cosine[j] * dy[(size_t) j * f] - sine[j] * dy[(size_t) (m + j) * f]);
+              for (int c = 0; c < in->C; c++)
+                {
+                  const float *g = matrix + (size_t) c * m;
+                  double sum = 0;
+                  for (int j = 0; j < m; j++)
+                    sum += (double) phase[j] * g[j];
+                  dx[(size_t) c * f] += (float) sum;
+                }
+            }
+        free (buffer);
+      }
     }
 }
 

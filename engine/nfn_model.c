@@ -455,13 +455,12 @@ nfn_model_backward (nfn_model *m, const float *dlogits)
   const float *dpool = dA + m->act_pool;
   if (cfg->kind == NFN_MODEL_MLP)
     {
-      nfn_flatten_backward (dpool, &m->input_grad);
+      if (cfg->input_grad)
+        nfn_flatten_backward (dpool, &m->input_grad);
       return NFN_OK;
     }
   if (cfg->kind == NFN_MODEL_STAT)
-    {
-      return nfn_statnn_backward (&x, dpool, &m->input_grad);
-    }
+    return cfg->input_grad ? nfn_statnn_backward (&x, dpool, &m->input_grad) : NFN_OK;
 
   /* the feature entering layer 0, and the stages before it */
   nfn_feature first = x, dfirst = m->input_grad, fourier, dfourier, io, dio;
@@ -503,16 +502,19 @@ nfn_model_backward (nfn_model *m, const float *dlogits)
           in = first;
           din = dfirst;
         }
+      nfn_feature *din_or_null = k > 0 || cfg->input_grad ? &din : NULL;
       if (cfg->kind == NFN_MODEL_POINTWISE)
-        nfn_pointwise_backward (P + m->layer_param[k], &in, &dpre, &din, G + m->layer_param[k]);
+        nfn_pointwise_backward (P + m->layer_param[k], &in, &dpre, din_or_null, G + m->layer_param[k]);
       else
         {
-          nfn_status st = nfn_eq_backward (&m->plans[k], P + m->layer_param[k], &in, &dpre, &din,
+          nfn_status st = nfn_eq_backward (&m->plans[k], P + m->layer_param[k], &in, &dpre, din_or_null,
                                            G + m->layer_param[k], m->scratch);
           if (st != NFN_OK)
             return st;
         }
     }
+  if (!cfg->input_grad)
+    return NFN_OK;
   if (cfg->io_bands > 0)
     nfn_io_encoding_backward (cfg->io_bands, &dio, cfg->fourier_m > 0 ? &dfourier : &m->input_grad);
   if (cfg->fourier_m > 0)

@@ -54,6 +54,8 @@ typedef struct {
   int head_widths[NFN_MODEL_MAX_HEAD];
   float head_dropout;
   int n_out;            /* K */
+  int input_grad;       /* backward also computes d(input); off (training) skips the first
+                           layer's dX GEMM and the Fourier backward */
 } nfn_model_config;
 
 /* Defaults: Fourier 128 (256 channels, scale 3), 3 layers of 128, no dropout, head 1000-1000. */
@@ -78,7 +80,7 @@ size_t nfn_model_memory_bytes (const nfn_model *model);
 nfn_status nfn_model_forward (nfn_model *model, const nfn_feature *input, int training, const float **logits);
 /* From d(loss)/d(logits) (B, K) of the last forward: overwrites the gradient arena. */
 nfn_status nfn_model_backward (nfn_model *model, const float *dlogits);
-/* The input gradient of the last backward (C = 1 feature), for checks. */
+/* The input gradient of the last backward (C = 1 feature); zeros unless cfg.input_grad. */
 const nfn_feature *nfn_model_input_grad (const nfn_model *model);
 
 /* One Adam step on the model's parameters with its own moments. */

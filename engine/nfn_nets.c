@@ -11,6 +11,7 @@
  * caller's layout.
  */
 #include "nfn_nets.h"
+#include "nfn_vector_math.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -237,15 +238,6 @@ nfn_net_init (const nfn_arch *arch, nfn_feature *weights, gsl_rng *rng)
 
 /* ---- Activations ---- */
 
-/* glibc's <math.h> announces its vector sinf/cosf/tanhf (libmvec) only under -ffast-math; we
- * do not want fast-math's other rewrites, so announce just these, and gcc vectorises the
- * activation loops below into _ZGV…_sinf etc. (4 ulp instead of 1, far below float noise). */
-#if defined __x86_64__ && defined __GLIBC__ && defined __GNUC__ && !defined __clang__ \
-    && !defined __FAST_MATH__
-float sinf (float) __attribute__ ((__simd__ ("notinbranch")));
-float cosf (float) __attribute__ ((__simd__ ("notinbranch")));
-float tanhf (float) __attribute__ ((__simd__ ("notinbranch")));
-#endif
 
 /* a (count) = act(z) for the hidden activations; SIREN's is sin(ω0·z). */
 static void

@@ -38,6 +38,7 @@ case_init (model_case *c, nfn_model_kind kind, nfn_model_activation act, gsl_rng
   nfn_model_config cfg;
   small_config (&cfg, kind, &space);
   cfg.activation = act;
+  cfg.input_grad = 1;
   g_assert_cmpint (nfn_model_new (&cfg, 11, &c->model), ==, NFN_OK);
   nfn_feature_alloc (&c->x, &space, 4, 1);
   tu_feature_normal (&c->x, rng);
