@@ -13,7 +13,8 @@ struct nfn_model {
   /* params arena: [trainable (n_trainable) | fixed buffers (Fourier matrix)] */
   nfn_arena params, grads, adam_m, adam_v;
   size_t n_trainable;
-  /* activations and their gradients: the same layout, one arena each */
+  /* forward activations, and the gradients backward flows through (a few rotating encoder
+   * buffers rather than one per activation: only three are alive at any time) */
   nfn_arena acts, dacts;
   float *scratch; /* eq-layer scratch (inside acts) */
 
@@ -24,19 +25,26 @@ struct nfn_model {
   size_t fourier_matrix; /* offset of the fixed (C_in = 1, m) matrix */
   int fourier_channels, io_channels;
 
-  /* activation offsets, per stage; each feature sized for max_batch */
+  /* acts offsets; each feature sized for max_batch. ReLU runs in place (its backward only needs
+   * the sign, which the output keeps), so post == pre unless GELU; drop == post unless dropout. */
+  size_t act_input; /* the last input (C = 1), kept for backward */
   size_t act_fourier, act_io;
-  size_t act_pre[NFN_MODEL_MAX_DEPTH], act_relu[NFN_MODEL_MAX_DEPTH], act_drop[NFN_MODEL_MAX_DEPTH];
+  size_t act_pre[NFN_MODEL_MAX_DEPTH], act_post[NFN_MODEL_MAX_DEPTH], act_drop[NFN_MODEL_MAX_DEPTH];
   size_t mask_drop[NFN_MODEL_MAX_DEPTH];
-  size_t act_input; /* the last input (C = 1), kept for backward; d(input) at the same offset of dacts */
   size_t act_pool;
   int pool_dim;
   /* head: widths[0] = pool_dim, widths[n_head + 1] = n_out */
   int widths[NFN_MODEL_MAX_HEAD + 2];
   size_t head_param[NFN_MODEL_MAX_HEAD + 1];
-  size_t act_lin[NFN_MODEL_MAX_HEAD + 1], act_hrelu[NFN_MODEL_MAX_HEAD], act_hdrop[NFN_MODEL_MAX_HEAD];
+  size_t act_lin[NFN_MODEL_MAX_HEAD + 1], act_hpost[NFN_MODEL_MAX_HEAD], act_hdrop[NFN_MODEL_MAX_HEAD];
   size_t mask_hdrop[NFN_MODEL_MAX_HEAD];
   size_t act_dlogits_loss; /* loss-gradient buffer for train_step (B, K) */
+
+  /* dacts offsets: the head's stages mirror acts; the encoder rotates through grad_ring[3]
+   * (each a (B, C = channels) feature); input-side gradients only with cfg.input_grad */
+  size_t grad_pool, grad_lin[NFN_MODEL_MAX_HEAD + 1], grad_hpost[NFN_MODEL_MAX_HEAD], grad_hdrop[NFN_MODEL_MAX_HEAD];
+  size_t grad_ring[3];
+  size_t grad_input, grad_fourier, grad_io;
 
   /* the last forward */
   int last_B;
@@ -119,19 +127,20 @@ nfn_model_config_check (const nfn_model_config *cfg)
   return NFN_OK;
 }
 
-/* Lays out every arena from the config; with `take` == 0 only counts. */
+/* Lays out every arena from the config, then allocates each once. */
 static nfn_status
 model_layout (nfn_model *m)
 {
   const nfn_model_config *cfg = &m->cfg;
   const nfn_space *s = &cfg->space;
   int B = cfg->max_batch;
-  size_t p = 0, a = 0;
+  size_t p = 0, a = 0, g = 0;
   size_t scratch = 0;
-#define TAKE_P(n) (p += nfn_arena_round (n), p - nfn_arena_round (n))
-#define TAKE_A(n) (a += nfn_arena_round (n), a - nfn_arena_round (n))
+#define TAKE(counter, n) (counter += nfn_arena_round (n), counter - nfn_arena_round (n))
 
-  m->act_input = TAKE_A (nfn_feature_size (s, B, 1));
+  m->act_input = TAKE (a, nfn_feature_size (s, B, 1));
+  if (cfg->input_grad)
+    m->grad_input = TAKE (g, nfn_feature_size (s, B, 1));
   int C = 1;
   if (model_has_encoder (cfg))
     {
@@ -140,14 +149,19 @@ model_layout (nfn_model *m)
         {
           C = 2 * cfg->fourier_m;
           m->fourier_channels = C;
-          m->act_fourier = TAKE_A (nfn_feature_size (s, B, C));
+          m->act_fourier = TAKE (a, nfn_feature_size (s, B, C));
+          if (cfg->input_grad)
+            m->grad_fourier = TAKE (g, nfn_feature_size (s, B, C));
         }
       if (cfg->io_bands > 0)
         {
           C = nfn_io_encoding_channels (C, cfg->io_bands);
           m->io_channels = C;
-          m->act_io = TAKE_A (nfn_feature_size (s, B, C));
+          m->act_io = TAKE (a, nfn_feature_size (s, B, C));
+          if (cfg->input_grad)
+            m->grad_io = TAKE (g, nfn_feature_size (s, B, C));
         }
+      size_t fs = nfn_feature_size (s, B, cfg->channels);
       for (int k = 0; k < cfg->depth; k++)
         {
           m->in_channels[k] = C;
@@ -164,21 +178,23 @@ model_layout (nfn_model *m)
               if (need > scratch)
                 scratch = need;
             }
-          m->layer_param[k] = TAKE_P (count);
+          m->layer_param[k] = TAKE (p, count);
           C = cfg->channels;
-          size_t fs = nfn_feature_size (s, B, C);
-          m->act_pre[k] = TAKE_A (fs);
-          m->act_relu[k] = TAKE_A (fs);
-          m->act_drop[k] = TAKE_A (fs);
-          m->mask_drop[k] = TAKE_A ((size_t) B * C);
+          m->act_pre[k] = TAKE (a, fs);
+          m->act_post[k] = cfg->activation == NFN_MODEL_RELU ? m->act_pre[k] : TAKE (a, fs);
+          m->act_drop[k] = cfg->channel_dropout > 0 ? TAKE (a, fs) : m->act_post[k];
+          m->mask_drop[k] = TAKE (a, (size_t) B * C);
         }
-      m->pool_dim = (int) nfn_pool_dim (s, cfg->kind == NFN_MODEL_HNP ? NFN_SYM_HNP : NFN_SYM_NP, C);
+      for (int r = 0; r < 3; r++)
+        m->grad_ring[r] = TAKE (g, fs);
+      m->pool_dim = (int) nfn_pool_dim (s, sym, C);
     }
   else if (cfg->kind == NFN_MODEL_MLP)
     m->pool_dim = (int) nfn_flatten_dim (s, 1);
   else
     m->pool_dim = (int) nfn_statnn_dim (s, 1);
-  m->act_pool = TAKE_A ((size_t) B * m->pool_dim);
+  m->act_pool = TAKE (a, (size_t) B * m->pool_dim);
+  m->grad_pool = TAKE (g, (size_t) B * m->pool_dim);
 
   m->widths[0] = m->pool_dim;
   for (int j = 0; j < cfg->n_head; j++)
@@ -186,30 +202,34 @@ model_layout (nfn_model *m)
   m->widths[cfg->n_head + 1] = cfg->n_out;
   for (int j = 0; j <= cfg->n_head; j++)
     {
-      m->head_param[j] = TAKE_P (nfn_linear_param_count (m->widths[j], m->widths[j + 1]));
-      m->act_lin[j] = TAKE_A ((size_t) B * m->widths[j + 1]);
+      size_t n = (size_t) B * m->widths[j + 1];
+      m->head_param[j] = TAKE (p, nfn_linear_param_count (m->widths[j], m->widths[j + 1]));
+      m->act_lin[j] = TAKE (a, n);
+      m->grad_lin[j] = TAKE (g, n);
       if (j < cfg->n_head)
         {
-          m->act_hrelu[j] = TAKE_A ((size_t) B * m->widths[j + 1]);
-          m->act_hdrop[j] = TAKE_A ((size_t) B * m->widths[j + 1]);
-          m->mask_hdrop[j] = TAKE_A ((size_t) B * m->widths[j + 1]);
+          m->act_hpost[j] = TAKE (a, n);
+          m->act_hdrop[j] = TAKE (a, n);
+          m->mask_hdrop[j] = TAKE (a, n);
+          m->grad_hpost[j] = TAKE (g, n);
+          m->grad_hdrop[j] = TAKE (g, n);
         }
     }
-  m->act_dlogits_loss = TAKE_A ((size_t) B * cfg->n_out);
+  m->act_dlogits_loss = TAKE (a, (size_t) B * cfg->n_out);
   m->n_trainable = p;
   if (model_has_encoder (cfg) && cfg->fourier_m > 0)
-    m->fourier_matrix = TAKE_P ((size_t) cfg->fourier_m);
-  size_t scratch_at = TAKE_A (scratch);
-#undef TAKE_P
-#undef TAKE_A
+    m->fourier_matrix = TAKE (p, (size_t) cfg->fourier_m);
+  size_t scratch_at = TAKE (a, scratch);
+#undef TAKE
 
   nfn_status st;
   if ((st = nfn_arena_alloc (&m->params, p)) != NFN_OK || (st = nfn_arena_alloc (&m->grads, p)) != NFN_OK
       || (st = nfn_arena_alloc (&m->adam_m, p)) != NFN_OK || (st = nfn_arena_alloc (&m->adam_v, p)) != NFN_OK
-      || (st = nfn_arena_alloc (&m->acts, a)) != NFN_OK || (st = nfn_arena_alloc (&m->dacts, a)) != NFN_OK)
+      || (st = nfn_arena_alloc (&m->acts, a)) != NFN_OK || (st = nfn_arena_alloc (&m->dacts, g)) != NFN_OK)
     return st;
   m->params.used = m->grads.used = m->adam_m.used = m->adam_v.used = p;
-  m->acts.used = m->dacts.used = a;
+  m->acts.used = a;
+  m->dacts.used = g;
   m->scratch = m->acts.base + scratch_at;
   return NFN_OK;
 }
@@ -308,7 +328,7 @@ nfn_model_param_count (const nfn_model *m)
 size_t
 nfn_model_memory_bytes (const nfn_model *m)
 {
-  return sizeof (float) * (4 * m->params.capacity + 2 * m->acts.capacity);
+  return sizeof (float) * (4 * m->params.capacity + m->acts.capacity + m->dacts.capacity);
 }
 
 static void
@@ -344,9 +364,10 @@ nfn_model_forward (nfn_model *m, const nfn_feature *input, int training, const f
     return NFN_ERR_SHAPE;
   int B = input->B;
   const float *P = m->params.base;
+  float *A = m->acts.base;
   m->last_B = B;
   m->last_training = training;
-  float *pooled = m->acts.base + m->act_pool;
+  float *pooled = A + m->act_pool;
   nfn_feature x;
   stage_feature (&x, m, &m->acts, m->act_input, B, 1);
   for (int t = 0; t < nfn_tensor_count (&cfg->space); t++)
@@ -369,9 +390,9 @@ nfn_model_forward (nfn_model *m, const nfn_feature *input, int training, const f
         }
       for (int k = 0; k < cfg->depth; k++)
         {
-          nfn_feature pre, relu, drop;
+          nfn_feature pre, post, drop;
           stage_feature (&pre, m, &m->acts, m->act_pre[k], B, cfg->channels);
-          stage_feature (&relu, m, &m->acts, m->act_relu[k], B, cfg->channels);
+          stage_feature (&post, m, &m->acts, m->act_post[k], B, cfg->channels);
           stage_feature (&drop, m, &m->acts, m->act_drop[k], B, cfg->channels);
           if (cfg->kind == NFN_MODEL_POINTWISE)
             nfn_pointwise_forward (P + m->layer_param[k], &cur, &pre);
@@ -381,9 +402,9 @@ nfn_model_forward (nfn_model *m, const nfn_feature *input, int training, const f
               if (st != NFN_OK)
                 return st;
             }
-          activation_forward (m, pre.data, relu.data, relu.size);
-          nfn_channel_dropout_forward (&relu, &drop, cfg->channel_dropout, training && cfg->channel_dropout > 0,
-                                       m->rng, m->acts.base + m->mask_drop[k]);
+          activation_forward (m, pre.data, post.data, post.size);
+          if (cfg->channel_dropout > 0)
+            nfn_channel_dropout_forward (&post, &drop, cfg->channel_dropout, training, m->rng, A + m->mask_drop[k]);
           cur = drop;
         }
       nfn_pool_forward (model_symmetry (cfg), &cur, pooled);
@@ -400,21 +421,37 @@ nfn_model_forward (nfn_model *m, const nfn_feature *input, int training, const f
   const float *h = pooled;
   for (int j = 0; j <= cfg->n_head; j++)
     {
-      float *lin = m->acts.base + m->act_lin[j];
+      float *lin = A + m->act_lin[j];
       nfn_linear_forward (P + m->head_param[j], h, lin, B, m->widths[j], m->widths[j + 1]);
       h = lin;
       if (j < cfg->n_head)
         {
           size_t n = (size_t) B * m->widths[j + 1];
-          float *relu = m->acts.base + m->act_hrelu[j], *drop = m->acts.base + m->act_hdrop[j];
-          activation_forward (m, lin, relu, n);
-          nfn_dropout_forward (relu, drop, n, cfg->head_dropout, training && cfg->head_dropout > 0, m->rng,
-                               m->acts.base + m->mask_hdrop[j]);
+          float *post = A + m->act_hpost[j], *drop = A + m->act_hdrop[j];
+          activation_forward (m, lin, post, n);
+          nfn_dropout_forward (post, drop, n, cfg->head_dropout, training && cfg->head_dropout > 0, m->rng,
+                               A + m->mask_hdrop[j]);
           h = drop;
         }
     }
   *logits = h;
   return NFN_OK;
+}
+
+/* The activation's backward reads its input: the pre-activation, except for in-place ReLU,
+ * whose output has the same sign. */
+static const float *
+activation_input (const nfn_model *m, int k)
+{
+  return m->acts.base + (m->cfg.activation == NFN_MODEL_RELU ? m->act_post[k] : m->act_pre[k]);
+}
+
+/* A zeroed gradient buffer (backward passes accumulate). */
+static void
+zeroed_grad (nfn_feature *f, nfn_model *m, size_t offset, int B, int C)
+{
+  stage_feature (f, m, &m->dacts, offset, B, C);
+  memset (f->data, 0, f->size * sizeof (float));
 }
 
 nfn_status
@@ -430,7 +467,6 @@ nfn_model_backward (nfn_model *m, const float *dlogits)
   float *dA = m->dacts.base;
   int training = m->last_training;
   nfn_arena_zero (&m->grads);
-  nfn_arena_zero (&m->dacts);
 
   /* head, last layer first; dh is the gradient of the current layer's output */
   const float *dh = dlogits;
@@ -439,20 +475,25 @@ nfn_model_backward (nfn_model *m, const float *dlogits)
       if (j < cfg->n_head)
         {
           size_t n = (size_t) B * m->widths[j + 1];
-          nfn_dropout_backward (dh, dA + m->act_hrelu[j], n, A + m->mask_hdrop[j], training && cfg->head_dropout > 0);
-          activation_backward (m, A + m->act_lin[j], dA + m->act_hrelu[j], dA + m->act_lin[j], n);
-          dh = dA + m->act_lin[j];
+          memset (dA + m->grad_hpost[j], 0, n * sizeof (float));
+          memset (dA + m->grad_lin[j], 0, n * sizeof (float));
+          nfn_dropout_backward (dh, dA + m->grad_hpost[j], n, A + m->mask_hdrop[j], training && cfg->head_dropout > 0);
+          activation_backward (m, A + m->act_lin[j], dA + m->grad_hpost[j], dA + m->grad_lin[j], n);
+          dh = dA + m->grad_lin[j];
         }
       const float *in = j == 0 ? A + m->act_pool : A + m->act_hdrop[j - 1];
-      float *din = j == 0 ? dA + m->act_pool : dA + m->act_hdrop[j - 1];
+      float *din = j == 0 ? dA + m->grad_pool : dA + m->grad_hdrop[j - 1];
+      memset (din, 0, (size_t) B * m->widths[j] * sizeof (float));
       nfn_linear_backward (P + m->head_param[j], in, dh, din, G + m->head_param[j], B, m->widths[j], m->widths[j + 1]);
       dh = din;
     }
 
   nfn_feature x;
   stage_feature (&x, m, &m->acts, m->act_input, B, 1);
-  stage_feature (&m->input_grad, m, &m->dacts, m->act_input, B, 1);
-  const float *dpool = dA + m->act_pool;
+  memset (&m->input_grad, 0, sizeof m->input_grad);
+  if (cfg->input_grad)
+    zeroed_grad (&m->input_grad, m, m->grad_input, B, 1);
+  const float *dpool = dA + m->grad_pool;
   if (cfg->kind == NFN_MODEL_MLP)
     {
       if (cfg->input_grad)
@@ -462,47 +503,57 @@ nfn_model_backward (nfn_model *m, const float *dlogits)
   if (cfg->kind == NFN_MODEL_STAT)
     return cfg->input_grad ? nfn_statnn_backward (&x, dpool, &m->input_grad) : NFN_OK;
 
-  /* the feature entering layer 0, and the stages before it */
-  nfn_feature first = x, dfirst = m->input_grad, fourier, dfourier, io, dio;
+  /* the feature entering layer 0, and where its gradient goes when wanted */
+  nfn_feature first = x, fourier, io, dfourier = { 0 }, dio = { 0 };
+  nfn_feature *dfirst = cfg->input_grad ? &m->input_grad : NULL;
   if (cfg->fourier_m > 0)
     {
       stage_feature (&fourier, m, &m->acts, m->act_fourier, B, m->fourier_channels);
-      stage_feature (&dfourier, m, &m->dacts, m->act_fourier, B, m->fourier_channels);
       first = fourier;
-      dfirst = dfourier;
+      if (cfg->input_grad)
+        {
+          zeroed_grad (&dfourier, m, m->grad_fourier, B, m->fourier_channels);
+          dfirst = &dfourier;
+        }
     }
   if (cfg->io_bands > 0)
     {
       stage_feature (&io, m, &m->acts, m->act_io, B, m->io_channels);
-      stage_feature (&dio, m, &m->dacts, m->act_io, B, m->io_channels);
       first = io;
-      dfirst = dio;
+      if (cfg->input_grad)
+        {
+          zeroed_grad (&dio, m, m->grad_io, B, m->io_channels);
+          dfirst = &dio;
+        }
     }
 
-  int last = cfg->depth - 1;
-  nfn_feature dcur;
-  stage_feature (&dcur, m, &m->dacts, m->act_drop[last], B, cfg->channels);
-  nfn_pool_backward (model_symmetry (cfg), dpool, &dcur);
-  for (int k = last; k >= 0; k--)
+  /* encoder: ring[0] holds d(output of layer k); ring[1] d(post) when dropout; ring[2] d(pre) */
+  int C = cfg->channels;
+  nfn_feature dout;
+  zeroed_grad (&dout, m, m->grad_ring[0], B, C);
+  nfn_pool_backward (model_symmetry (cfg), dpool, &dout);
+  for (int k = cfg->depth - 1; k >= 0; k--)
     {
-      nfn_feature pre, dpre, drelu, ddrop, in, din;
-      stage_feature (&pre, m, &m->acts, m->act_pre[k], B, cfg->channels);
-      stage_feature (&dpre, m, &m->dacts, m->act_pre[k], B, cfg->channels);
-      stage_feature (&drelu, m, &m->dacts, m->act_relu[k], B, cfg->channels);
-      stage_feature (&ddrop, m, &m->dacts, m->act_drop[k], B, cfg->channels);
-      nfn_channel_dropout_backward (&ddrop, &drelu, A + m->mask_drop[k], training && cfg->channel_dropout > 0);
-      activation_backward (m, pre.data, drelu.data, dpre.data, dpre.size);
+      nfn_feature dpost = dout, dpre, in, din;
+      if (cfg->channel_dropout > 0)
+        {
+          zeroed_grad (&dpost, m, m->grad_ring[1], B, C);
+          nfn_channel_dropout_backward (&dout, &dpost, A + m->mask_drop[k], training);
+        }
+      zeroed_grad (&dpre, m, m->grad_ring[2], B, C);
+      activation_backward (m, activation_input (m, k), dpost.data, dpre.data, dpre.size);
+      nfn_feature *din_or_null = NULL;
       if (k > 0)
         {
           stage_feature (&in, m, &m->acts, m->act_drop[k - 1], B, m->in_channels[k]);
-          stage_feature (&din, m, &m->dacts, m->act_drop[k - 1], B, m->in_channels[k]);
+          zeroed_grad (&din, m, m->grad_ring[0], B, m->in_channels[k]); /* d(output of layer k-1) */
+          din_or_null = &din;
         }
       else
         {
           in = first;
-          din = dfirst;
+          din_or_null = dfirst;
         }
-      nfn_feature *din_or_null = k > 0 || cfg->input_grad ? &din : NULL;
       if (cfg->kind == NFN_MODEL_POINTWISE)
         nfn_pointwise_backward (P + m->layer_param[k], &in, &dpre, din_or_null, G + m->layer_param[k]);
       else
@@ -512,6 +563,8 @@ nfn_model_backward (nfn_model *m, const float *dlogits)
           if (st != NFN_OK)
             return st;
         }
+      if (k > 0)
+        dout = din;
     }
   if (!cfg->input_grad)
     return NFN_OK;
