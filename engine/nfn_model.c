@@ -19,9 +19,9 @@ struct nfn_model {
   float *scratch; /* eq-layer scratch (inside acts) */
 
   /* encoder */
-  int in_channels[NFN_MODEL_MAX_DEPTH]; /* channels entering layer k */
-  nfn_eq_plan *plans;                   /* depth plans (NP/HNP) */
-  size_t layer_param[NFN_MODEL_MAX_DEPTH];
+  int in_channels[NFN_MODEL_MAX_DEPTH + 1]; /* channels entering layer k (k = depth: the output layer) */
+  nfn_eq_plan *plans;                       /* depth (+1) plans (NP/HNP) */
+  size_t layer_param[NFN_MODEL_MAX_DEPTH + 1];
   size_t fourier_matrix; /* offset of the fixed (C_in = 1, m) matrix */
   int fourier_channels, io_channels;
 
@@ -39,6 +39,8 @@ struct nfn_model {
   size_t act_lin[NFN_MODEL_MAX_HEAD + 1], act_hpost[NFN_MODEL_MAX_HEAD], act_hdrop[NFN_MODEL_MAX_HEAD];
   size_t mask_hdrop[NFN_MODEL_MAX_HEAD];
   size_t act_dlogits_loss; /* loss-gradient buffer for train_step (B, K) */
+  /* WEIGHTS output: the last layer's feature, then after LearnedScale (same offset when none) */
+  size_t act_final, act_out, scale_param, grad_final;
 
   /* dacts offsets: the head's stages mirror acts; the encoder rotates through grad_ring[3]
    * (each a (B, C = channels) feature); input-side gradients only with cfg.input_grad */
@@ -50,6 +52,7 @@ struct nfn_model {
   int last_B;
   int last_training;
   nfn_feature input_grad;
+  nfn_feature output; /* WEIGHTS: a view of the last output */
 };
 
 static const char *const kind_names[] = { "np", "hnp", "pointwise", "mlp", "stat" };
@@ -95,6 +98,20 @@ model_has_encoder (const nfn_model_config *cfg)
   return cfg->kind == NFN_MODEL_NP || cfg->kind == NFN_MODEL_HNP || cfg->kind == NFN_MODEL_POINTWISE;
 }
 
+/* Every model has a head except the equivariant ones, whose last layer is an NF layer. */
+static int
+model_has_head (const nfn_model_config *cfg)
+{
+  return cfg->output == NFN_MODEL_OUT_LOGITS || !model_has_encoder (cfg);
+}
+
+/* NF layers of an encoder model: depth, plus the output layer of a WEIGHTS model. */
+static int
+model_nf_layers (const nfn_model_config *cfg)
+{
+  return cfg->depth + (cfg->output == NFN_MODEL_OUT_WEIGHTS);
+}
+
 static nfn_symmetry
 model_symmetry (const nfn_model_config *cfg)
 {
@@ -106,7 +123,14 @@ nfn_model_config_check (const nfn_model_config *cfg)
 {
   if (nfn_space_check (&cfg->space) != NFN_OK)
     return NFN_ERR_SHAPE;
-  if ((unsigned) cfg->kind > NFN_MODEL_STAT || cfg->max_batch < 1 || cfg->n_out < 1)
+  if ((unsigned) cfg->kind > NFN_MODEL_STAT || cfg->max_batch < 1)
+    return NFN_ERR_ARG;
+  if (cfg->output == NFN_MODEL_OUT_LOGITS && cfg->n_out < 1)
+    return NFN_ERR_ARG;
+  if (cfg->output == NFN_MODEL_OUT_WEIGHTS
+      && (cfg->out_channels < 1 || cfg->kind == NFN_MODEL_STAT || !(cfg->out_scale >= 0)))
+    return NFN_ERR_ARG;
+  if ((unsigned) cfg->output > NFN_MODEL_OUT_WEIGHTS)
     return NFN_ERR_ARG;
   if (cfg->n_head < 0 || cfg->n_head > NFN_MODEL_MAX_HEAD)
     return NFN_ERR_ARG;
@@ -185,9 +209,28 @@ model_layout (nfn_model *m)
           m->act_drop[k] = cfg->channel_dropout > 0 ? TAKE (a, fs) : m->act_post[k];
           m->mask_drop[k] = TAKE (a, (size_t) B * C);
         }
+      if (cfg->output == NFN_MODEL_OUT_WEIGHTS)
+        {
+          int k = cfg->depth, oc = cfg->out_channels;
+          m->in_channels[k] = C;
+          size_t count;
+          if (cfg->kind == NFN_MODEL_POINTWISE)
+            count = nfn_pointwise_param_count (s, C, oc);
+          else
+            {
+              nfn_status st = nfn_eq_plan_init (&m->plans[k], s, sym, C, oc);
+              if (st != NFN_OK)
+                return st;
+              count = nfn_eq_param_count (&m->plans[k]);
+              size_t need = nfn_eq_scratch_size (&m->plans[k], B);
+              if (need > scratch)
+                scratch = need;
+            }
+          m->layer_param[k] = TAKE (p, count);
+        }
       for (int r = 0; r < 3; r++)
         m->grad_ring[r] = TAKE (g, fs);
-      m->pool_dim = (int) nfn_pool_dim (s, sym, C);
+      m->pool_dim = cfg->output == NFN_MODEL_OUT_LOGITS ? (int) nfn_pool_dim (s, sym, C) : 0;
     }
   else if (cfg->kind == NFN_MODEL_MLP)
     m->pool_dim = (int) nfn_flatten_dim (s, 1);
@@ -199,8 +242,9 @@ model_layout (nfn_model *m)
   m->widths[0] = m->pool_dim;
   for (int j = 0; j < cfg->n_head; j++)
     m->widths[j + 1] = cfg->head_widths[j];
-  m->widths[cfg->n_head + 1] = cfg->n_out;
-  for (int j = 0; j <= cfg->n_head; j++)
+  m->widths[cfg->n_head + 1] = cfg->output == NFN_MODEL_OUT_LOGITS ? cfg->n_out
+                                                                   : (int) nfn_flatten_dim (s, cfg->out_channels);
+  for (int j = 0; model_has_head (cfg) && j <= cfg->n_head; j++)
     {
       size_t n = (size_t) B * m->widths[j + 1];
       m->head_param[j] = TAKE (p, nfn_linear_param_count (m->widths[j], m->widths[j + 1]));
@@ -215,7 +259,19 @@ model_layout (nfn_model *m)
           m->grad_hdrop[j] = TAKE (g, n);
         }
     }
-  m->act_dlogits_loss = TAKE (a, (size_t) B * cfg->n_out);
+  m->act_dlogits_loss = TAKE (a, (size_t) B * m->widths[cfg->n_head + 1]);
+  if (cfg->output == NFN_MODEL_OUT_WEIGHTS)
+    {
+      size_t os = nfn_feature_size (s, B, cfg->out_channels);
+      m->act_final = TAKE (a, os);
+      m->grad_final = TAKE (g, os);
+      m->act_out = m->act_final;
+      if (cfg->out_scale > 0)
+        {
+          m->act_out = TAKE (a, os);
+          m->scale_param = TAKE (p, nfn_learned_scale_param_count (s));
+        }
+    }
   m->n_trainable = p;
   if (model_has_encoder (cfg) && cfg->fourier_m > 0)
     m->fourier_matrix = TAKE (p, (size_t) cfg->fourier_m);
@@ -243,16 +299,19 @@ model_init_params (nfn_model *m)
     {
       if (cfg->fourier_m > 0)
         nfn_fourier_init (P + m->fourier_matrix, 1, cfg->fourier_m, cfg->fourier_scale, m->rng);
-      for (int k = 0; k < cfg->depth; k++)
+      for (int k = 0; k < model_nf_layers (cfg); k++)
         {
+          int cout = k < cfg->depth ? cfg->channels : cfg->out_channels;
           if (cfg->kind == NFN_MODEL_POINTWISE)
-            nfn_pointwise_init_params (&cfg->space, m->in_channels[k], cfg->channels, P + m->layer_param[k], m->rng);
+            nfn_pointwise_init_params (&cfg->space, m->in_channels[k], cout, P + m->layer_param[k], m->rng);
           else
             nfn_eq_init_params (&m->plans[k], P + m->layer_param[k], m->rng);
         }
     }
-  for (int j = 0; j <= cfg->n_head; j++)
+  for (int j = 0; model_has_head (cfg) && j <= cfg->n_head; j++)
     nfn_linear_init_params (m->widths[j], m->widths[j + 1], P + m->head_param[j], m->rng);
+  if (cfg->output == NFN_MODEL_OUT_WEIGHTS && cfg->out_scale > 0)
+    nfn_learned_scale_init_params (&cfg->space, P + m->scale_param, cfg->out_scale);
 }
 
 nfn_status
@@ -266,7 +325,7 @@ nfn_model_new (const nfn_model_config *cfg, unsigned long seed, nfn_model **out)
   if (!m)
     return NFN_ERR_NOMEM;
   m->cfg = *cfg;
-  m->plans = calloc (NFN_MODEL_MAX_DEPTH, sizeof *m->plans);
+  m->plans = calloc (NFN_MODEL_MAX_DEPTH + 1, sizeof *m->plans);
   m->rng = gsl_rng_alloc (gsl_rng_mt19937);
   if (!m->plans || !m->rng)
     {
@@ -326,6 +385,30 @@ nfn_model_param_count (const nfn_model *m)
 }
 
 size_t
+nfn_model_param_count_all (const nfn_model *m)
+{
+  return m->params.used;
+}
+
+float *
+nfn_model_adam_m (nfn_model *m)
+{
+  return m->adam_m.base;
+}
+
+float *
+nfn_model_adam_v (nfn_model *m)
+{
+  return m->adam_v.base;
+}
+
+gsl_rng *
+nfn_model_rng (nfn_model *m)
+{
+  return m->rng;
+}
+
+size_t
 nfn_model_memory_bytes (const nfn_model *m)
 {
   return sizeof (float) * (4 * m->params.capacity + m->acts.capacity + m->dacts.capacity);
@@ -356,8 +439,37 @@ stage_feature (nfn_feature *f, const nfn_model *m, const nfn_arena *arena, size_
   nfn_feature_wrap (f, &m->cfg.space, B, C, arena->base + offset);
 }
 
-nfn_status
-nfn_model_forward (nfn_model *m, const nfn_feature *input, int training, const float **logits)
+/* NF layer k: eq or pointwise, C_in = in_channels[k], C_out = channels (out_channels for the
+ * output layer of a WEIGHTS model). */
+static nfn_status
+nf_layer_forward (nfn_model *m, int k, const nfn_feature *in, nfn_feature *out)
+{
+  const float *P = m->params.base + m->layer_param[k];
+  if (m->cfg.kind == NFN_MODEL_POINTWISE)
+    {
+      nfn_pointwise_forward (P, in, out);
+      return NFN_OK;
+    }
+  return nfn_eq_forward (&m->plans[k], P, in, out, m->scratch);
+}
+
+static nfn_status
+nf_layer_backward (nfn_model *m, int k, const nfn_feature *in, const nfn_feature *dout, nfn_feature *din)
+{
+  const float *P = m->params.base + m->layer_param[k];
+  float *G = m->grads.base + m->layer_param[k];
+  if (m->cfg.kind == NFN_MODEL_POINTWISE)
+    {
+      nfn_pointwise_backward (P, in, dout, din, G);
+      return NFN_OK;
+    }
+  return nfn_eq_backward (&m->plans[k], P, in, dout, din, G, m->scratch);
+}
+
+/* Everything forward computes; *head_out is the head's last output (logits, or a WEIGHTS
+ * mlp's flat weights), NULL for equivariant models. */
+static nfn_status
+model_forward (nfn_model *m, const nfn_feature *input, int training, const float **head_out)
 {
   const nfn_model_config *cfg = &m->cfg;
   if (input->C != 1 || input->B < 1 || input->B > cfg->max_batch || !nfn_space_equal (&input->space, &cfg->space))
@@ -394,20 +506,24 @@ nfn_model_forward (nfn_model *m, const nfn_feature *input, int training, const f
           stage_feature (&pre, m, &m->acts, m->act_pre[k], B, cfg->channels);
           stage_feature (&post, m, &m->acts, m->act_post[k], B, cfg->channels);
           stage_feature (&drop, m, &m->acts, m->act_drop[k], B, cfg->channels);
-          if (cfg->kind == NFN_MODEL_POINTWISE)
-            nfn_pointwise_forward (P + m->layer_param[k], &cur, &pre);
-          else
-            {
-              nfn_status st = nfn_eq_forward (&m->plans[k], P + m->layer_param[k], &cur, &pre, m->scratch);
-              if (st != NFN_OK)
-                return st;
-            }
+          nfn_status st = nf_layer_forward (m, k, &cur, &pre);
+          if (st != NFN_OK)
+            return st;
           activation_forward (m, pre.data, post.data, post.size);
           if (cfg->channel_dropout > 0)
             nfn_channel_dropout_forward (&post, &drop, cfg->channel_dropout, training, m->rng, A + m->mask_drop[k]);
           cur = drop;
         }
-      nfn_pool_forward (model_symmetry (cfg), &cur, pooled);
+      if (cfg->output == NFN_MODEL_OUT_LOGITS)
+        nfn_pool_forward (model_symmetry (cfg), &cur, pooled);
+      else
+        {
+          nfn_feature final;
+          stage_feature (&final, m, &m->acts, m->act_final, B, cfg->out_channels);
+          nfn_status st = nf_layer_forward (m, cfg->depth, &cur, &final);
+          if (st != NFN_OK)
+            return st;
+        }
     }
   else if (cfg->kind == NFN_MODEL_MLP)
     nfn_flatten_forward (&x, pooled);
@@ -418,8 +534,8 @@ nfn_model_forward (nfn_model *m, const nfn_feature *input, int training, const f
         return st;
     }
 
-  const float *h = pooled;
-  for (int j = 0; j <= cfg->n_head; j++)
+  const float *h = model_has_head (cfg) ? pooled : NULL;
+  for (int j = 0; model_has_head (cfg) && j <= cfg->n_head; j++)
     {
       float *lin = A + m->act_lin[j];
       nfn_linear_forward (P + m->head_param[j], h, lin, B, m->widths[j], m->widths[j + 1]);
@@ -434,7 +550,45 @@ nfn_model_forward (nfn_model *m, const nfn_feature *input, int training, const f
           h = drop;
         }
     }
-  *logits = h;
+  *head_out = h;
+  if (cfg->output == NFN_MODEL_OUT_WEIGHTS)
+    {
+      nfn_feature final, out;
+      stage_feature (&final, m, &m->acts, m->act_final, B, cfg->out_channels);
+      if (h)
+        {
+          /* the mlp's flat output, one row per network, scattered into a feature */
+          memset (final.data, 0, final.size * sizeof (float));
+          nfn_flatten_backward (h, &final);
+        }
+      if (cfg->out_scale > 0)
+        {
+          stage_feature (&out, m, &m->acts, m->act_out, B, cfg->out_channels);
+          nfn_learned_scale_forward (P + m->scale_param, &final, &out);
+        }
+    }
+  return NFN_OK;
+}
+
+nfn_status
+nfn_model_forward (nfn_model *m, const nfn_feature *input, int training, const float **logits)
+{
+  if (m->cfg.output != NFN_MODEL_OUT_LOGITS)
+    return NFN_ERR_ARG;
+  return model_forward (m, input, training, logits);
+}
+
+nfn_status
+nfn_model_forward_weights (nfn_model *m, const nfn_feature *input, int training, const nfn_feature **out)
+{
+  if (m->cfg.output != NFN_MODEL_OUT_WEIGHTS)
+    return NFN_ERR_ARG;
+  const float *flat;
+  nfn_status st = model_forward (m, input, training, &flat);
+  if (st != NFN_OK)
+    return st;
+  stage_feature (&m->output, m, &m->acts, m->act_out, input->B, m->cfg.out_channels);
+  *out = &m->output;
   return NFN_OK;
 }
 
@@ -454,8 +608,10 @@ zeroed_grad (nfn_feature *f, nfn_model *m, size_t offset, int B, int C)
   memset (f->data, 0, f->size * sizeof (float));
 }
 
-nfn_status
-nfn_model_backward (nfn_model *m, const float *dlogits)
+/* Backward from d(head output) (LOGITS, or a WEIGHTS mlp: dlogits) or d(output feature)
+ * (WEIGHTS: dfeature). */
+static nfn_status
+model_backward (nfn_model *m, const float *dlogits, const nfn_feature *dfeature)
 {
   const nfn_model_config *cfg = &m->cfg;
   int B = m->last_B;
@@ -468,9 +624,32 @@ nfn_model_backward (nfn_model *m, const float *dlogits)
   int training = m->last_training;
   nfn_arena_zero (&m->grads);
 
+  nfn_feature dfinal;
+  if (dfeature)
+    {
+      /* through the LearnedScale to d(last layer's output) */
+      zeroed_grad (&dfinal, m, m->grad_final, B, cfg->out_channels);
+      if (cfg->out_scale > 0)
+        {
+          nfn_feature final;
+          stage_feature (&final, m, &m->acts, m->act_final, B, cfg->out_channels);
+          nfn_learned_scale_backward (P + m->scale_param, &final, dfeature, &dfinal, G + m->scale_param);
+        }
+      else
+        for (size_t e = 0; e < dfinal.size; e++)
+          dfinal.data[e] += dfeature->data[e];
+      if (!model_has_encoder (cfg))
+        {
+          /* the mlp's head produced every weight as one flat row per network */
+          float *flat = m->acts.base + m->act_dlogits_loss;
+          nfn_flatten_forward (&dfinal, flat);
+          dlogits = flat;
+        }
+    }
+
   /* head, last layer first; dh is the gradient of the current layer's output */
   const float *dh = dlogits;
-  for (int j = cfg->n_head; j >= 0; j--)
+  for (int j = cfg->n_head; model_has_head (cfg) && j >= 0; j--)
     {
       if (j < cfg->n_head)
         {
@@ -531,7 +710,16 @@ nfn_model_backward (nfn_model *m, const float *dlogits)
   int C = cfg->channels;
   nfn_feature dout;
   zeroed_grad (&dout, m, m->grad_ring[0], B, C);
-  nfn_pool_backward (model_symmetry (cfg), dpool, &dout);
+  if (cfg->output == NFN_MODEL_OUT_LOGITS)
+    nfn_pool_backward (model_symmetry (cfg), dpool, &dout);
+  else
+    {
+      nfn_feature last;
+      stage_feature (&last, m, &m->acts, m->act_drop[cfg->depth - 1], B, C);
+      nfn_status st = nf_layer_backward (m, cfg->depth, &last, &dfinal, &dout);
+      if (st != NFN_OK)
+        return st;
+    }
   for (int k = cfg->depth - 1; k >= 0; k--)
     {
       nfn_feature dpost = dout, dpre, in, din;
@@ -554,15 +742,9 @@ nfn_model_backward (nfn_model *m, const float *dlogits)
           in = first;
           din_or_null = dfirst;
         }
-      if (cfg->kind == NFN_MODEL_POINTWISE)
-        nfn_pointwise_backward (P + m->layer_param[k], &in, &dpre, din_or_null, G + m->layer_param[k]);
-      else
-        {
-          nfn_status st = nfn_eq_backward (&m->plans[k], P + m->layer_param[k], &in, &dpre, din_or_null,
-                                           G + m->layer_param[k], m->scratch);
-          if (st != NFN_OK)
-            return st;
-        }
+      nfn_status st = nf_layer_backward (m, k, &in, &dpre, din_or_null);
+      if (st != NFN_OK)
+        return st;
       if (k > 0)
         dout = din;
     }
@@ -573,6 +755,22 @@ nfn_model_backward (nfn_model *m, const float *dlogits)
   if (cfg->fourier_m > 0)
     nfn_fourier_backward (P + m->fourier_matrix, cfg->fourier_m, &x, &dfourier, &m->input_grad);
   return NFN_OK;
+}
+
+nfn_status
+nfn_model_backward (nfn_model *m, const float *dlogits)
+{
+  if (m->cfg.output != NFN_MODEL_OUT_LOGITS)
+    return NFN_ERR_ARG;
+  return model_backward (m, dlogits, NULL);
+}
+
+nfn_status
+nfn_model_backward_weights (nfn_model *m, const nfn_feature *dout)
+{
+  if (m->cfg.output != NFN_MODEL_OUT_WEIGHTS || dout->B != m->last_B || dout->C != m->cfg.out_channels)
+    return NFN_ERR_ARG;
+  return model_backward (m, NULL, dout);
 }
 
 const nfn_feature *

@@ -36,6 +36,14 @@ int nfn_model_kind_parse (const char *name, nfn_model_kind *out);
 
 typedef enum { NFN_MODEL_RELU = 0, NFN_MODEL_GELU } nfn_model_activation;
 
+/* What the model outputs:
+ *   LOGITS  — invariant: pool → head → (B, n_out) (classification, regression);
+ *   WEIGHTS — equivariant: a weight-space feature (B, out_channels) over the input's space, e.g.
+ *             an edit delta or per-weight mask logits. NP/HNP/pointwise: the encoder, then one
+ *             more NF layer to out_channels (no activation); mlp: flatten → head → every weight.
+ *             Then a LearnedScale (one scalar per tensor) starting at out_scale, unless 0. */
+typedef enum { NFN_MODEL_OUT_LOGITS = 0, NFN_MODEL_OUT_WEIGHTS } nfn_model_output;
+
 #define NFN_MODEL_MAX_DEPTH 8
 #define NFN_MODEL_MAX_HEAD 4
 
@@ -53,7 +61,10 @@ typedef struct {
   int n_head;                        /* hidden layers of the head */
   int head_widths[NFN_MODEL_MAX_HEAD];
   float head_dropout;
-  int n_out;            /* K */
+  int n_out;            /* K (LOGITS) */
+  nfn_model_output output;
+  int out_channels;     /* WEIGHTS: channels of the output feature (1 for deltas and masks) */
+  float out_scale;      /* WEIGHTS: LearnedScale's initial value (0.01 for edits); 0 = none */
   int input_grad;       /* backward also computes d(input); off (training) skips the first
                            layer's dX GEMM and the Fourier backward */
 } nfn_model_config;
@@ -72,13 +83,27 @@ const nfn_model_config *nfn_model_get_config (const nfn_model *model);
 float *nfn_model_params (nfn_model *model);
 float *nfn_model_grads (nfn_model *model);
 size_t nfn_model_param_count (const nfn_model *model);
+/* The whole params arena including fixed buffers (the Fourier matrix): what a saved model
+ * holds. (n_all) floats; the first nfn_model_param_count() are trainable. */
+size_t nfn_model_param_count_all (const nfn_model *model);
+/* Adam's moments, same layout as the parameters (for checkpoints that resume exactly). */
+float *nfn_model_adam_m (nfn_model *model);
+float *nfn_model_adam_v (nfn_model *model);
+/* The model's own generator (dropout masks); checkpoints save and restore its state. */
+gsl_rng *nfn_model_rng (nfn_model *model);
 /* Bytes of all four arenas plus activations. */
 size_t nfn_model_memory_bytes (const nfn_model *model);
 
 /* logits (B, K) from raw weights (C = 1 feature, B ≤ max_batch, same space). Training turns on
  * dropout with the model's generator. The returned pointer lives in the activation arena. */
 nfn_status nfn_model_forward (nfn_model *model, const nfn_feature *input, int training, const float **logits);
-/* From d(loss)/d(logits) (B, K) of the last forward: overwrites the gradient arena. */
+/* WEIGHTS models: the output feature (B, out_channels), living in the activation arena. */
+nfn_status nfn_model_forward_weights (nfn_model *model, const nfn_feature *input, int training,
+                                      const nfn_feature **out);
+/* WEIGHTS models: from d(loss)/d(output) (B, out_channels): overwrites the gradient arena. */
+nfn_status nfn_model_backward_weights (nfn_model *model, const nfn_feature *dout);
+
+/* LOGITS models: from d(loss)/d(logits) (B, K) of the last forward: overwrites the gradient arena. */
 nfn_status nfn_model_backward (nfn_model *model, const float *dlogits);
 /* The input gradient of the last backward (C = 1 feature); zeros unless cfg.input_grad. */
 const nfn_feature *nfn_model_input_grad (const nfn_model *model);

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "nfn_gemm.h"
 #include "nfn_model.h"
 #include "nfn_perm.h"
 #include "testutil.h"
@@ -223,6 +224,126 @@ test_learns (gconstpointer data)
   gsl_rng_free (rng);
 }
 
+/* The same task with every GEMM in bf16 (AVX512-BF16; fp32 where the CPU lacks it): rounding
+ * the GEMM inputs must not stop training from learning. */
+static void
+test_learns_bf16 (gconstpointer data)
+{
+  nfn_status st = nfn_set_precision (NFN_PRECISION_BF16);
+  g_test_message ("GEMMs in %s%s", nfn_precision_name (nfn_get_precision ()),
+                  st == NFN_OK ? "" : " (this CPU lacks AVX512-BF16)");
+  test_learns (data);
+  nfn_set_precision (NFN_PRECISION_FP32);
+}
+
+
+/* ---- WEIGHTS output: equivariant models (edit deltas, mask logits) ---- */
+
+typedef struct {
+  nfn_model *model;
+  nfn_feature x, probe; /* probe: a fixed random direction the scalar loss projects onto */
+} weights_case;
+
+static void
+weights_case_init (weights_case *c, nfn_model_kind kind, gsl_rng *rng)
+{
+  const int widths[] = { 2, 3, 4, 2 };
+  nfn_space space;
+  nfn_space_init (&space, 3, widths);
+  nfn_model_config cfg;
+  small_config (&cfg, kind, &space);
+  cfg.output = NFN_MODEL_OUT_WEIGHTS;
+  cfg.out_channels = 1;
+  cfg.out_scale = 0.5f;
+  cfg.activation = NFN_MODEL_GELU;
+  cfg.input_grad = 1;
+  g_assert_cmpint (nfn_model_new (&cfg, 13, &c->model), ==, NFN_OK);
+  nfn_feature_alloc (&c->x, &space, 4, 1);
+  nfn_feature_alloc (&c->probe, &space, 4, 1);
+  tu_feature_normal (&c->x, rng);
+  tu_feature_normal (&c->probe, rng);
+}
+
+static void
+weights_case_clear (weights_case *c)
+{
+  nfn_model_free (c->model);
+  nfn_feature_free (&c->x);
+  nfn_feature_free (&c->probe);
+}
+
+static double
+weights_loss (void *ctx)
+{
+  weights_case *c = ctx;
+  const nfn_feature *out;
+  g_assert_cmpint (nfn_model_forward_weights (c->model, &c->x, 0, &out), ==, NFN_OK);
+  return tu_feature_dot (out, &c->probe);
+}
+
+static void
+test_weights_gradients (gconstpointer data)
+{
+  nfn_model_kind kind = GPOINTER_TO_INT (data);
+  gsl_rng *rng = tu_rng ();
+  weights_case c;
+  weights_case_init (&c, kind, rng);
+  const nfn_feature *out;
+  g_assert_cmpint (nfn_model_forward_weights (c.model, &c.x, 0, &out), ==, NFN_OK);
+  g_assert_cmpint (nfn_model_backward_weights (c.model, &c.probe), ==, NFN_OK);
+  size_t P = nfn_model_param_count (c.model);
+  float *grads = g_memdup2 (nfn_model_grads (c.model), P * sizeof (float));
+  const nfn_feature *dx = nfn_model_input_grad (c.model);
+  float *dxdata = g_memdup2 (dx->data, dx->size * sizeof (float));
+  double err_p = tu_directional_check (weights_loss, &c, nfn_model_params (c.model), grads, P, 9, 1e-4, 1e-6, rng);
+  double err_x = tu_directional_check (weights_loss, &c, c.x.data, dxdata, c.x.size, 9, 1e-4, 1e-6, rng);
+  g_test_message ("%s weights output: median relative error params %.2e, input %.2e", nfn_model_kind_name (kind),
+                  err_p, err_x);
+  g_assert_cmpfloat (err_p, <, 1e-2);
+  g_assert_cmpfloat (err_x, <, 1e-2);
+  g_free (grads);
+  g_free (dxdata);
+  weights_case_clear (&c);
+  gsl_rng_free (rng);
+}
+
+/* model(σ·U) = σ·model(U) for the equivariant encoders; not for the MLP. */
+static void
+test_weights_equivariance (gconstpointer data)
+{
+  nfn_model_kind kind = GPOINTER_TO_INT (data);
+  gsl_rng *rng = tu_rng ();
+  weights_case c;
+  weights_case_init (&c, kind, rng);
+  /* the NP model carries an IO encoding, so only hidden permutations commute with it */
+  nfn_symmetry sym = NFN_SYM_HNP;
+  nfn_perm perm;
+  nfn_perm_alloc (&perm, &c.x.space);
+  nfn_perm_random (&perm, sym, rng);
+  nfn_feature px, expected, got;
+  nfn_feature_alloc (&px, &c.x.space, 4, 1);
+  nfn_feature_alloc (&expected, &c.x.space, 4, 1);
+  nfn_feature_alloc (&got, &c.x.space, 4, 1);
+  nfn_perm_apply (&perm, &c.x, &px);
+  const nfn_feature *out;
+  nfn_model_forward_weights (c.model, &c.x, 0, &out);
+  nfn_perm_apply (&perm, out, &expected);
+  nfn_model_forward_weights (c.model, &px, 0, &out);
+  memcpy (got.data, out->data, got.size * sizeof (float));
+  double diff = nfn_feature_max_abs_diff (&got, &expected), scale = nfn_feature_max_abs (&expected);
+  g_test_message ("%s: max |model(σU) − σ·model(U)| = %.2e (max %.2e)", nfn_model_kind_name (kind), diff, scale);
+  if (kind == NFN_MODEL_MLP)
+    g_assert_cmpfloat (diff, >, 1e-3 * scale);
+  else
+    g_assert_cmpfloat (diff, <=, 1e-5 * fmax (scale, 1));
+  nfn_feature_free (&px);
+  nfn_feature_free (&expected);
+  nfn_feature_free (&got);
+  nfn_perm_free (&perm);
+  weights_case_clear (&c);
+  gsl_rng_free (rng);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -236,7 +357,17 @@ main (int argc, char **argv)
       g_test_add_data_func (i, GINT_TO_POINTER (kinds[k]), test_invariance);
     }
   g_test_add_func ("/model/determinism", test_determinism);
+  nfn_model_kind weight_kinds[] = { NFN_MODEL_NP, NFN_MODEL_HNP, NFN_MODEL_POINTWISE, NFN_MODEL_MLP };
+  for (int k = 0; k < 4; k++)
+    {
+      g_autofree char *g = g_strdup_printf ("/model/weights-gradients/%s", nfn_model_kind_name (weight_kinds[k]));
+      g_autofree char *e = g_strdup_printf ("/model/weights-equivariance/%s", nfn_model_kind_name (weight_kinds[k]));
+      g_test_add_data_func (g, GINT_TO_POINTER (weight_kinds[k]), test_weights_gradients);
+      g_test_add_data_func (e, GINT_TO_POINTER (weight_kinds[k]), test_weights_equivariance);
+    }
   g_test_add_data_func ("/model/learns/hnp", GINT_TO_POINTER (NFN_MODEL_HNP), test_learns);
   g_test_add_data_func ("/model/learns/np", GINT_TO_POINTER (NFN_MODEL_NP), test_learns);
+  g_test_add_data_func ("/model/learns/hnp-bf16", GINT_TO_POINTER (NFN_MODEL_HNP), test_learns_bf16);
+  g_test_add_data_func ("/model/learns/np-bf16", GINT_TO_POINTER (NFN_MODEL_NP), test_learns_bf16);
   return g_test_run ();
 }
