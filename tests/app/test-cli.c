@@ -6,62 +6,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-typedef struct {
-  int status;
-  char *out, *err;
-} run_result;
-
-static void
-run_result_clear (run_result *r)
-{
-  g_free (r->out);
-  g_free (r->err);
-}
-
-/* Runs nfn with a NULL-terminated argument list. */
-static run_result
-run_nfn (const char *first, ...)
-{
-  const char *cli = g_getenv ("NFN_CLI");
-  g_assert_nonnull (cli);
-  g_autoptr (GPtrArray) args = g_ptr_array_new ();
-  g_ptr_array_add (args, (gpointer) cli);
-  va_list ap;
-  va_start (ap, first);
-  for (const char *a = first; a; a = va_arg (ap, const char *))
-    g_ptr_array_add (args, (gpointer) a);
-  va_end (ap);
-  g_ptr_array_add (args, NULL);
-  run_result r = { 0 };
-  g_autoptr (GError) error = NULL;
-  int wait_status;
-  g_assert_true (g_spawn_sync (NULL, (char **) args->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &r.out, &r.err,
-                               &wait_status, &error));
-  g_assert_no_error (error);
-  r.status = g_spawn_check_wait_status (wait_status, NULL) ? 0 : (WIFEXITED (wait_status) ? WEXITSTATUS (wait_status) : -1);
-  return r;
-}
-
-static JsonObject *
-parse_object (JsonParser *parser, const char *text)
-{
-  g_autoptr (GError) error = NULL;
-  g_assert_true (json_parser_load_from_data (parser, text, -1, &error));
-  g_assert_no_error (error);
-  return json_node_get_object (json_parser_get_root (parser));
-}
-
-/* A failure is exactly one line on stderr that names `needle` (the file), and exit status 1. */
-static void
-assert_one_line_error (run_result *r, const char *needle)
-{
-  g_assert_cmpint (r->status, ==, 1);
-  g_assert_nonnull (strstr (r->err, needle));
-  g_assert_true (g_str_has_prefix (r->err, "nfn: "));
-  const char *newline = strchr (r->err, '\n');
-  g_assert_nonnull (newline);
-  g_assert_cmpstr (newline + 1, ==, "");
-}
+#include "clitestutil.h"
 
 typedef struct {
   char *dir;
@@ -81,15 +26,7 @@ fixture_setup (fixture *f, gconstpointer data)
 static void
 fixture_teardown (fixture *f, gconstpointer data)
 {
-  GDir *dir = g_dir_open (f->dir, 0, NULL);
-  for (const char *name; dir && (name = g_dir_read_name (dir));)
-    {
-      g_autofree char *path = g_build_filename (f->dir, name, NULL);
-      g_unlink (path);
-    }
-  if (dir)
-    g_dir_close (dir);
-  g_rmdir (f->dir);
+  ctu_remove_dir (f->dir);
   g_free (f->dir);
   g_free (f->sample);
 }
@@ -108,9 +45,9 @@ test_info_json (fixture *f, gconstpointer data)
   g_assert_cmpint (json_array_get_length (tensors), ==, 6);
   JsonObject *w2 = json_array_get_object_element (tensors, 2);
   g_assert_cmpint (json_object_get_int_member (w2, "parameters"), ==, 1024);
-  /* SIREN hidden init is U(±√(6/32)/30): max |w| ≤ 0.0144 */
-  g_assert_cmpfloat (json_object_get_double_member (w2, "max"), <=, 0.01444);
+  /* the sample is fitted to an image: its weights moved away from zero but stay finite */
   g_assert_cmpfloat (json_object_get_double_member (w2, "std"), >, 0.005);
+  g_assert_cmpfloat (json_object_get_double_member (w2, "max"), <, 10);
   run_result_clear (&r);
 
   r = run_nfn ("info", f->sample, NULL);
