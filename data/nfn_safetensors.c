@@ -721,6 +721,12 @@ st_half_to_float (guint16 half)
   return st_float_from_bits (sign | ((exponent - 15 + 127) << 23) | (mantissa << 13));
 }
 
+float
+nfn_data_half_to_float (guint16 bits)
+{
+  return st_half_to_float (bits);
+}
+
 static void
 st_convert (const guint8 *src, NfnDtype dtype, gsize numel, float *dst)
 {
@@ -1109,18 +1115,30 @@ nfn_safetensors_save (const NfnSafetensors *st, const char *path, GError **error
   for (guint k = 0; k < st->tensors->len; k++)
     {
       NfnTensor *tensor = g_ptr_array_index (st->tensors, k);
-      for (gsize e = 0; e < tensor->numel; e++)
-        {
-          guint32 bits;
-          memcpy (&bits, &tensor->data[e], sizeof bits);
-          for (int b = 0; b < 4; b++)
-            *p++ = (guint8) (bits >> (8 * b));
-        }
+      p = nfn_data_put_f32_le (p, tensor->data, tensor->numel);
     }
   g_string_free (header, TRUE);
+  return nfn_data_write_atomic (path, contents, total, error);
+}
 
+guint8 *
+nfn_data_put_f32_le (guint8 *out, const float *values, gsize count)
+{
+  for (gsize e = 0; e < count; e++)
+    {
+      guint32 bits;
+      memcpy (&bits, &values[e], sizeof bits);
+      for (int b = 0; b < 4; b++)
+        *out++ = (guint8) (bits >> (8 * b));
+    }
+  return out;
+}
+
+gboolean
+nfn_data_write_atomic (const char *path, const void *contents, gsize length, GError **error)
+{
   g_autoptr (GError) write_error = NULL;
-  if (!g_file_set_contents_full (path, (const char *) contents, (gssize) total,
+  if (!g_file_set_contents_full (path, (const char *) contents, (gssize) length,
                                  G_FILE_SET_CONTENTS_CONSISTENT, 0644, &write_error))
     {
       nfn_data_set_error (error, NFN_DATA_ERROR_IO, path, "cannot write: %s", write_error->message);

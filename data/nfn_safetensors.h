@@ -22,7 +22,8 @@ typedef enum {
   NFN_DATA_ERROR_FORMAT,    /* malformed file */
   NFN_DATA_ERROR_SHAPE,     /* well-formed, but shapes do not make a network */
   NFN_DATA_ERROR_NONFINITE, /* NaN or Inf weights */
-  NFN_DATA_ERROR_UNSUPPORTED
+  NFN_DATA_ERROR_UNSUPPORTED,
+  NFN_DATA_ERROR_NOT_FOUND  /* no such record (a run or zoo id/name in the store) */
 } NfnDataError;
 
 typedef enum { NFN_DTYPE_F32, NFN_DTYPE_F64, NFN_DTYPE_F16, NFN_DTYPE_BF16 } NfnDtype;
@@ -71,6 +72,13 @@ void nfn_data_set_error (GError **error, NfnDataError code, const char *label, c
 char *nfn_data_quote (const char *name);
 /* "[3,4]": a shape or an index. */
 char *nfn_data_format_index (const gint64 *values, int count);
+/* IEEE binary16 bits → float, exact (subnormals, ±inf, NaN payloads kept); the .npy reader
+ * shares it. */
+float nfn_data_half_to_float (guint16 bits);
+/* Writes `count` floats as little-endian IEEE bits; returns the byte after the last. */
+guint8 *nfn_data_put_f32_le (guint8 *out, const float *values, gsize count);
+/* Writes a whole file atomically (temp file + rename); "PATH: cannot write: …" on failure. */
+gboolean nfn_data_write_atomic (const char *path, const void *contents, gsize length, GError **error);
 
 G_END_DECLS
 #endif

@@ -7,6 +7,8 @@
  * nfn (higher user_version) is refused with a clear error, never modified.
  * Errors are GErrors in NFN_DATA_ERROR with one-line messages "PATH: fault".
  * Times are Unix microseconds (g_get_real_time). Row ids are gint64 > 0.
+ * An NfnStore is one SQLite connection: use it from one thread at a time (a worker thread opens
+ * its own; WAL lets them read and write side by side).
  */
 #ifndef NFN_STORE_H
 #define NFN_STORE_H
@@ -18,17 +20,24 @@ G_BEGIN_DECLS
 
 typedef struct _NfnStore NfnStore;
 
-/* $XDG_DATA_HOME/nfn-workbench/experiments.sqlite (g_get_user_data_dir), newly allocated. */
+/* $XDG_DATA_HOME/nfn-workbench/experiments.sqlite (g_get_user_data_dir), newly allocated.
+ * Creates the nfn-workbench directory, so that a first open for writing can create the file. */
 char *nfn_store_default_path (void);
 
 /* Opens (creating and migrating if needed, unless read_only). read_only opens with
- * SQLITE_OPEN_READONLY and never writes (no interrupted-marking either). A locked database
- * waits up to a few seconds, then fails with "PATH: database is locked by another process". */
+ * SQLITE_OPEN_READONLY and never writes (no interrupted-marking either; runs read through it
+ * still show a dead writer's run as interrupted). A locked database waits up to
+ * NFN_STORE_BUSY_TIMEOUT_MS, then fails with "PATH: database is locked by another process".
+ * Opening only takes the write lock when there is something to write (a migration, a dead
+ * writer's run to mark), so a reader opens while a writer works. */
 NfnStore *nfn_store_open (const char *path, gboolean read_only, GError **error);
 void nfn_store_close (NfnStore *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NfnStore, nfn_store_close)
 const char *nfn_store_get_path (NfnStore *store);
 int nfn_store_schema_version (void); /* the user_version this build writes */
+#define NFN_STORE_BUSY_TIMEOUT_MS 3000
+/* "0.1.0 (git describe at build time)", as recorded in every run. */
+const char *nfn_store_code_version (void);
 
 /* ---- Runs ---- */
 
@@ -49,7 +58,7 @@ typedef struct {
   char *config_json;  /* the full configuration as a JSON object */
   guint64 seed;
   NfnRunStatus status;
-  gint64 started_us, finished_us; /* finished 0 while running */
+  gint64 started_us, finished_us; /* finished 0 while running, and when interrupted (unknown) */
   char *code_version; /* nfn version + git describe at build time */
   char *host;
   gint64 pid;
@@ -71,17 +80,23 @@ gboolean nfn_store_run_set_summary (NfnStore *store, gint64 run, const char *sum
 /* Records a file the run produced (kind: "model", "network", "mask", "figure", "zoo", …). */
 gboolean nfn_store_run_add_artifact (NfnStore *store, gint64 run, const char *kind, const char *path,
                                      const char *description, GError **error);
+/* Takes over a run again (a resumed training run): status running, this process's host and
+ * pid, no finish time. The caller checks first that the run is not alive elsewhere. */
+gboolean nfn_store_run_resume (NfnStore *store, gint64 run, GError **error);
 /* Ends a run with COMPLETED, FAILED or CANCELLED. */
 gboolean nfn_store_run_finish (NfnStore *store, gint64 run, NfnRunStatus status, GError **error);
 
 /* Runs newest first; task_filter NULL = all. Elements NfnRun*. */
 GPtrArray *nfn_store_list_runs (NfnStore *store, const char *task_filter, GError **error);
+/* No such run → NFN_DATA_ERROR_NOT_FOUND "PATH: no run 42". */
 NfnRun *nfn_store_get_run (NfnStore *store, gint64 run, GError **error);
 
 typedef struct {
   gint64 step;
   double value;
 } NfnMetricPoint;
+
+/* A value may be NaN (a diverged loss): SQLite keeps it as NULL, and it reads back as NaN. */
 
 /* Metric names a run logged, sorted. Elements char*. */
 GPtrArray *nfn_store_run_metric_names (NfnStore *store, gint64 run, GError **error);
@@ -113,7 +128,9 @@ void nfn_zoo_free (NfnZoo *zoo);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NfnZoo, nfn_zoo_free)
 
 /* Registers a zoo, or returns the id of the one already at `path` (re-registering the same
- * directory is how a resumed fit finds its zoo). */
+ * directory is how a resumed fit finds its zoo). `path` is stored made absolute
+ * (g_canonicalize_filename), so "zoo" and "./zoo" are one zoo; name NULL = the path's basename.
+ * A name already taken by a zoo elsewhere is an error. */
 gint64 nfn_store_zoo_register (NfnStore *store, const char *name, const char *path, const char *arch_json,
                                const char *dataset, const char *split, GError **error);
 /* Adds n networks in ONE transaction: their index within the zoo, the source image index, the
@@ -123,8 +140,19 @@ gboolean nfn_store_zoo_add_networks (NfnStore *store, gint64 zoo, int n, const g
                                      const gint64 *source_index, const int *label, const double *quality,
                                      const char *shard, GError **error);
 GPtrArray *nfn_store_list_zoos (NfnStore *store, GError **error); /* NfnZoo* */
-/* By name or by path. */
+/* By name or by path; none → NFN_DATA_ERROR_NOT_FOUND "PATH: no zoo NAME". */
 NfnZoo *nfn_store_find_zoo (NfnStore *store, const char *name_or_path, GError **error);
+
+typedef struct {
+  gint64 index;        /* within the zoo */
+  gint64 source_index; /* image index in the data set split */
+  int label;
+  double quality;      /* PSNR in dB, or accuracy */
+  char *shard;         /* the shard file holding it */
+} NfnZooNetwork;
+/* The zoo's networks in index order (a resumed fit skips these). Elements NfnZooNetwork,
+ * freeing the array frees the shard strings. */
+GArray *nfn_store_zoo_networks (NfnStore *store, gint64 zoo, GError **error);
 
 G_END_DECLS
 #endif

@@ -18,7 +18,7 @@
  */
 #include "nfn_equivariant.h"
 
-#include <cblas.h>
+#include "nfn_gemm.h"
 #include <limits.h>
 #include <math.h>
 #include <string.h>
@@ -29,21 +29,21 @@
 static void
 eq_gemm_nn (int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+  nfn_gemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* C (K×N) += A (M×K)ᵀ·B (M×N): a matrix gradient from inputs and output gradients */
 static void
 eq_gemm_tn_acc (int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc)
 {
-  cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, K, N, M, 1.0f, A, lda, B, ldb, 1.0f, C, ldc);
+  nfn_gemm (CblasRowMajor, CblasTrans, CblasNoTrans, K, N, M, 1.0f, A, lda, B, ldb, 1.0f, C, ldc);
 }
 
 /* C (M×K) += A (M×N)·B (K×N)ᵀ: an input gradient from output gradients and the matrix */
 static void
 eq_gemm_nt_acc (int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc)
 {
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, M, K, N, 1.0f, A, lda, B, ldb, 1.0f, C, ldc);
+  nfn_gemm (CblasRowMajor, CblasNoTrans, CblasTrans, M, K, N, 1.0f, A, lda, B, ldb, 1.0f, C, ldc);
 }
 
 /* ---- Pooling and broadcasting, each the other's adjoint ---- */

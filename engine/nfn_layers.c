@@ -6,7 +6,7 @@
  */
 #include "nfn_layers.h"
 
-#include <cblas.h>
+#include "nfn_gemm.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,8 +173,8 @@ nfn_pointwise_forward (const float *params, const nfn_feature *in, nfn_feature *
       float *y = out->t[t];                   /* (B·P_t, C_out·f) */
       for (int r = 0; r < rows; r++)
         memcpy (y + (size_t) r * kout, bias, (size_t) kout * sizeof (float));
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, kout, kin, 1.0f, in->t[t], kin,
-                   matrix, kout, 1.0f, y, kout);
+      nfn_gemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, kout, kin, 1.0f, in->t[t], kin,
+                matrix, kout, 1.0f, y, kout);
       params += (size_t) kin * kout + kout;
     }
 }
@@ -192,12 +192,12 @@ nfn_pointwise_backward (const float *params, const nfn_feature *in, const nfn_fe
       size_t block = (size_t) kin * kout + kout;
       const float *dy = dout->t[t]; /* (B·P_t, C_out·f) */
       if (din)
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, rows, kin, kout, 1.0f, dy, kout,
-                     params, kout, 1.0f, din->t[t], kin);
+        nfn_gemm (CblasRowMajor, CblasNoTrans, CblasTrans, rows, kin, kout, 1.0f, dy, kout,
+                  params, kout, 1.0f, din->t[t], kin);
       if (dparams)
         {
-          cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, kin, kout, rows, 1.0f, in->t[t], kin,
-                       dy, kout, 1.0f, dparams, kout);
+          nfn_gemm (CblasRowMajor, CblasTrans, CblasNoTrans, kin, kout, rows, 1.0f, in->t[t], kin,
+                    dy, kout, 1.0f, dparams, kout);
           float *dbias = dparams + (size_t) kin * kout;
           for (int r = 0; r < rows; r++)
             for (int k = 0; k < kout; k++)
@@ -715,8 +715,8 @@ nfn_linear_forward (const float *params /* W (D_in, D_out), b (D_out) */, const 
   const float *bias = params + (size_t) din * dout;
   for (int r = 0; r < N; r++)
     memcpy (out + (size_t) r * dout, bias, (size_t) dout * sizeof (float));
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, N, dout, din, 1.0f, in, din, params, dout,
-               1.0f, out, dout);
+  nfn_gemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, N, dout, din, 1.0f, in, din, params, dout,
+            1.0f, out, dout);
 }
 
 void
@@ -725,12 +725,12 @@ nfn_linear_backward (const float *params /* W (D_in, D_out), b (D_out) */, const
                      float *dparams /* dW (D_in, D_out), db (D_out) */, int N, int din, int dout)
 {
   if (grad_in)
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, N, din, dout, 1.0f, grad_out, dout, params, dout,
-                 1.0f, grad_in, din);
+    nfn_gemm (CblasRowMajor, CblasNoTrans, CblasTrans, N, din, dout, 1.0f, grad_out, dout, params, dout,
+              1.0f, grad_in, din);
   if (dparams)
     {
-      cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, din, dout, N, 1.0f, in, din, grad_out, dout,
-                   1.0f, dparams, dout);
+      nfn_gemm (CblasRowMajor, CblasTrans, CblasNoTrans, din, dout, N, 1.0f, in, din, grad_out, dout,
+                1.0f, dparams, dout);
       float *dbias = dparams + (size_t) din * dout;
       for (int r = 0; r < N; r++)
         for (int k = 0; k < dout; k++)

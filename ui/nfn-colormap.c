@@ -43,3 +43,40 @@ nfn_colormap_diverging (double t)
     lo->b + s * (hi->b - lo->b),
   };
 }
+
+NfnRgb
+nfn_colormap_fixed (void)
+{
+  return (NfnRgb) { 0.42, 0.42, 0.45 };
+}
+
+/* HSL to RGB with saturation s and lightness l, hue h in turns. */
+static NfnRgb
+nfn_colormap_hsl (double h, double s, double l)
+{
+  double c = (1 - fabs (2 * l - 1)) * s;
+  double hp = fmod (h, 1.0) * 6;
+  double x = c * (1 - fabs (fmod (hp, 2) - 1));
+  double r = 0, g = 0, b = 0;
+  switch ((int) hp)
+    {
+    case 0: r = c, g = x; break;
+    case 1: r = x, g = c; break;
+    case 2: g = c, b = x; break;
+    case 3: g = x, b = c; break;
+    case 4: r = x, b = c; break;
+    default: r = c, b = x; break;
+    }
+  double m = l - c / 2;
+  return (NfnRgb) { r + m, g + m, b + m };
+}
+
+NfnRgb
+nfn_colormap_identity (int index)
+{
+  /* The golden angle never repeats a hue, and consecutive indices land far apart. */
+  const double golden = 0.38196601125;
+  double hue = fmod (0.02 + index * golden, 1.0);
+  double lightness = (index % 2 == 0) ? 0.50 : 0.38;
+  return nfn_colormap_hsl (hue, 0.78, lightness);
+}

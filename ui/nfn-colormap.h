@@ -21,5 +21,13 @@ NfnRgb nfn_colormap_diverging (double t);
 /* The colour of a missing (NaN) value. */
 NfnRgb nfn_colormap_nan (void);
 
+/* The identity colour of the neuron that sat at `index` (≥ 0) in the original order: hues
+ * spread by the golden angle, so neighbours differ strongly, at two lightness levels; never
+ * grey and never close to the diverging map's white. */
+NfnRgb nfn_colormap_identity (int index);
+
+/* The grey of neurons no permutation moves (inputs and outputs). */
+NfnRgb nfn_colormap_fixed (void);
+
 G_END_DECLS
 #endif

@@ -8,6 +8,7 @@
 #include <pango/pangocairo.h>
 
 #include "nfn-colormap.h"
+#include "nfn-draw.h"
 
 /* Gap between the matrix and the legend bar, and the bar's own height. */
 #define NFN_HEATMAP_LEGEND_GAP 6.0
@@ -86,52 +87,69 @@ nfn_heatmap_layout_cell_at (const NfnHeatmapLayout *layout, double x, double y, 
   return TRUE;
 }
 
-static PangoLayout *
-nfn_heatmap_text_layout (cairo_t *cr, const char *text, const PangoFontDescription *font)
-{
-  PangoLayout *text_layout = pango_cairo_create_layout (cr);
-  if (font)
-    pango_layout_set_font_description (text_layout, font);
-  else
-    {
-      g_autoptr (PangoFontDescription) fallback = pango_font_description_from_string ("Sans 9");
-      pango_layout_set_font_description (text_layout, fallback);
-    }
-  pango_layout_set_text (text_layout, text, -1);
-  return text_layout;
-}
-
 static double
 nfn_heatmap_text_width (cairo_t *cr, const NfnHeatmapDrawing *drawing, const char *text)
 {
-  g_autoptr (PangoLayout) text_layout = nfn_heatmap_text_layout (cr, text, drawing->font);
-  int width;
-  pango_layout_get_pixel_size (text_layout, &width, NULL);
+  double width;
+  nfn_draw_text_size (cr, drawing->font, text, &width, NULL);
   return width;
 }
 
-/* Writes text with its left edge at x (align 0), centre (0.5) or right edge (1) there. */
 static void
 nfn_heatmap_draw_text (cairo_t *cr, const NfnHeatmapDrawing *drawing, const char *text, double x, double y,
                        double align, double max_width)
 {
-  g_autoptr (PangoLayout) text_layout = nfn_heatmap_text_layout (cr, text, drawing->font);
-  if (max_width > 0)
+  nfn_draw_text (cr, drawing->font, &drawing->foreground, text, x, y, align, max_width);
+}
+
+/* Rows and columns away from their stored places (mid-animation): columns are laid out at
+ * their positions on a strip one pixel per row high, then each row of that strip is
+ * stretched to its position — R + K strips instead of R·K cells. */
+static void
+nfn_heatmap_draw_moved_cells (cairo_t *cr, const NfnHeatmapLayout *layout, cairo_surface_t *cells,
+                              const float *row_positions /* (R) or NULL */,
+                              const float *col_positions /* (K) or NULL */)
+{
+  double cell = layout->cell;
+  int strip_width = MAX (1, (int) ceil (cell * layout->cols));
+  cairo_surface_t *strip = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, strip_width, layout->rows);
+  cairo_t *scr = cairo_create (strip);
+  for (int k = 0; k < layout->cols; k++)
     {
-      pango_layout_set_width (text_layout, (int) (max_width * PANGO_SCALE));
-      pango_layout_set_ellipsize (text_layout, PANGO_ELLIPSIZE_END);
+      double x = (col_positions ? col_positions[k] : k) * cell;
+      cairo_save (scr);
+      cairo_rectangle (scr, x, 0, cell, layout->rows);
+      cairo_clip (scr);
+      cairo_translate (scr, x - k * cell, 0);
+      cairo_scale (scr, cell, 1);
+      cairo_set_source_surface (scr, cells, 0, 0);
+      cairo_pattern_set_filter (cairo_get_source (scr), CAIRO_FILTER_NEAREST);
+      cairo_paint (scr);
+      cairo_restore (scr);
     }
-  int text_width, text_height;
-  pango_layout_get_pixel_size (text_layout, &text_width, &text_height);
-  gdk_cairo_set_source_rgba (cr, &drawing->foreground);
-  cairo_move_to (cr, round (x - align * text_width), y);
-  pango_cairo_show_layout (cr, text_layout);
+  cairo_destroy (scr);
+
+  for (int r = 0; r < layout->rows; r++)
+    {
+      double y = layout->grid_y + (row_positions ? row_positions[r] : r) * cell;
+      cairo_save (cr);
+      cairo_rectangle (cr, layout->grid_x, y, strip_width, cell);
+      cairo_clip (cr);
+      cairo_translate (cr, layout->grid_x, y - r * cell);
+      cairo_scale (cr, 1, cell);
+      cairo_set_source_surface (cr, strip, 0, 0);
+      cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_NEAREST);
+      cairo_paint (cr);
+      cairo_restore (cr);
+    }
+  cairo_surface_destroy (strip);
 }
 
 /* One pixel per cell, then scaled up with nearest-neighbour sampling: one fill for the whole
  * matrix instead of R·K rectangles, and sharp cell edges at any zoom. */
 static void
-nfn_heatmap_draw_cells (cairo_t *cr, const NfnHeatmapLayout *layout, const float *normalised)
+nfn_heatmap_draw_cells (cairo_t *cr, const NfnHeatmapLayout *layout, const float *normalised,
+                        const float *row_positions, const float *col_positions)
 {
   cairo_surface_t *cells = cairo_image_surface_create (CAIRO_FORMAT_RGB24, layout->cols, layout->rows);
   if (cairo_surface_status (cells) != CAIRO_STATUS_SUCCESS)
@@ -154,14 +172,19 @@ nfn_heatmap_draw_cells (cairo_t *cr, const NfnHeatmapLayout *layout, const float
     }
   cairo_surface_mark_dirty (cells);
 
-  cairo_save (cr);
-  cairo_translate (cr, layout->grid_x, layout->grid_y);
-  cairo_scale (cr, layout->cell, layout->cell);
-  cairo_set_source_surface (cr, cells, 0, 0);
-  cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_NEAREST);
-  cairo_rectangle (cr, 0, 0, layout->cols, layout->rows);
-  cairo_fill (cr);
-  cairo_restore (cr);
+  if (row_positions == NULL && col_positions == NULL)
+    {
+      cairo_save (cr);
+      cairo_translate (cr, layout->grid_x, layout->grid_y);
+      cairo_scale (cr, layout->cell, layout->cell);
+      cairo_set_source_surface (cr, cells, 0, 0);
+      cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_NEAREST);
+      cairo_rectangle (cr, 0, 0, layout->cols, layout->rows);
+      cairo_fill (cr);
+      cairo_restore (cr);
+    }
+  else
+    nfn_heatmap_draw_moved_cells (cr, layout, cells, row_positions, col_positions);
   cairo_surface_destroy (cells);
 }
 
@@ -194,9 +217,8 @@ nfn_heatmap_draw_legend (cairo_t *cr, const NfnHeatmapLayout *layout, const NfnH
   cairo_stroke (cr);
 
   char high[G_ASCII_DTOSTR_BUF_SIZE], low[G_ASCII_DTOSTR_BUF_SIZE + 4];
-  g_ascii_formatd (high, sizeof high, "%.3g", drawing->max_abs);
-  /* U+2212 MINUS SIGN: a hyphen looks too short next to digits. */
-  g_snprintf (low, sizeof low, drawing->max_abs > 0 ? "\u2212%s" : "%s", high);
+  nfn_draw_format_number (high, sizeof high, drawing->max_abs);
+  nfn_draw_format_number (low, sizeof low, -drawing->max_abs);
   double label_y = layout->legend_y + layout->legend_height + 1;
   double left = layout->legend_x, right = layout->legend_x + layout->legend_width;
   double middle = (left + right) / 2;
@@ -225,7 +247,7 @@ nfn_heatmap_draw (cairo_t *cr, double width, double height, const NfnHeatmapDraw
   gboolean has_cells = drawing->rows > 0 && drawing->cols > 0 && drawing->normalised != NULL && layout.cell > 0;
   if (has_cells)
     {
-      nfn_heatmap_draw_cells (cr, &layout, drawing->normalised);
+      nfn_heatmap_draw_cells (cr, &layout, drawing->normalised, drawing->row_positions, drawing->col_positions);
 
       /* An outline keeps near-white cells from melting into a light background. */
       double grid_width = layout.cell * layout.cols, grid_height = layout.cell * layout.rows;
@@ -264,6 +286,10 @@ struct _NfnHeatmap
   float *normalised; /* (R, K) */
   double max_abs;
   int hover_row, hover_col;
+  double zoom;
+  double fixed_scale; /* 0: the matrix's own max |value| */
+  float *row_positions; /* (R) or NULL */
+  float *col_positions; /* (K) or NULL */
 };
 
 G_DEFINE_FINAL_TYPE (NfnHeatmap, nfn_heatmap, GTK_TYPE_WIDGET)
@@ -276,6 +302,7 @@ enum {
   PROP_MAX_ABS,
   PROP_HOVER_ROW,
   PROP_HOVER_COL,
+  PROP_ZOOM,
   N_PROPS
 };
 
@@ -356,7 +383,7 @@ nfn_heatmap_describe_cell (NfnHeatmap *self, int row, int col)
   return g_strdup_printf ("row %d, column %d: %s", row, col, value);
 }
 
-/* Natural cell edge: the longer matrix side near NFN_HEATMAP_NATURAL_EXTENT pixels. */
+/* Natural cell edge at zoom 1: the longer matrix side near NFN_HEATMAP_NATURAL_EXTENT pixels. */
 static double
 nfn_heatmap_natural_cell (int rows, int cols)
 {
@@ -364,12 +391,64 @@ nfn_heatmap_natural_cell (int rows, int cols)
   return CLAMP (floor (NFN_HEATMAP_NATURAL_EXTENT / longer), 1.0, NFN_HEATMAP_NATURAL_CELL_MAX);
 }
 
+double
+nfn_heatmap_get_natural_cell (NfnHeatmap *self)
+{
+  g_return_val_if_fail (NFN_IS_HEATMAP (self), 0.0);
+  double cell = nfn_heatmap_natural_cell (self->rows, self->cols) * self->zoom;
+  /* Whole pixels once cells are bigger than one, as the layout draws them. */
+  return cell >= 1.0 ? floor (cell) : cell;
+}
+
+void
+nfn_heatmap_set_zoom (NfnHeatmap *self, double zoom)
+{
+  g_return_if_fail (NFN_IS_HEATMAP (self));
+  zoom = CLAMP (zoom, NFN_HEATMAP_ZOOM_MIN, NFN_HEATMAP_ZOOM_MAX);
+  if (zoom == self->zoom)
+    return;
+  self->zoom = zoom;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ZOOM]);
+  gtk_widget_queue_resize (GTK_WIDGET (self));
+}
+
+double
+nfn_heatmap_get_zoom (NfnHeatmap *self)
+{
+  g_return_val_if_fail (NFN_IS_HEATMAP (self), 1.0);
+  return self->zoom;
+}
+
+static gboolean
+nfn_heatmap_scroll (GtkEventControllerScroll *scroll, double dx, double dy, NfnHeatmap *self)
+{
+  GdkModifierType state = gtk_event_controller_get_current_event_state (GTK_EVENT_CONTROLLER (scroll));
+  /* Plain scrolling belongs to the scrolled view around the heatmap. */
+  if ((state & GDK_CONTROL_MASK) == 0 || dy == 0)
+    return FALSE;
+  nfn_heatmap_set_zoom (self, self->zoom * pow (NFN_HEATMAP_ZOOM_STEP, -dy));
+  return TRUE;
+}
+
+void
+nfn_heatmap_set_positions (NfnHeatmap *self, const float *row_positions, const float *col_positions)
+{
+  g_return_if_fail (NFN_IS_HEATMAP (self));
+  g_clear_pointer (&self->row_positions, g_free);
+  g_clear_pointer (&self->col_positions, g_free);
+  if (row_positions && self->rows > 0)
+    self->row_positions = g_memdup2 (row_positions, self->rows * sizeof (float));
+  if (col_positions && self->cols > 0)
+    self->col_positions = g_memdup2 (col_positions, self->cols * sizeof (float));
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
 static void
 nfn_heatmap_measure (GtkWidget *widget, GtkOrientation orientation, int for_size, int *minimum, int *natural,
                      int *minimum_baseline, int *natural_baseline)
 {
   NfnHeatmap *self = NFN_HEATMAP (widget);
-  double cell = nfn_heatmap_natural_cell (self->rows, self->cols);
+  double cell = nfn_heatmap_get_natural_cell (self);
   double pad = 2 * NFN_HEATMAP_PADDING;
 
   if (orientation == GTK_ORIENTATION_HORIZONTAL)
@@ -408,14 +487,11 @@ nfn_heatmap_paint (NfnHeatmap *self, cairo_t *cr, double width, double height)
     .max_abs = self->max_abs,
     .hover_row = self->hover_row,
     .hover_col = self->hover_col,
-    .font = pango_context_get_font_description (gtk_widget_get_pango_context (GTK_WIDGET (self))),
+    .row_positions = self->row_positions,
+    .col_positions = self->col_positions,
+    .font = nfn_draw_widget_font (GTK_WIDGET (self)),
   };
-  /* An unrooted widget has no theme to take its colour from (GTK gives white): export text
-   * in black. gtk_widget_get_color() arrives in GTK 4.10; 4.8 asks the style context. */
-  if (gtk_widget_get_root (GTK_WIDGET (self)) != NULL)
-    gtk_style_context_get_color (gtk_widget_get_style_context (GTK_WIDGET (self)), &drawing.foreground);
-  else
-    drawing.foreground = (GdkRGBA) { 0, 0, 0, 1 };
+  nfn_draw_widget_foreground (GTK_WIDGET (self), &drawing.foreground);
   nfn_heatmap_draw (cr, width, height, &drawing);
 }
 
@@ -437,6 +513,8 @@ nfn_heatmap_finalize (GObject *object)
   g_clear_pointer (&self->title, g_free);
   g_clear_pointer (&self->values, g_free);
   g_clear_pointer (&self->normalised, g_free);
+  g_clear_pointer (&self->row_positions, g_free);
+  g_clear_pointer (&self->col_positions, g_free);
   G_OBJECT_CLASS (nfn_heatmap_parent_class)->finalize (object);
 }
 
@@ -452,6 +530,7 @@ nfn_heatmap_get_property (GObject *object, guint prop_id, GValue *value, GParamS
     case PROP_MAX_ABS: g_value_set_double (value, self->max_abs); break;
     case PROP_HOVER_ROW: g_value_set_int (value, self->hover_row); break;
     case PROP_HOVER_COL: g_value_set_int (value, self->hover_col); break;
+    case PROP_ZOOM: g_value_set_double (value, self->zoom); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -463,6 +542,7 @@ nfn_heatmap_set_property (GObject *object, guint prop_id, const GValue *value, G
   switch (prop_id)
     {
     case PROP_TITLE: nfn_heatmap_set_title (self, g_value_get_string (value)); break;
+    case PROP_ZOOM: nfn_heatmap_set_zoom (self, g_value_get_double (value)); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -488,6 +568,8 @@ nfn_heatmap_class_init (NfnHeatmapClass *klass)
   properties[PROP_MAX_ABS] = g_param_spec_double ("max-abs", NULL, NULL, 0, G_MAXDOUBLE, 0, ro);
   properties[PROP_HOVER_ROW] = g_param_spec_int ("hover-row", NULL, NULL, -1, G_MAXINT, -1, ro);
   properties[PROP_HOVER_COL] = g_param_spec_int ("hover-col", NULL, NULL, -1, G_MAXINT, -1, ro);
+  properties[PROP_ZOOM] = g_param_spec_double ("zoom", NULL, NULL, NFN_HEATMAP_ZOOM_MIN, NFN_HEATMAP_ZOOM_MAX, 1.0,
+                                               G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_set_css_name (widget_class, "heatmap");
@@ -499,6 +581,11 @@ nfn_heatmap_init (NfnHeatmap *self)
 {
   self->hover_row = -1;
   self->hover_col = -1;
+  self->zoom = 1.0;
+
+  GtkEventController *scroll = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);
+  g_signal_connect (scroll, "scroll", G_CALLBACK (nfn_heatmap_scroll), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), scroll);
 
   GtkEventController *motion = gtk_event_controller_motion_new ();
   g_signal_connect (motion, "motion", G_CALLBACK (nfn_heatmap_motion), self);
@@ -519,12 +606,23 @@ nfn_heatmap_set_matrix (NfnHeatmap *self, int rows, int cols, const float *value
   size_t n = (size_t) rows * cols;
   g_clear_pointer (&self->values, g_free);
   g_clear_pointer (&self->normalised, g_free);
+  if (rows != self->rows)
+    g_clear_pointer (&self->row_positions, g_free);
+  if (cols != self->cols)
+    g_clear_pointer (&self->col_positions, g_free);
   double max_abs = 0.0;
   if (n > 0)
     {
       self->values = g_memdup2 (values, n * sizeof (float));
       self->normalised = g_new (float, n);
       max_abs = nfn_heatmap_normalise (self->values, n, self->normalised);
+      if (self->fixed_scale > 0)
+        {
+          for (size_t e = 0; e < n; e++)
+            if (isfinite (self->values[e]))
+              self->normalised[e] = (float) CLAMP (self->values[e] / self->fixed_scale, -1.0, 1.0);
+          max_abs = self->fixed_scale;
+        }
     }
 
   g_object_freeze_notify (G_OBJECT (self));
@@ -548,6 +646,21 @@ nfn_heatmap_set_matrix (NfnHeatmap *self, int rows, int cols, const float *value
 
   gtk_widget_queue_resize (GTK_WIDGET (self));
   gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+nfn_heatmap_set_scale (NfnHeatmap *self, double max_abs)
+{
+  g_return_if_fail (NFN_IS_HEATMAP (self));
+  g_return_if_fail (max_abs >= 0);
+  if (max_abs == self->fixed_scale)
+    return;
+  self->fixed_scale = max_abs;
+  if (self->values)
+    {
+      g_autofree float *values = g_memdup2 (self->values, (size_t) self->rows * self->cols * sizeof (float));
+      nfn_heatmap_set_matrix (self, self->rows, self->cols, values);
+    }
 }
 
 int

@@ -51,6 +51,9 @@ typedef struct {
   const float *normalised; /* (R, K), −1…1, NaN allowed */
   double max_abs;          /* the scale behind `normalised`, printed on the legend */
   int hover_row, hover_col; /* outlined cell, −1 for none */
+  /* Where stored row r (column k) is drawn, in cells: (R) and (K), NULL for r (k). A
+   * permutation animates by moving these from the old order to the new one. */
+  const float *row_positions, *col_positions;
   GdkRGBA foreground;      /* text and outlines */
   const PangoFontDescription *font; /* NULL for "Sans 9" */
 } NfnHeatmapDrawing;
@@ -68,6 +71,9 @@ GtkWidget *nfn_heatmap_new (void);
 
 /* Copies rows·cols values (row-major). rows or cols of 0 clears the matrix. */
 void nfn_heatmap_set_matrix (NfnHeatmap *self, int rows, int cols, const float *values /* (R, K) */);
+/* A fixed colour scale: values are shown as value / max_abs (clamped), so two heatmaps can
+ * share one; 0 returns to the matrix's own max |value|. */
+void nfn_heatmap_set_scale (NfnHeatmap *self, double max_abs);
 int nfn_heatmap_get_rows (NfnHeatmap *self);
 int nfn_heatmap_get_cols (NfnHeatmap *self);
 double nfn_heatmap_get_max_abs (NfnHeatmap *self);
@@ -82,6 +88,20 @@ int nfn_heatmap_get_hover_row (NfnHeatmap *self);
 int nfn_heatmap_get_hover_col (NfnHeatmap *self);
 /* What the tooltip says about a cell, e.g. "row 3, column 17: -0.0123457"; NULL outside. */
 char *nfn_heatmap_describe_cell (NfnHeatmap *self, int row, int col);
+
+/* Cell size relative to the natural one (1): wide layers are read by zooming in, inside a
+ * scrolled view. Ctrl + scroll over the widget changes it by NFN_HEATMAP_ZOOM_STEP. */
+#define NFN_HEATMAP_ZOOM_MIN 0.25
+#define NFN_HEATMAP_ZOOM_MAX 32.0
+#define NFN_HEATMAP_ZOOM_STEP 1.25
+void nfn_heatmap_set_zoom (NfnHeatmap *self, double zoom);
+double nfn_heatmap_get_zoom (NfnHeatmap *self);
+/* The cell edge the widget asks for at its current zoom, in pixels. */
+double nfn_heatmap_get_natural_cell (NfnHeatmap *self);
+
+/* Draw positions of rows (R) and columns (K) in cells (see NfnHeatmapDrawing); NULL resets
+ * to the stored order. Copied. */
+void nfn_heatmap_set_positions (NfnHeatmap *self, const float *row_positions, const float *col_positions);
 
 /* Paints the widget's current state at any size, e.g. on an offscreen surface for export. */
 void nfn_heatmap_paint (NfnHeatmap *self, cairo_t *cr, double width, double height);

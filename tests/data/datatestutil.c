@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <zlib.h>
 
 char *
 dtu_fixture_path (const char *name)
@@ -68,4 +69,22 @@ dtu_assert_error_impl (const GError *error, GQuark domain, int code, const char 
       || strchr (error->message, '\n') || !strstr (error->message, fragment))
     g_error ("%s: expected error code %d containing \"%s\" after \"%s\", got code %d: %s", where, code,
              fragment, prefix, error->code, error->message);
+}
+
+GByteArray *
+dtu_deflate (const guint8 *data, gsize length, int window_bits)
+{
+  z_stream zs = { 0 };
+  g_assert_cmpint (deflateInit2 (&zs, 9, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY), ==, Z_OK);
+  gsize bound = deflateBound (&zs, (uLong) length) + 32; /* + room for a gzip header and trailer */
+  GByteArray *out = g_byte_array_sized_new ((guint) bound);
+  g_byte_array_set_size (out, (guint) bound);
+  zs.next_in = (Bytef *) data;
+  zs.avail_in = (uInt) length;
+  zs.next_out = out->data;
+  zs.avail_out = (uInt) bound;
+  g_assert_cmpint (deflate (&zs, Z_FINISH), ==, Z_STREAM_END);
+  g_byte_array_set_size (out, (guint) (bound - zs.avail_out));
+  deflateEnd (&zs);
+  return out;
 }

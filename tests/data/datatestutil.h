@@ -23,4 +23,8 @@ gboolean dtu_float_identical (float a, float b);
 void dtu_assert_error_impl (const GError *error, GQuark domain, int code, const char *label,
                             const char *fragment, const char *where);
 
+/* `data` compressed by zlib at level 9: window_bits -15 gives raw deflate (zip members),
+ * 15 + 16 a gzip member (unref it). */
+GByteArray *dtu_deflate (const guint8 *data, gsize length, int window_bits);
+
 #endif

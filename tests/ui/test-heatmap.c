@@ -340,6 +340,77 @@ test_hover (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* Rows and columns drawn at given positions: a swap moves every cell's colour to the
+ * swapped place; positions reset by NULL. */
+static void
+test_positions (void)
+{
+  g_autoptr (NfnHeatmap) heatmap = g_object_ref_sink (NFN_HEATMAP (nfn_heatmap_new ()));
+  nfn_heatmap_set_matrix (heatmap, KNOWN_ROWS, KNOWN_COLS, known);
+  double max_abs = max_abs_of (known, G_N_ELEMENTS (known));
+  const float row_positions[KNOWN_ROWS] = { 2, 0, 1 };    /* stored row r is drawn at row_positions[r] */
+  const float col_positions[KNOWN_COLS] = { 3, 2, 1, 0 }; /* columns reversed */
+  nfn_heatmap_set_positions (heatmap, row_positions, col_positions);
+  cairo_surface_t *surface = paint_offscreen (heatmap, SURFACE_WIDTH, SURFACE_HEIGHT);
+  NfnHeatmapLayout layout;
+  nfn_heatmap_layout_compute (&layout, SURFACE_WIDTH, SURFACE_HEIGHT, KNOWN_ROWS, KNOWN_COLS, FALSE);
+  for (int r = 0; r < KNOWN_ROWS; r++)
+    for (int c = 0; c < KNOWN_COLS; c++)
+      {
+        int x, y;
+        cell_centre (&layout, (int) row_positions[r], (int) col_positions[c], &x, &y);
+        NfnRgb got = ut_surface_rgb (surface, x, y);
+        g_assert_cmpfloat (ut_rgb_distance (got, expected_colour (known[r * KNOWN_COLS + c], max_abs)), <=,
+                           COLOUR_TOLERANCE);
+      }
+  cairo_surface_destroy (surface);
+
+  nfn_heatmap_set_positions (heatmap, NULL, NULL);
+  surface = paint_offscreen (heatmap, SURFACE_WIDTH, SURFACE_HEIGHT);
+  int x, y;
+  cell_centre (&layout, 0, 3, &x, &y);
+  g_assert_cmpfloat (ut_rgb_distance (ut_surface_rgb (surface, x, y), nfn_colormap_diverging (1)), <=, COLOUR_TOLERANCE);
+  cairo_surface_destroy (surface);
+}
+
+/* Zoom scales the cell the widget asks for, within its limits; a fixed scale colours values
+ * against it instead of the matrix's own max. */
+static void
+test_zoom_and_scale (void)
+{
+  g_autoptr (NfnHeatmap) heatmap = g_object_ref_sink (NFN_HEATMAP (nfn_heatmap_new ()));
+  float wide[2 * 512];
+  for (int e = 0; e < 2 * 512; e++)
+    wide[e] = (float) sin (e);
+  nfn_heatmap_set_matrix (heatmap, 2, 512, wide);
+  double cell = nfn_heatmap_get_natural_cell (heatmap);
+  g_assert_cmpfloat (cell, ==, 1.0); /* 256 px for 512 columns would be half a pixel: clamped to 1 */
+  int natural_before;
+  gtk_widget_measure (GTK_WIDGET (heatmap), GTK_ORIENTATION_HORIZONTAL, -1, NULL, &natural_before, NULL, NULL);
+  nfn_heatmap_set_zoom (heatmap, 4);
+  g_assert_cmpfloat (nfn_heatmap_get_zoom (heatmap), ==, 4);
+  g_assert_cmpfloat (nfn_heatmap_get_natural_cell (heatmap), ==, 4.0);
+  int natural_after;
+  gtk_widget_measure (GTK_WIDGET (heatmap), GTK_ORIENTATION_HORIZONTAL, -1, NULL, &natural_after, NULL, NULL);
+  g_assert_cmpint (natural_after - natural_before, ==, 3 * 512);
+  nfn_heatmap_set_zoom (heatmap, 1000);
+  g_assert_cmpfloat (nfn_heatmap_get_zoom (heatmap), ==, NFN_HEATMAP_ZOOM_MAX);
+  nfn_heatmap_set_zoom (heatmap, 0);
+  g_assert_cmpfloat (nfn_heatmap_get_zoom (heatmap), ==, NFN_HEATMAP_ZOOM_MIN);
+
+  nfn_heatmap_set_matrix (heatmap, KNOWN_ROWS, KNOWN_COLS, known);
+  nfn_heatmap_set_zoom (heatmap, 1);
+  nfn_heatmap_set_scale (heatmap, 5.0); /* the largest |value| is 2.5: half-saturated at most */
+  g_assert_cmpfloat (nfn_heatmap_get_max_abs (heatmap), ==, 5.0);
+  cairo_surface_t *surface = paint_offscreen (heatmap, SURFACE_WIDTH, SURFACE_HEIGHT);
+  NfnHeatmapLayout layout;
+  nfn_heatmap_layout_compute (&layout, SURFACE_WIDTH, SURFACE_HEIGHT, KNOWN_ROWS, KNOWN_COLS, FALSE);
+  int x, y;
+  cell_centre (&layout, 0, 3, &x, &y);
+  g_assert_cmpfloat (ut_rgb_distance (ut_surface_rgb (surface, x, y), nfn_colormap_diverging (0.5)), <=, COLOUR_TOLERANCE);
+  cairo_surface_destroy (surface);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -349,5 +420,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ui/heatmap/known-matrix", test_known_matrix);
   g_test_add_func ("/ui/heatmap/zero-and-nan", test_degenerate_matrices);
   g_test_add_func ("/ui/heatmap/hover", test_hover);
+  g_test_add_func ("/ui/heatmap/positions", test_positions);
+  g_test_add_func ("/ui/heatmap/zoom-and-scale", test_zoom_and_scale);
   return g_test_run ();
 }

@@ -8,7 +8,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "nfn-function-panel.h"
 #include "nfn-heatmap.h"
+#include "nfn-image-grid.h"
 #include "nfn-window.h"
 #include "nfn_sample.h"
 #include "uitestutil.h"
@@ -22,11 +24,12 @@ collect_widgets (GtkWidget *widget, GType type, GPtrArray *found)
     collect_widgets (child, type, found);
 }
 
+/* The explorer's tensor heatmaps (other pages have heatmaps of their own). */
 static GPtrArray *
 window_heatmaps (NfnWindow *window)
 {
   GPtrArray *found = g_ptr_array_new ();
-  collect_widgets (GTK_WIDGET (window), NFN_TYPE_HEATMAP, found);
+  collect_widgets (nfn_window_get_view (window, "heatmaps"), NFN_TYPE_HEATMAP, found);
   return found;
 }
 
@@ -288,6 +291,238 @@ test_open_files (void)
   g_rmdir (dir);
 }
 
+/* ---- The orbit in the window ---- */
+
+static gboolean
+animation_done (gpointer window)
+{
+  return nfn_orbit_get_progress (nfn_window_get_orbit (window)) >= 1.0;
+}
+
+/* The number after "= " in a label such as "max |Δf| = 3.7e-08 vs the original". */
+static double
+label_number (const char *text)
+{
+  const char *equals = strstr (text, "= ");
+  g_assert_nonnull (equals);
+  return g_ascii_strtod (equals + 2, NULL);
+}
+
+static float *
+grid_pixels (NfnImageGrid *grid, int side)
+{
+  float *pixels = g_new (float, side * side);
+  for (int r = 0; r < side; r++)
+    for (int c = 0; c < side; c++)
+      {
+        pixels[r * side + c] = nfn_image_grid_get_pixel (grid, 0, r, c, 0);
+        g_assert_false (isnan (pixels[r * side + c]));
+      }
+  return pixels;
+}
+
+static cairo_surface_t *
+paint_heatmap (NfnHeatmap *heatmap, int width, int height)
+{
+  cairo_t *cr;
+  cairo_surface_t *surface = ut_white_surface (width, height, &cr);
+  nfn_heatmap_paint (heatmap, cr, width, height);
+  cairo_destroy (cr);
+  return surface;
+}
+
+/* Permute in the window: every weight heatmap shows σ·W (row j of W_2 at σ_2(j), column k
+ * at σ_1(k)), its pixels change, and the function panel's images stay the same. */
+static void
+test_permute (void)
+{
+  NfnWindow *window = nfn_window_new (NULL);
+  nfn_window_set_network (window, nfn_sample_network ());
+  ut_present_and_wait (GTK_WINDOW (window));
+  g_autoptr (NfnNetwork) reference = nfn_sample_network ();
+  const nfn_space *s = &reference->arch.space;
+
+  NfnFunctionPanel *panel = NFN_FUNCTION_PANEL (nfn_window_get_view (window, "function"));
+  NfnImageGrid *coarse = NFN_IMAGE_GRID (nfn_function_panel_get_view (panel, FALSE));
+  NfnImageGrid *fine = NFN_IMAGE_GRID (nfn_function_panel_get_view (panel, TRUE));
+  g_autofree float *coarse_before = grid_pixels (coarse, 28);
+  g_autofree float *fine_before = grid_pixels (fine, 112);
+  g_autoptr (GPtrArray) heatmaps = window_heatmaps (window);
+  NfnHeatmap *w2 = heatmap_for (heatmaps, reference, nfn_tensor_weight (2));
+  int width = gtk_widget_get_width (GTK_WIDGET (w2)), height = gtk_widget_get_height (GTK_WIDGET (w2));
+  cairo_surface_t *before = paint_heatmap (w2, width, height);
+  g_assert_cmpfloat (label_number (nfn_function_panel_get_delta_text (panel)), ==, 0.0);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.permute", NULL));
+  g_assert_true (ut_wait_for (animation_done, window, 5));
+  const nfn_perm *sigma = nfn_orbit_get_permutation (nfn_window_get_orbit (window));
+  g_assert_false (nfn_perm_is_identity (sigma));
+
+  const char *delta = nfn_function_panel_get_delta_text (panel);
+  const char *moved = nfn_function_panel_get_moved_text (panel);
+  g_test_message ("%s; %s", delta, moved);
+  g_assert_cmpfloat (label_number (delta), <, 1e-5);
+  g_assert_cmpfloat (label_number (moved), >, 0.5);
+  g_autofree float *coarse_after = grid_pixels (coarse, 28);
+  g_autofree float *fine_after = grid_pixels (fine, 112);
+  for (int e = 0; e < 28 * 28; e++)
+    g_assert_cmpfloat (fabs (coarse_after[e] - coarse_before[e]), <, 1e-5);
+  for (int e = 0; e < 112 * 112; e++)
+    g_assert_cmpfloat (fabs (fine_after[e] - fine_before[e]), <, 1e-5);
+
+  const float *w = reference->weights.t[nfn_tensor_weight (2)];
+  for (int j = 0; j < s->n[2]; j++)
+    for (int k = 0; k < s->n[1]; k++)
+      g_assert_cmpfloat (nfn_heatmap_get_value (w2, sigma->p[2][j], sigma->p[1][k]), ==, w[j * s->n[1] + k]);
+  NfnHeatmap *b1 = heatmap_for (heatmaps, reference, nfn_tensor_bias (1));
+  for (int j = 0; j < s->n[1]; j++)
+    g_assert_cmpfloat (nfn_heatmap_get_value (b1, 0, sigma->p[1][j]), ==, reference->weights.t[nfn_tensor_bias (1)][j]);
+
+  cairo_surface_t *after = paint_heatmap (w2, width, height);
+  NfnHeatmapLayout layout;
+  nfn_heatmap_layout_compute (&layout, width, height, s->n[2], s->n[1], TRUE);
+  int changed = 0, total = 0;
+  for (int r = 0; r < s->n[2]; r++)
+    for (int c = 0; c < s->n[1]; c++)
+      {
+        int x = (int) (layout.grid_x + (c + 0.5) * layout.cell), y = (int) (layout.grid_y + (r + 0.5) * layout.cell);
+        changed += ut_rgb_distance (ut_surface_rgb (before, x, y), ut_surface_rgb (after, x, y)) > 0.02;
+        total++;
+      }
+  g_test_message ("%d of %d W2 cells changed colour", changed, total);
+  g_assert_cmpint (changed, >, total / 2);
+  cairo_surface_destroy (before);
+  cairo_surface_destroy (after);
+
+  /* Canonicalize lands on the canonical form of the network as loaded, whatever σ was. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.canonicalize", NULL));
+  g_assert_true (ut_wait_for (animation_done, window, 5));
+  nfn_perm to_canonical;
+  nfn_perm_alloc (&to_canonical, s);
+  g_assert_cmpint (nfn_perm_canonical (&reference->weights, &to_canonical), ==, NFN_OK);
+  nfn_feature canonical;
+  nfn_feature_alloc (&canonical, s, 1, 1);
+  nfn_perm_apply (&to_canonical, &reference->weights, &canonical);
+  const NfnNetwork *current = nfn_orbit_get_current (nfn_window_get_orbit (window));
+  g_assert_cmpint (memcmp (current->weights.data, canonical.data, canonical.size * sizeof (float)), ==, 0);
+  g_assert_cmpfloat (nfn_heatmap_get_value (w2, 3, 4), ==, canonical.t[nfn_tensor_weight (2)][3 * s->n[1] + 4]);
+  nfn_feature_free (&canonical);
+  nfn_perm_free (&to_canonical);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.reset-orbit", NULL));
+  g_assert_true (ut_wait_for (animation_done, window, 5));
+  check_heatmaps (window, reference, 1, 1);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* A file dropped on the window opens, and lands in the recent-networks menu. */
+static void
+test_drop_and_recent (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("nfn-drop-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_autofree char *path = g_build_filename (dir, "dropped-net.safetensors", NULL);
+  g_autoptr (NfnNetwork) sample = nfn_sample_network ();
+  for (size_t e = 0; e < sample->weights.size; e++)
+    sample->weights.data[e] *= 0.5f;
+  g_assert_true (nfn_network_save (sample, path, &error));
+
+  NfnWindow *window = nfn_window_new (NULL);
+  ut_present_and_wait (GTK_WINDOW (window));
+  GtkDropTarget *drop = NULL;
+  g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (GTK_WIDGET (window));
+  for (guint c = 0; c < g_list_model_get_n_items (controllers); c++)
+    {
+      g_autoptr (GObject) controller = g_list_model_get_item (controllers, c);
+      if (GTK_IS_DROP_TARGET (controller))
+        drop = GTK_DROP_TARGET (controller);
+    }
+  g_assert_nonnull (drop);
+  g_assert_true (g_type_is_a (G_TYPE_FILE, gtk_drop_target_get_gtypes (drop, NULL)[0]));
+
+  g_auto (GValue) value = G_VALUE_INIT;
+  g_value_init (&value, G_TYPE_FILE);
+  g_value_take_object (&value, g_file_new_for_path (path));
+  gboolean accepted = FALSE;
+  g_signal_emit_by_name (drop, "drop", &value, 10.0, 10.0, &accepted);
+  g_assert_true (accepted);
+  g_assert_true (ut_wait_for (is_idle, window, 10));
+  g_assert_cmpstr (nfn_window_get_network_name (window), ==, "dropped-net");
+  check_heatmaps (window, sample, 1, 1);
+
+  g_autofree char *uri = g_filename_to_uri (path, NULL, NULL);
+  GMenuModel *recent = nfn_window_get_recent_menu (window);
+  gboolean listed = FALSE;
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (!listed && g_get_monotonic_time () < deadline)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      for (int i = 0; i < g_menu_model_get_n_items (recent) && !listed; i++)
+        {
+          g_autoptr (GVariant) target = g_menu_model_get_item_attribute_value (recent, i, G_MENU_ATTRIBUTE_TARGET,
+                                                                               G_VARIANT_TYPE_STRING);
+          listed = target && g_str_equal (g_variant_get_string (target, NULL), uri);
+        }
+    }
+  g_assert_true (listed);
+  /* Opening it from the menu's action works too. */
+  nfn_window_set_network (window, NULL);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.open-recent", "s", uri));
+  g_assert_true (ut_wait_for (is_idle, window, 10));
+  g_assert_cmpstr (nfn_window_get_network_name (window), ==, "dropped-net");
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+/* Every exportable view writes a PNG that loads at the view's size and an SVG that parses. */
+static void
+test_export_views (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("nfn-export-XXXXXX", &error);
+  g_assert_no_error (error);
+  NfnWindow *window = nfn_window_new (NULL);
+  nfn_window_set_network (window, nfn_sample_network ());
+  ut_present_and_wait (GTK_WINDOW (window));
+  const char *views[] = { "page", "graph", "function", "layer-outputs", "heatmaps", "heatmap-2", "histogram-2", "plot" };
+  for (guint v = 0; v < G_N_ELEMENTS (views); v++)
+    for (int svg = 0; svg < 2; svg++)
+      {
+        GtkWidget *widget = nfn_window_get_view (window, views[v]);
+        g_assert_nonnull (widget);
+        g_autofree char *path = g_strdup_printf ("%s/%s.%s", dir, views[v], svg ? "svg" : "png");
+        g_assert_true (nfn_window_export_view (window, views[v], path, &error));
+        g_assert_no_error (error);
+        g_autoptr (GdkTexture) texture = gdk_texture_new_from_filename (path, &error);
+        g_assert_no_error (error);
+        g_test_message ("%s: %d x %d", path, gdk_texture_get_width (texture), gdk_texture_get_height (texture));
+        if (!svg)
+          {
+            g_assert_cmpint (gdk_texture_get_width (texture), ==, gtk_widget_get_width (widget));
+            g_assert_cmpint (gdk_texture_get_height (texture), ==, gtk_widget_get_height (widget));
+            cairo_surface_t *surface = ut_texture_to_surface (texture);
+            g_assert_cmpuint (ut_count_colours (surface), >, 10);
+            cairo_surface_destroy (surface);
+          }
+        else
+          {
+            g_autofree char *text = NULL;
+            g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+            g_assert_nonnull (strstr (text, "<svg"));
+            g_assert_cmpint (gdk_texture_get_width (texture), ==, gtk_widget_get_width (widget));
+            g_assert_cmpint (gdk_texture_get_height (texture), ==, gtk_widget_get_height (widget));
+          }
+        g_unlink (path);
+      }
+  g_assert_false (nfn_window_export_view (window, "no-such-view", "x.png", &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_rmdir (dir);
+}
+
 /* The binary's headless path: a PNG of the drawn window, exit status 1 on a bad file. */
 static void
 test_screenshot_option (void)
@@ -306,11 +541,18 @@ test_screenshot_option (void)
 
   struct {
     const char *file; /* NULL: the sample */
+    const char *option, *value; /* a page option, or NULL */
     int status;
-  } runs[] = { { NULL, 0 }, { broken, 1 } };
+  } runs[] = {
+    { NULL, NULL, NULL, 0 },
+    { broken, NULL, NULL, 1 },
+    { NULL, "--page", "equivariance", 0 },
+    { NULL, "--tour-step", "6", 0 },
+  };
   for (guint r = 0; r < G_N_ELEMENTS (runs); r++)
     {
-      const char *argv[] = { binary, "--screenshot", png, runs[r].file, NULL };
+      const char *argv[] = { binary, "--screenshot", png, runs[r].option ? runs[r].option : runs[r].file,
+                             runs[r].value, NULL };
       g_autofree char *err = NULL;
       int wait_status;
       g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, &err, &wait_status,
@@ -368,11 +610,23 @@ test_desktop_files (void)
 int
 main (int argc, char **argv)
 {
+  /* Recent files go to a scratch data directory, not the user's. */
+  g_autoptr (GError) error = NULL;
+  g_autofree char *data_home = g_dir_make_tmp ("nfn-window-data-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_setenv ("XDG_DATA_HOME", data_home, TRUE);
   gtk_test_init (&argc, &argv, NULL);
   g_test_add_func ("/ui/window/sample", test_sample);
   g_test_add_func ("/ui/window/conv", test_conv);
   g_test_add_func ("/ui/window/open-files", test_open_files);
+  g_test_add_func ("/ui/window/permute", test_permute);
+  g_test_add_func ("/ui/window/drop-and-recent", test_drop_and_recent);
+  g_test_add_func ("/ui/window/export-views", test_export_views);
   g_test_add_func ("/ui/window/screenshot-option", test_screenshot_option);
   g_test_add_func ("/ui/window/desktop-files", test_desktop_files);
-  return g_test_run ();
+  int status = g_test_run ();
+  g_autofree char *recent = g_build_filename (data_home, "recently-used.xbel", NULL);
+  g_unlink (recent);
+  g_rmdir (data_home);
+  return status;
 }

@@ -1,0 +1,132 @@
+/* nfn_cnn_train.h — training the small CNNs of a CNN zoo, one network per thread, and
+ * measuring their accuracy (the recipe of Unterthiner et al. 2020's Small CNN Zoo).
+ *
+ * Shape letters: N images, H×W pixels, n_0 image channels, D = n_{L-1} pooled features,
+ * K = n_L classes, B networks, P trainable parameters of one network.
+ *
+ * The networks are CNNs whose first L−1 layers are convolutions and whose last is one dense
+ * layer on the globally average-pooled features (nfn_cnn_zoo_arch: 1→16→16→16 conv 3×3,
+ * stride 2, padding 1, so 28×28 → 14×14 → 7×7 → 4×4, then pool, then dense 16→10).
+ *
+ * Training, per network, from its own seed alone (so neither threads nor shards change a
+ * network): init W ~ N(0, init_std²) for every weight tensor, biases 0; a random subset of
+ * round(train_fraction·N) training images; `epochs` passes over it in a fresh random order,
+ * minibatches of batch_size (the last one smaller); softmax cross-entropy plus L2 on every
+ * parameter (loss + l2/2·Σθ², so g ← g + l2·θ); inverted dropout on the pooled features;
+ * SGD (no momentum), Adam (nfn_adam, L2 folded into g) or RMSProp (ρ = 0.9, ε = 1e-7, as
+ * Keras). A non-finite loss or weights stop training and restore the weights of the last
+ * epoch that ended finite (the init if none): such a network is kept, flagged `diverged`.
+ *
+ * Why a "trunk": dropout sits between the pool and the dense layer, inside what
+ * nfn_net_forward computes in one go. So training runs the conv layers as a CNN of their own
+ * whose output layer is a frozen identity dense layer D→D (its output is the pooled features),
+ * and the dense layer as an nfn_linear head; the trained network is then reassembled in the
+ * zoo's layout (W_L = headᵀ). Accuracy is measured on the reassembled network by
+ * nfn_net_forward, an independent path.
+ */
+#ifndef NFN_CNN_TRAIN_H
+#define NFN_CNN_TRAIN_H
+
+#include "nfn_core.h"
+#include "nfn_nets.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { NFN_CNN_OPT_SGD = 0, NFN_CNN_OPT_ADAM, NFN_CNN_OPT_RMSPROP } nfn_cnn_optimizer;
+#define NFN_CNN_N_OPTIMIZERS 3
+
+const char *nfn_cnn_optimizer_name (nfn_cnn_optimizer opt); /* "sgd", "adam", "rmsprop" */
+int nfn_cnn_optimizer_parse (const char *name, nfn_cnn_optimizer *out); /* 1 on success */
+
+/* Train accuracy is measured on at most this many of the images a network trained on (a random
+ * sample), so that measuring costs little next to training. */
+#define NFN_CNN_TRAIN_ACCURACY_SAMPLE 10000
+
+typedef struct {
+  nfn_activation act;          /* relu or tanh */
+  nfn_cnn_optimizer optimizer;
+  double lr;                   /* > 0 */
+  double init_std;             /* > 0 */
+  double l2;                   /* ≥ 0 */
+  double dropout;              /* [0, 1) */
+  double train_fraction;       /* (0, 1] */
+  int epochs;                  /* ≥ 1 */
+  int batch_size;              /* ≥ 1 */
+} nfn_cnn_hparams;
+
+/* NFN_ERR_ARG unless every field is in its range above. */
+nfn_status nfn_cnn_hparams_check (const nfn_cnn_hparams *hp);
+
+/* A labelled image set: images (count, n_0·H·W) row-major, labels (count) in [0, K). */
+typedef struct {
+  const float *images;
+  const uint8_t *labels;
+  int count;
+} nfn_cnn_data;
+
+typedef struct {
+  double train_accuracy;  /* on ≤ NFN_CNN_TRAIN_ACCURACY_SAMPLE of its training images */
+  double test_accuracy;   /* on the whole test set */
+  double final_loss;      /* mean training loss (without the L2 term) of the last epoch run */
+  int epochs_done;        /* epochs that ended finite */
+  int diverged;           /* 1 when training stopped on a non-finite loss or weight */
+} nfn_cnn_result;
+
+/* The Small CNN Zoo's network: n_0 = 1 channel, three 3×3 conv layers of 16 channels, stride 2,
+ * padding 1, activation act, global average pool, dense 16 → 10. */
+nfn_status nfn_cnn_zoo_arch (nfn_arch *arch, nfn_activation act, int in_h, int in_w);
+
+/* NFN_ERR_ARG unless arch is a CNN whose layers 1 … L−1 are conv and layer L is dense. */
+nfn_status nfn_cnn_check_trainable (const nfn_arch *arch);
+
+/* Fraction of `count` images (image index[k], or k when index is NULL) that network `net` of
+ * weights (C = 1, arch->space) classifies right (argmax, first on ties), forward only, in
+ * batches. count = 0 gives 0. */
+nfn_status nfn_cnn_accuracy (const nfn_arch *arch, const nfn_feature *weights, int net, const nfn_cnn_data *data,
+                             const int *index /* (count) or NULL */, int count, double *accuracy);
+
+/* Trains network `net` of `weights` (C = 1, arch->space; arch->act is replaced by hp->act)
+ * from scratch with the generator seeded by `seed`, then measures it (test may be NULL: test
+ * accuracy 0). cancel (may be NULL) is checked before every step: NFN_ERR_CANCELLED. */
+nfn_status nfn_cnn_train (const nfn_arch *arch, const nfn_cnn_hparams *hp, unsigned long seed, const nfn_cnn_data *train,
+                          const nfn_cnn_data *test, nfn_feature *weights, int net, nfn_cnn_result *result,
+                          volatile int *cancel);
+
+/* The loss a training step sees, for tests: one minibatch x (N, n_0·H·W) through the trunk
+ * and head as training runs them, with dropout masks drawn from rng (dropout 0: none), the
+ * cross-entropy plus L2, and its gradient written (overwritten) into grad (P) in the layout
+ * of nfn_cnn_params_pack. params (P) as packed. */
+size_t nfn_cnn_param_count (const nfn_arch *arch);
+/* Packs network `net` of weights into the training layout (P), and back. */
+void nfn_cnn_params_pack (const nfn_arch *arch, const nfn_feature *weights, int net, float *params /* (P) */);
+void nfn_cnn_params_unpack (const nfn_arch *arch, const float *params /* (P) */, nfn_feature *weights, int net);
+nfn_status nfn_cnn_loss_grad (const nfn_arch *arch, const float *params /* (P) */, int N, const float *x,
+                              const uint8_t *labels /* (N) */, double dropout, double l2, unsigned long dropout_seed,
+                              double *loss, float *grad /* (P) or NULL */);
+
+/* ---- Many networks, threaded ---- */
+
+/* Called after each finished network with (networks done, total), from whichever worker
+ * finished it, never two at once. */
+typedef void (*nfn_cnn_progress_fn) (int done, int total, void *user_data);
+
+typedef struct {
+  int threads;                  /* ≥ 1; one network per thread, BLAS single-threaded meanwhile */
+  nfn_cnn_progress_fn progress; /* may be NULL */
+  void *progress_data;
+  volatile int *cancel;         /* may be NULL */
+} nfn_cnn_train_options;
+
+/* Trains networks b = 0 … B−1 of weights (C = 1, arch->space) with hp[b] and seeds[b], as
+ * nfn_cnn_train does each. The first error stops the others. */
+nfn_status nfn_cnn_train_many (const nfn_arch *arch, const nfn_cnn_hparams *hp /* (B) */,
+                               const unsigned long *seeds /* (B) */, const nfn_cnn_data *train,
+                               const nfn_cnn_data *test, const nfn_cnn_train_options *options,
+                               nfn_feature *weights, nfn_cnn_result *results /* (B) */);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

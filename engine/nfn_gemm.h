@@ -1,0 +1,55 @@
+/* nfn_gemm.h — the engine's one GEMM entry point, in fp32 (OpenBLAS) or bf16 (AVX512-BF16).
+ *
+ * Shape letters: M rows of C, N columns of C, K the summed dimension; op(A) is (M × K),
+ * op(B) is (K × N), C is (M × N).
+ *
+ * nfn_gemm has cblas_sgemm's arguments and meaning, so a call site swaps the name and nothing
+ * else. What it computes depends on a process-wide precision:
+ *   NFN_PRECISION_FP32  cblas_sgemm itself (bit for bit, OpenBLAS's own threads).
+ *   NFN_PRECISION_BF16  op(A) and op(B) rounded to bfloat16 (round to nearest even, as the
+ *                       CPU's vcvtne2ps2bf16 does it: subnormals become zero), multiplied
+ *                       with vdpbf16ps and summed in fp32; alpha and beta applied in fp32.
+ *                       Each product of two bf16 numbers is exact in fp32, so the only error
+ *                       beyond fp32 summation is the rounding of the inputs (~2^-9 relative
+ *                       each). Threads: the engine's own, at most nfn_get_threads().
+ * bf16 needs a CPU with AVX512-BF16 (Intel Cooper Lake and later, AMD Zen 4 and later);
+ * elsewhere nfn_set_precision reports NFN_ERR_UNSUPPORTED and GEMMs stay fp32.
+ */
+#ifndef NFN_GEMM_H
+#define NFN_GEMM_H
+
+#include <cblas.h>
+
+#include "nfn_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  NFN_PRECISION_FP32 = 0,
+  NFN_PRECISION_BF16 = 1
+} nfn_precision;
+
+/* "fp32" or "bf16". */
+const char *nfn_precision_name (nfn_precision precision);
+/* 1 if this CPU (and OS) runs the bf16 kernel. */
+int nfn_bf16_supported (void);
+/* Sets the precision of every later nfn_gemm in the process (call it between, not during,
+ * computations). BF16 on a CPU without AVX512-BF16 sets FP32 and returns NFN_ERR_UNSUPPORTED;
+ * an unknown value returns NFN_ERR_ARG and changes nothing. */
+nfn_status nfn_set_precision (nfn_precision precision);
+/* The precision GEMMs run at now (FP32 after a refused BF16 request). */
+nfn_precision nfn_get_precision (void);
+
+/* C = alpha·op(A)·op(B) + beta·C, exactly cblas_sgemm's contract (beta = 0: C is not read).
+ * Row- and column-major, every transpose combination. In bf16 a buffer the kernel cannot get
+ * (out of memory) makes this one call run in fp32 instead: never a wrong result. */
+void nfn_gemm (CBLAS_ORDER order, CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int M, int N, int K,
+               float alpha, const float *A /* op(A): (M, K) */, int lda, const float *B /* op(B): (K, N) */,
+               int ldb, float beta, float *C /* (M, N) */, int ldc);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,112 @@
+/* nfn_ticket.h — winning tickets (Frankle & Carbin 2019) for small MLP classifiers: train many
+ * networks at once, prune by global magnitude, train under a mask from the rewound init, and the
+ * mask-prediction loss an NFN is trained with.
+ *
+ * Shape letters: B networks, N examples, D inputs per example (n_0), K classes (n_L),
+ * M weight entries of one network (Σ_i n_i·n_{i-1}; biases excluded), P scalars of one network.
+ *
+ * A mask is a C = 1 feature of the network's space holding 0 or 1: 1 keeps the entry. Only
+ * weights are pruned; bias entries of a mask are always 1. "Sparsity s" means that
+ * nfn_ticket_keep_count (space, s) = round((1 − s)·M) weights of each network are kept.
+ *
+ * Training (nfn_ticket_train): each network gets its own pass over the same training set — its
+ * own minibatch order, drawn from (seed, network id) alone — with Adam and softmax
+ * cross-entropy. So a network's result does not depend on which batch of networks it was
+ * trained in or on the number of threads, and two trainings of one init under different masks
+ * see the same minibatches (a paired comparison). Networks are spread over OpenMP threads, one
+ * network per thread at a time with single-threaded BLAS inside (the fitting engine's scheme).
+ * Under a mask, pruned weights are zeroed before the first step and the mask multiplies both
+ * the gradient and the weights after every step, so a pruned weight never moves.
+ */
+#ifndef NFN_TICKET_H
+#define NFN_TICKET_H
+
+#include "nfn_core.h"
+#include "nfn_nets.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A labelled data set in memory (not owned). */
+typedef struct {
+  const float *x;     /* (N, D) */
+  const int *labels;  /* (N), 0 … K-1 */
+  int N;
+} nfn_ticket_data;
+
+/* Called after each finished network with (networks done, total), from whichever worker thread
+ * finished it, never two at once. */
+typedef void (*nfn_ticket_progress_fn) (int done, int total, void *user_data);
+
+typedef struct {
+  int epochs;          /* passes over the training set (≥ 0) */
+  int batch_size;      /* examples per step (≥ 1); the last batch of an epoch may be smaller */
+  double lr;           /* Adam learning rate (> 0) */
+  uint64_t seed;       /* with each network's id, fixes its minibatch order */
+  int threads;         /* worker threads (≥ 1) */
+  nfn_ticket_progress_fn progress; /* may be NULL */
+  void *progress_data;
+  volatile int *cancel; /* may be NULL; checked between steps */
+} nfn_ticket_train_options;
+
+#define NFN_TICKET_DEFAULT_EPOCHS 2
+#define NFN_TICKET_DEFAULT_BATCH 64
+#define NFN_TICKET_DEFAULT_LR 2e-3
+#define NFN_TICKET_DEFAULT_SPARSITY 0.95
+/* Epochs, batch and lr as above, seed 0, one thread, no callback, no cancel flag. */
+void nfn_ticket_train_options_init (nfn_ticket_train_options *opt);
+
+/* The MLP the ticket zoos hold: D → 32 → 32 → K, ReLU. */
+nfn_status nfn_ticket_default_arch (nfn_arch *arch, int D, int K);
+
+/* Weight entries M of one network, and how many of them sparsity s keeps: round((1 − s)·M),
+ * at least 1. */
+size_t nfn_ticket_weight_count (const nfn_space *space);
+size_t nfn_ticket_keep_count (const nfn_space *space, double sparsity);
+
+/* Trains every network of `weights` (C = 1, B networks, space = arch->space, an MLP) in place.
+ * masks (same shape) or NULL for dense training. network_ids (B) with opt->seed fix each
+ * network's minibatch order. NFN_ERR_ARG for bad options or data (a label outside [0, K)),
+ * NFN_ERR_SHAPE, NFN_ERR_UNSUPPORTED unless arch is an MLP, NFN_ERR_NONFINITE when a loss
+ * diverges, NFN_ERR_CANCELLED when *opt->cancel was set (networks then hold whatever state
+ * they reached), NFN_ERR_NOMEM. */
+nfn_status nfn_ticket_train (const nfn_arch *arch, nfn_feature *weights, const nfn_feature *masks,
+                             const nfn_ticket_data *train, const uint64_t *network_ids /* (B) */,
+                             const nfn_ticket_train_options *opt);
+
+/* Test accuracy of every network: accuracy (B) in [0, 1]. */
+nfn_status nfn_ticket_accuracy (const nfn_arch *arch, const nfn_feature *weights, const nfn_ticket_data *test,
+                                int threads, float *accuracy /* (B) */);
+
+/* masks (B, C = 1) keep, per network, the `keep` weight entries with the largest score, where
+ * the score is |scores| when `absolute` (magnitude pruning) and the value itself otherwise
+ * (mask logits); equal scores keep the entry that comes first in tensor order (W_1 row-major,
+ * then W_2, …). Bias entries become 1. scores and masks have the same space and B, C = 1; they
+ * may be the same feature. NFN_ERR_ARG if keep is 0 or above M, NFN_ERR_NONFINITE for NaN. */
+nfn_status nfn_ticket_mask_top (const nfn_feature *scores, size_t keep, int absolute, nfn_feature *masks);
+/* Global magnitude pruning: nfn_ticket_mask_top (weights, keep_count (sparsity), absolute). */
+nfn_status nfn_ticket_prune_magnitude (const nfn_feature *weights, double sparsity, nfn_feature *masks);
+/* A uniformly random mask per network keeping exactly keep_count (sparsity) weights, from
+ * (seed, network id) alone. */
+nfn_status nfn_ticket_mask_random (nfn_feature *masks, double sparsity, uint64_t seed,
+                                   const uint64_t *network_ids /* (B) */);
+/* Weights kept by both masks over weights kept by either, for network b (1 when both keep
+ * none). */
+double nfn_ticket_mask_iou (const nfn_feature *a, const nfn_feature *b, int net);
+
+/* ---- The loss of mask prediction ----
+ * Class-balanced binary cross-entropy of per-weight logits against a 0/1 mask, over the weight
+ * entries of every network (bias entries are ignored and get zero gradient):
+ *   loss = (1/(B·M)) Σ [ pos_weight·y·softplus(−x) + (1 − y)·softplus(x) ]
+ * pos_weight = (M − keep)/keep balances a mask keeping `keep` of M weights. grad (B, C = 1) is
+ * OVERWRITTEN (the head of a backward chain, like nfn_train.h's losses); NULL skips it.
+ * NFN_ERR_SHAPE unless logits and masks are C = 1 features of one shape, NFN_ERR_ARG unless
+ * pos_weight > 0 and every mask entry is 0 or 1, NFN_ERR_NONFINITE if the loss is not finite. */
+nfn_status nfn_ticket_mask_loss (const nfn_feature *logits, const nfn_feature *masks, double pos_weight,
+                                 double *loss, nfn_feature *grad);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

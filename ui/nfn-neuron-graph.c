@@ -1,0 +1,486 @@
+/* nfn-neuron-graph.c — NfnNeuronGraph: layout, painting, and the widget bound to an orbit.
+ *
+ * Shape letters as in nfn_core.h.
+ */
+#include "nfn-neuron-graph.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nfn-draw.h"
+
+#define NFN_NEURON_GRAPH_MAX_RADIUS 7.0
+#define NFN_NEURON_GRAPH_MIN_RADIUS 1.5
+
+/* ---- Layout ---- */
+
+void
+nfn_neuron_graph_layout_compute (NfnNeuronGraphLayout *layout, double width, double height, const nfn_space *space)
+{
+  memset (layout, 0, sizeof *layout);
+  layout->space = *space;
+  double pad = NFN_NEURON_GRAPH_PADDING;
+  double area_top = pad, area_height = MAX (0.0, height - 2 * pad - NFN_NEURON_GRAPH_LABEL_BAND);
+  double area_left = pad + NFN_NEURON_GRAPH_MAX_RADIUS, area_width = MAX (0.0, width - 2 * area_left);
+  layout->label_y = area_top + area_height + 4;
+  for (int i = 0; i <= space->L; i++)
+    {
+      layout->column_x[i] = area_left + (space->L > 0 ? area_width * i / space->L : area_width / 2);
+      double spacing = MIN (NFN_NEURON_GRAPH_MAX_SPACING, area_height / MAX (space->n[i], 1));
+      layout->spacing[i] = spacing;
+      layout->column_top[i] = area_top + (area_height - spacing * space->n[i]) / 2;
+      layout->radius[i] = CLAMP (0.42 * spacing, NFN_NEURON_GRAPH_MIN_RADIUS, NFN_NEURON_GRAPH_MAX_RADIUS);
+    }
+}
+
+void
+nfn_neuron_graph_layout_centre (const NfnNeuronGraphLayout *layout, int set, double position, double *x, double *y)
+{
+  *x = layout->column_x[set];
+  *y = layout->column_top[set] + (position + 0.5) * layout->spacing[set];
+}
+
+gboolean
+nfn_neuron_graph_layout_neuron_at (const NfnNeuronGraphLayout *layout, double x, double y, int *set, int *position)
+{
+  for (int i = 0; i <= layout->space.L; i++)
+    {
+      double reach = MAX (layout->radius[i] + 2, layout->spacing[i] / 2);
+      if (fabs (x - layout->column_x[i]) > reach)
+        continue;
+      double slot = (y - layout->column_top[i]) / layout->spacing[i];
+      if (slot < 0 || slot >= layout->space.n[i])
+        continue;
+      *set = i;
+      *position = (int) slot;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* ---- Painting ---- */
+
+NfnRgb
+nfn_neuron_graph_neuron_colour (const nfn_space *space, int set, int identity)
+{
+  if (set == 0 || set == space->L)
+    return nfn_colormap_fixed ();
+  return nfn_colormap_identity (identity);
+}
+
+/* Where the neuron now at position j of set i is drawn (dragged, animated or at rest). */
+static double
+nfn_neuron_graph_drawn_y (const NfnNeuronGraphLayout *layout, const NfnNeuronGraphDrawing *drawing, int set, int j)
+{
+  if (set == drawing->drag_set && j == drawing->drag_position)
+    return drawing->drag_y;
+  double position = drawing->positions[set] ? drawing->positions[set][j] : j;
+  double x, y;
+  nfn_neuron_graph_layout_centre (layout, set, position, &x, &y);
+  return y;
+}
+
+static void
+nfn_neuron_graph_draw_edges (cairo_t *cr, const NfnNeuronGraphLayout *layout, const NfnNeuronGraphDrawing *drawing,
+                             int layer, gboolean strong)
+{
+  const nfn_space *s = &drawing->space;
+  const float *edges = drawing->edges[layer];
+  if (edges == NULL)
+    return;
+  double x0 = layout->column_x[layer - 1], x1 = layout->column_x[layer];
+  for (int j = 0; j < s->n[layer]; j++)
+    {
+      double y1 = nfn_neuron_graph_drawn_y (layout, drawing, layer, j);
+      for (int k = 0; k < s->n[layer - 1]; k++)
+        {
+          float t = edges[(size_t) j * s->n[layer - 1] + k];
+          if (isnan (t) || (fabs (t) >= 0.5) != strong)
+            continue;
+          double a = fabs (t);
+          NfnRgb rgb = nfn_colormap_diverging (t);
+          cairo_set_source_rgba (cr, rgb.r, rgb.g, rgb.b, 0.12 + 0.78 * a);
+          cairo_set_line_width (cr, 0.4 + 1.8 * a);
+          cairo_move_to (cr, x0, nfn_neuron_graph_drawn_y (layout, drawing, layer - 1, k));
+          cairo_line_to (cr, x1, y1);
+          cairo_stroke (cr);
+        }
+    }
+}
+
+static void
+nfn_neuron_graph_draw_neuron (cairo_t *cr, const NfnNeuronGraphLayout *layout, const NfnNeuronGraphDrawing *drawing,
+                              int set, int j)
+{
+  const nfn_space *s = &drawing->space;
+  int identity = drawing->identity[set] ? drawing->identity[set][j] : j;
+  NfnRgb rgb = nfn_neuron_graph_neuron_colour (s, set, identity);
+  double x = layout->column_x[set], y = nfn_neuron_graph_drawn_y (layout, drawing, set, j);
+  double r = layout->radius[set];
+  if (set == drawing->drag_set && j == drawing->drag_position)
+    r *= 1.4;
+  cairo_arc (cr, x, y, r, 0, 2 * G_PI);
+  cairo_set_source_rgb (cr, rgb.r, rgb.g, rgb.b);
+  cairo_fill_preserve (cr);
+  if (r >= 3)
+    {
+      /* A thin ring keeps light hues apart from the edges behind them. */
+      cairo_set_line_width (cr, 1);
+      cairo_set_source_rgba (cr, drawing->foreground.red, drawing->foreground.green, drawing->foreground.blue, 0.55);
+      cairo_stroke (cr);
+    }
+  else
+    cairo_new_path (cr);
+}
+
+void
+nfn_neuron_graph_draw (cairo_t *cr, double width, double height, const NfnNeuronGraphDrawing *drawing)
+{
+  g_return_if_fail (cr != NULL && drawing != NULL);
+  const nfn_space *s = &drawing->space;
+  if (s->L < 1)
+    return;
+  NfnNeuronGraphLayout layout;
+  nfn_neuron_graph_layout_compute (&layout, width, height, s);
+
+  /* Weak edges first, so strong ones are never buried under them. */
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 1; i <= s->L; i++)
+      nfn_neuron_graph_draw_edges (cr, &layout, drawing, i, pass == 1);
+
+  for (int i = 0; i <= s->L; i++)
+    for (int j = 0; j < s->n[i]; j++)
+      if (!(i == drawing->drag_set && j == drawing->drag_position))
+        nfn_neuron_graph_draw_neuron (cr, &layout, drawing, i, j);
+  if (drawing->drag_set >= 0)
+    nfn_neuron_graph_draw_neuron (cr, &layout, drawing, drawing->drag_set, drawing->drag_position);
+
+  for (int i = 0; i <= s->L; i++)
+    {
+      g_autofree char *label = g_strdup_printf ("%s %d", i == 0 ? "in" : i == s->L ? "out" : "hidden", s->n[i]);
+      double align = i == 0 ? 0.0 : i == s->L ? 1.0 : 0.5;
+      double x = layout.column_x[i] + (i == 0 ? -NFN_NEURON_GRAPH_MAX_RADIUS : i == s->L ? NFN_NEURON_GRAPH_MAX_RADIUS : 0);
+      nfn_draw_text (cr, drawing->font, &drawing->foreground, label, x, layout.label_y, align, 0);
+    }
+}
+
+/* ---- The widget ---- */
+
+struct _NfnNeuronGraph
+{
+  GtkWidget parent_instance;
+
+  NfnOrbit *orbit;
+  gulong changed_handler, progress_handler;
+  nfn_space space;
+  float *edges[NFN_MAX_LAYERS + 1];     /* [i]: (n_i, n_{i-1}) normalised, NaN = not drawn */
+  int *identity[NFN_MAX_LAYERS + 1];    /* [i]: (n_i) */
+  float *positions[NFN_MAX_LAYERS + 1]; /* [i]: (n_i) */
+
+  GtkGesture *drag;
+  int drag_set, drag_position;
+  double drag_start_y, drag_y;
+};
+
+G_DEFINE_FINAL_TYPE (NfnNeuronGraph, nfn_neuron_graph, GTK_TYPE_WIDGET)
+
+enum {
+  SIGNAL_NEURON_MOVED,
+  N_SIGNALS
+};
+static guint signals[N_SIGNALS];
+
+GtkWidget *
+nfn_neuron_graph_new (void)
+{
+  return g_object_new (NFN_TYPE_NEURON_GRAPH, NULL);
+}
+
+static void
+nfn_neuron_graph_free_data (NfnNeuronGraph *self)
+{
+  for (int i = 0; i <= NFN_MAX_LAYERS; i++)
+    {
+      g_clear_pointer (&self->edges[i], g_free);
+      g_clear_pointer (&self->identity[i], g_free);
+      g_clear_pointer (&self->positions[i], g_free);
+    }
+  memset (&self->space, 0, sizeof self->space);
+}
+
+static int
+nfn_neuron_graph_compare_floats (const void *a, const void *b)
+{
+  float x = *(const float *) a, y = *(const float *) b;
+  return (x > y) - (x < y);
+}
+
+/* Stage 2 for layer i: kernel taps averaged, scaled by the layer's max |w|, and all but the
+ * strongest NFN_NEURON_GRAPH_MAX_EDGES edges left out. */
+static void
+nfn_neuron_graph_normalise_layer (NfnNeuronGraph *self, const nfn_feature *weights, int i)
+{
+  const nfn_space *s = &self->space;
+  size_t count = (size_t) s->n[i] * s->n[i - 1];
+  int f = s->f[i];
+  float *edges = self->edges[i];
+  double max_abs = 0;
+  for (size_t e = 0; e < count; e++)
+    {
+      double sum = 0;
+      for (int p = 0; p < f; p++)
+        sum += weights->t[nfn_tensor_weight (i)][e * f + p];
+      edges[e] = (float) (sum / f);
+      max_abs = MAX (max_abs, fabs (edges[e]));
+    }
+  for (size_t e = 0; e < count; e++)
+    edges[e] = max_abs > 0 ? (float) (edges[e] / max_abs) : 0.0f;
+  if (count <= NFN_NEURON_GRAPH_MAX_EDGES)
+    return;
+  g_autofree float *magnitudes = g_new (float, count);
+  for (size_t e = 0; e < count; e++)
+    magnitudes[e] = fabsf (edges[e]);
+  qsort (magnitudes, count, sizeof (float), nfn_neuron_graph_compare_floats);
+  float threshold = magnitudes[count - NFN_NEURON_GRAPH_MAX_EDGES];
+  for (size_t e = 0; e < count; e++)
+    if (fabsf (edges[e]) < threshold)
+      edges[e] = NAN;
+}
+
+static void
+nfn_neuron_graph_update_positions (NfnNeuronGraph *self)
+{
+  for (int i = 0; i <= self->space.L; i++)
+    nfn_orbit_animated_positions (self->orbit, i, self->positions[i]);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static void
+nfn_neuron_graph_orbit_changed (NfnOrbit *orbit, NfnNeuronGraph *self)
+{
+  const NfnNetwork *current = nfn_orbit_get_current (orbit);
+  const nfn_space *s = &current->arch.space;
+  if (!nfn_space_equal (s, &self->space))
+    {
+      nfn_neuron_graph_free_data (self);
+      self->space = *s;
+      for (int i = 0; i <= s->L; i++)
+        {
+          self->identity[i] = g_new (int, s->n[i]);
+          self->positions[i] = g_new (float, s->n[i]);
+          if (i > 0)
+            self->edges[i] = g_new (float, (size_t) s->n[i] * s->n[i - 1]);
+        }
+    }
+  for (int i = 0; i <= s->L; i++)
+    {
+      for (int j = 0; j < s->n[i]; j++)
+        self->identity[i][j] = nfn_orbit_identity_at (orbit, i, j);
+      if (i > 0)
+        nfn_neuron_graph_normalise_layer (self, &current->weights, i);
+    }
+  gtk_widget_queue_resize (GTK_WIDGET (self));
+  nfn_neuron_graph_update_positions (self);
+}
+
+static void
+nfn_neuron_graph_progress (NfnOrbit *orbit, GParamSpec *pspec, NfnNeuronGraph *self)
+{
+  nfn_neuron_graph_update_positions (self);
+}
+
+void
+nfn_neuron_graph_set_orbit (NfnNeuronGraph *self, NfnOrbit *orbit)
+{
+  g_return_if_fail (NFN_IS_NEURON_GRAPH (self));
+  g_return_if_fail (orbit == NULL || NFN_IS_ORBIT (orbit));
+  if (orbit == self->orbit)
+    return;
+  if (self->orbit)
+    {
+      g_clear_signal_handler (&self->changed_handler, self->orbit);
+      g_clear_signal_handler (&self->progress_handler, self->orbit);
+      g_clear_object (&self->orbit);
+    }
+  nfn_neuron_graph_free_data (self);
+  if (orbit)
+    {
+      self->orbit = g_object_ref (orbit);
+      self->changed_handler = g_signal_connect (orbit, "changed", G_CALLBACK (nfn_neuron_graph_orbit_changed), self);
+      self->progress_handler = g_signal_connect (orbit, "notify::progress", G_CALLBACK (nfn_neuron_graph_progress), self);
+      nfn_neuron_graph_orbit_changed (orbit, self);
+    }
+  gtk_widget_queue_resize (GTK_WIDGET (self));
+}
+
+NfnOrbit *
+nfn_neuron_graph_get_orbit (NfnNeuronGraph *self)
+{
+  g_return_val_if_fail (NFN_IS_NEURON_GRAPH (self), NULL);
+  return self->orbit;
+}
+
+float
+nfn_neuron_graph_get_edge (NfnNeuronGraph *self, int layer, int j, int k)
+{
+  g_return_val_if_fail (NFN_IS_NEURON_GRAPH (self), NAN);
+  if (layer < 1 || layer > self->space.L || j < 0 || j >= self->space.n[layer] || k < 0 || k >= self->space.n[layer - 1])
+    return NAN;
+  return self->edges[layer][(size_t) j * self->space.n[layer - 1] + k];
+}
+
+void
+nfn_neuron_graph_paint (NfnNeuronGraph *self, cairo_t *cr, double width, double height)
+{
+  g_return_if_fail (NFN_IS_NEURON_GRAPH (self));
+  NfnNeuronGraphDrawing drawing = {
+    .space = self->space,
+    .drag_set = self->drag_set,
+    .drag_position = self->drag_position,
+    .drag_y = self->drag_y,
+    .font = nfn_draw_widget_font (GTK_WIDGET (self)),
+  };
+  for (int i = 0; i <= self->space.L; i++)
+    {
+      drawing.edges[i] = self->edges[i];
+      drawing.identity[i] = self->identity[i];
+      drawing.positions[i] = self->positions[i];
+    }
+  nfn_draw_widget_foreground (GTK_WIDGET (self), &drawing.foreground);
+  nfn_neuron_graph_draw (cr, width, height, &drawing);
+}
+
+static void
+nfn_neuron_graph_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
+{
+  int width = gtk_widget_get_width (widget), height = gtk_widget_get_height (widget);
+  if (width <= 0 || height <= 0)
+    return;
+  cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  nfn_neuron_graph_paint (NFN_NEURON_GRAPH (widget), cr, width, height);
+  cairo_destroy (cr);
+}
+
+static void
+nfn_neuron_graph_measure (GtkWidget *widget, GtkOrientation orientation, int for_size, int *minimum, int *natural,
+                          int *minimum_baseline, int *natural_baseline)
+{
+  NfnNeuronGraph *self = NFN_NEURON_GRAPH (widget);
+  if (orientation == GTK_ORIENTATION_HORIZONTAL)
+    {
+      *minimum = 160;
+      *natural = 120 * MAX (self->space.L, 2) + 2 * (int) NFN_NEURON_GRAPH_PADDING;
+    }
+  else
+    {
+      int widest = 1;
+      for (int i = 0; i <= self->space.L; i++)
+        widest = MAX (widest, self->space.n[i]);
+      *minimum = 120;
+      *natural = (int) (CLAMP (widest * 10.0, 160.0, 360.0) + 2 * NFN_NEURON_GRAPH_PADDING + NFN_NEURON_GRAPH_LABEL_BAND);
+    }
+}
+
+/* ---- Dragging a hidden neuron ---- */
+
+static void
+nfn_neuron_graph_layout_now (NfnNeuronGraph *self, NfnNeuronGraphLayout *layout)
+{
+  nfn_neuron_graph_layout_compute (layout, gtk_widget_get_width (GTK_WIDGET (self)),
+                                   gtk_widget_get_height (GTK_WIDGET (self)), &self->space);
+}
+
+static void
+nfn_neuron_graph_drag_begin (GtkGestureDrag *gesture, double x, double y, NfnNeuronGraph *self)
+{
+  NfnNeuronGraphLayout layout;
+  nfn_neuron_graph_layout_now (self, &layout);
+  int set, position;
+  if (self->orbit == NULL || !nfn_neuron_graph_layout_neuron_at (&layout, x, y, &set, &position) || set == 0
+      || set == self->space.L)
+    {
+      gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_DENIED);
+      return;
+    }
+  gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
+  double cx, cy;
+  nfn_neuron_graph_layout_centre (&layout, set, position, &cx, &cy);
+  self->drag_set = set;
+  self->drag_position = position;
+  self->drag_start_y = cy;
+  self->drag_y = cy;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static void
+nfn_neuron_graph_drag_update (GtkGestureDrag *gesture, double dx, double dy, NfnNeuronGraph *self)
+{
+  if (self->drag_set < 0)
+    return;
+  self->drag_y = self->drag_start_y + dy;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static void
+nfn_neuron_graph_drag_end (GtkGestureDrag *gesture, double dx, double dy, NfnNeuronGraph *self)
+{
+  if (self->drag_set < 0)
+    return;
+  int set = self->drag_set, from = self->drag_position;
+  self->drag_set = self->drag_position = -1;
+  NfnNeuronGraphLayout layout;
+  nfn_neuron_graph_layout_now (self, &layout);
+  double slot = (self->drag_start_y + dy - layout.column_top[set]) / layout.spacing[set];
+  int to = CLAMP ((int) floor (slot), 0, self->space.n[set] - 1);
+  if (to != from && nfn_orbit_move_neuron (self->orbit, set, from, to))
+    {
+      nfn_orbit_animate (self->orbit, GTK_WIDGET (self));
+      g_signal_emit (self, signals[SIGNAL_NEURON_MOVED], 0, set, from, to);
+    }
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+/* ---- GObject ---- */
+
+static void
+nfn_neuron_graph_dispose (GObject *object)
+{
+  nfn_neuron_graph_set_orbit (NFN_NEURON_GRAPH (object), NULL);
+  G_OBJECT_CLASS (nfn_neuron_graph_parent_class)->dispose (object);
+}
+
+static void
+nfn_neuron_graph_finalize (GObject *object)
+{
+  nfn_neuron_graph_free_data (NFN_NEURON_GRAPH (object));
+  G_OBJECT_CLASS (nfn_neuron_graph_parent_class)->finalize (object);
+}
+
+static void
+nfn_neuron_graph_class_init (NfnNeuronGraphClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  object_class->dispose = nfn_neuron_graph_dispose;
+  object_class->finalize = nfn_neuron_graph_finalize;
+  widget_class->snapshot = nfn_neuron_graph_snapshot;
+  widget_class->measure = nfn_neuron_graph_measure;
+
+  signals[SIGNAL_NEURON_MOVED] = g_signal_new ("neuron-moved", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                                               NULL, NULL, G_TYPE_NONE, 3, G_TYPE_INT, G_TYPE_INT, G_TYPE_INT);
+  gtk_widget_class_set_css_name (widget_class, "neurongraph");
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
+}
+
+static void
+nfn_neuron_graph_init (NfnNeuronGraph *self)
+{
+  self->drag_set = self->drag_position = -1;
+  self->drag = gtk_gesture_drag_new ();
+  g_signal_connect (self->drag, "drag-begin", G_CALLBACK (nfn_neuron_graph_drag_begin), self);
+  g_signal_connect (self->drag, "drag-update", G_CALLBACK (nfn_neuron_graph_drag_update), self);
+  g_signal_connect (self->drag, "drag-end", G_CALLBACK (nfn_neuron_graph_drag_end), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (self->drag));
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self), "Drag a hidden neuron up or down to move it: the weights change, the function does not");
+}
