@@ -14,7 +14,7 @@ DEB_PACKAGES=(
   build-essential pkg-config meson ninja-build
   libgtk-4-dev libcairo2-dev libgsl-dev libopenblas-dev
   libsqlite3-dev libjson-glib-dev zlib1g-dev
-  xvfb xauth
+  xvfb xauth appstream
   dataset-fashion-mnist
   clang-14 libclang-rt-14-dev
 )

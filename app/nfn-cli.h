@@ -4,7 +4,10 @@
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
+#include "nfn_model_file.h"
 #include "nfn_store.h"
+#include "nfn_trainer.h"
+#include "nfn_zoo.h"
 
 /* Prints "nfn: <message>" as one line on stderr; returns the exit status 1. */
 int nfn_cli_fail (const char *format, ...) G_GNUC_PRINTF (1, 2);
@@ -17,6 +20,45 @@ gboolean nfn_cli_parse (GOptionContext *context, int *argc, char ***argv);
 /* Opens the experiment store at `db` (NULL = the default XDG path); on failure prints the
  * one-line error itself and returns NULL (app/nfn-runs.c). */
 NfnStore *nfn_cli_open_store (const char *db, gboolean read_only);
+
+/* "1h02m", "3m05s", "42s"; "--" for a negative or unknown time (app/nfn-train-classify.c). */
+char *nfn_cli_format_duration (double seconds);
+/* The progress display of every `nfn train` task (app/nfn-train-classify.c): a bar with the
+ * epoch, step, loss, the validation metric and an ETA when stderr is a terminal, one line per
+ * epoch otherwise. Pass nfn_cli_train_progress as NfnTrainerOptions.progress with the display
+ * as user_data; `metric` names the validation metric shown, `percent` prints it as a percentage. */
+typedef struct {
+  gboolean terminal;
+  gint64 started_us, last_draw_us;
+  gint64 first_step, first_step_us; /* the rate counts this call's steps only */
+  const char *metric;
+  gboolean percent;
+  char *header; /* printed before the first progress line when not a terminal (owned; may be NULL) */
+} NfnCliTrainDisplay;
+void nfn_cli_train_display_init (NfnCliTrainDisplay *display, const char *metric, gboolean percent);
+void nfn_cli_train_progress (const NfnTrainerProgress *progress, gpointer display);
+void nfn_cli_train_display_end (NfnCliTrainDisplay *display); /* ends the bar's line */
+
+/* The progress display of every zoo build (app/nfn-zoo.c): a bar with networks done, rate and
+ * ETA when stderr is a terminal, one line per written shard otherwise. Pass nfn_cli_zoo_progress
+ * and nfn_cli_zoo_shard_done as NfnZooFitCallbacks.progress/.shard_done with the display as
+ * user_data; the shard line shows "<quality_name> <mean·quality_scale> <quality_unit>". */
+typedef struct {
+  gboolean terminal;
+  gint64 started_us, last_draw_us;
+  int shards;
+  const char *unit;         /* what is built, e.g. "INRs", "CNNs" */
+  const char *quality_name; /* e.g. "mean PSNR" */
+  double quality_scale;     /* e.g. 100 for a fraction shown in % */
+  const char *quality_unit; /* e.g. "dB", "%" */
+} NfnCliZooDisplay;
+void nfn_cli_zoo_display_init (NfnCliZooDisplay *display, gint64 networks, int shard_size, const char *unit,
+                               const char *quality_name, double quality_scale, const char *quality_unit);
+void nfn_cli_zoo_progress (gint64 done, gint64 total, gint64 fitted, gpointer display);
+void nfn_cli_zoo_shard_done (int shard, int networks, double mean_quality, double rate, gpointer display);
+/* Makes Ctrl-C set the returned flag (the builder's cancel flag: the shard being built is
+ * dropped, finished ones stay); a second Ctrl-C kills at once. */
+volatile int *nfn_cli_zoo_catch_sigint (void);
 
 int nfn_cli_bench (int argc, char **argv);
 int nfn_cli_bench_zoo (int argc, char **argv);   /* app/nfn-zoo.c */
@@ -35,6 +77,13 @@ int nfn_cli_train_mask (int argc, char **argv);     /* app/nfn-train-mask.c */
 int nfn_cli_mask (int argc, char **argv);           /* app/nfn-train-mask.c */
 int nfn_cli_eval_mask (int argc, char **argv);      /* app/nfn-train-mask.c */
 int nfn_cli_zoo_cnn (int argc, char **argv);        /* app/nfn-train-genpred.c */
-int nfn_cli_train_genpred (int argc, char **argv);  /* app/nfn-train-genpred.c */        /* app/nfn-runs.c: runs list|show|compare|export */
+/* `nfn zoo info` of a zoo that is no SIREN fit: its settings and every metric's distribution
+ * (app/nfn-train-genpred.c); returns the exit status. */
+int nfn_cli_zoo_info_metrics (NfnZooDir *zoo, gboolean json);
+int nfn_cli_train_genpred (int argc, char **argv);  /* app/nfn-train-genpred.c */
+/* `nfn predict` on a genpred model (app/nfn-train-genpred.c): each NET's predicted test
+ * accuracy; returns the exit status. The model is the caller's. */
+int nfn_cli_predict_genpred (nfn_model *model, const NfnModelFileInfo *info, const char *model_path, int n_nets,
+                             char **nets, gboolean json);        /* app/nfn-runs.c: runs list|show|compare|export */
 
 #endif

@@ -7,6 +7,8 @@
  */
 #include "nfn-cli.h"
 
+#include "nfn_run_report.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,76 +27,6 @@ nfn_cli_open_store (const char *db, gboolean read_only)
 
 /* ---- formatting shared by the subcommands ---- */
 
-/* The shortest of %.15g, %.16g, %.17g that reads back as the same double: 0.1 prints as "0.1",
- * and a script reading the CSV still gets every bit. */
-static char *
-runs_format_double (double value)
-{
-  static const char *const formats[] = { "%.15g", "%.16g", "%.17g" };
-  char buffer[G_ASCII_DTOSTR_BUF_SIZE];
-  for (guint k = 0; k < G_N_ELEMENTS (formats); k++)
-    {
-      g_ascii_formatd (buffer, sizeof buffer, formats[k], value);
-      if (!isfinite (value) || g_ascii_strtod (buffer, NULL) == value)
-        break;
-    }
-  return g_strdup (buffer);
-}
-
-static char *
-runs_format_time (gint64 unix_us)
-{
-  if (unix_us <= 0)
-    return g_strdup ("-");
-  g_autoptr (GDateTime) time = g_date_time_new_from_unix_local (unix_us / G_USEC_PER_SEC);
-  return time ? g_date_time_format (time, "%Y-%m-%d %H:%M:%S") : g_strdup ("-");
-}
-
-static char *
-runs_format_duration (const NfnRun *run)
-{
-  if (run->finished_us <= 0)
-    return g_strdup ("-");
-  double seconds = (double) (run->finished_us - run->started_us) / G_USEC_PER_SEC;
-  if (seconds < 60)
-    return g_strdup_printf ("%.1fs", seconds);
-  gint64 whole = (gint64) seconds;
-  if (whole < 3600)
-    return g_strdup_printf ("%" G_GINT64_FORMAT "m%02" G_GINT64_FORMAT "s", whole / 60, whole % 60);
-  return g_strdup_printf ("%" G_GINT64_FORMAT "h%02" G_GINT64_FORMAT "m", whole / 3600, whole % 3600 / 60);
-}
-
-/* A stored JSON object (config, summary) as a node; the store only accepts objects, so a
- * failure here means the file was edited by hand: show an empty object. */
-static JsonNode *
-runs_parse_object (const char *json)
-{
-  JsonNode *node = json_from_string (json, NULL);
-  if (node && JSON_NODE_HOLDS_OBJECT (node))
-    return node;
-  if (node)
-    json_node_unref (node);
-  node = json_node_new (JSON_NODE_OBJECT);
-  json_node_take_object (node, json_object_new ());
-  return node;
-}
-
-/* A value as a person reads it: strings bare, numbers short, everything else as JSON. */
-static char *
-runs_format_value (JsonNode *node)
-{
-  if (JSON_NODE_HOLDS_VALUE (node))
-    {
-      GType type = json_node_get_value_type (node);
-      /* an empty string must not read as a missing value or vanish from a table */
-      if (type == G_TYPE_STRING)
-        return g_strdup (json_node_get_string (node)[0] ? json_node_get_string (node) : "\"\"");
-      if (type == G_TYPE_DOUBLE)
-        return runs_format_double (json_node_get_double (node));
-    }
-  return json_to_string (node, FALSE);
-}
-
 static void
 runs_add_double (JsonBuilder *b, double value)
 {
@@ -102,21 +34,6 @@ runs_add_double (JsonBuilder *b, double value)
     json_builder_add_double_value (b, value);
   else
     json_builder_add_null_value (b);
-}
-
-/* A seed is 64 unsigned bits; JSON integers here are signed, so the top half goes as text. */
-static JsonNode *
-runs_seed_node (guint64 seed)
-{
-  JsonNode *node = json_node_new (JSON_NODE_VALUE);
-  if (seed <= G_MAXINT64)
-    json_node_set_int (node, (gint64) seed);
-  else
-    {
-      g_autofree char *text = g_strdup_printf ("%" G_GUINT64_FORMAT, seed);
-      json_node_set_string (node, text);
-    }
-  return node;
 }
 
 /* The members of a run's JSON object, inside an object the caller began. */
@@ -134,7 +51,7 @@ runs_build_run_members (JsonBuilder *b, const NfnRun *run)
   json_builder_set_member_name (b, "status");
   json_builder_add_string_value (b, nfn_run_status_name (run->status));
   json_builder_set_member_name (b, "seed");
-  json_builder_add_value (b, runs_seed_node (run->seed));
+  json_builder_add_value (b, nfn_run_seed_node (run->seed));
   json_builder_set_member_name (b, "started_us");
   json_builder_add_int_value (b, run->started_us);
   json_builder_set_member_name (b, "finished_us");
@@ -149,16 +66,16 @@ runs_build_run_members (JsonBuilder *b, const NfnRun *run)
   json_builder_set_member_name (b, "pid");
   json_builder_add_int_value (b, run->pid);
   json_builder_set_member_name (b, "config");
-  json_builder_add_value (b, runs_parse_object (run->config_json));
+  json_builder_add_value (b, nfn_run_parse_object (run->config_json));
   json_builder_set_member_name (b, "summary");
-  json_builder_add_value (b, runs_parse_object (run->summary_json));
+  json_builder_add_value (b, nfn_run_parse_object (run->summary_json));
 }
 
 /* Up to three numbers from the summary, in the order the run wrote them: "acc=0.91 loss=0.3". */
 static char *
 runs_headline (const NfnRun *run)
 {
-  g_autoptr (JsonNode) summary = runs_parse_object (run->summary_json);
+  g_autoptr (JsonNode) summary = nfn_run_parse_object (run->summary_json);
   JsonObject *object = json_node_get_object (summary);
   g_autoptr (GString) line = g_string_new (NULL);
   g_autoptr (GList) members = json_object_get_members (object);
@@ -338,8 +255,8 @@ runs_list (int argc, char **argv)
     {
       NfnRun *run = g_ptr_array_index (runs, k);
       g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, run->id);
-      g_autofree char *started = runs_format_time (run->started_us);
-      g_autofree char *duration = runs_format_duration (run);
+      g_autofree char *started = nfn_run_format_time (run->started_us);
+      g_autofree char *duration = nfn_run_format_duration (run);
       g_autofree char *headline = runs_headline (run);
       runs_table_add (&table, id, run->task, run->model[0] ? run->model : "-", nfn_run_status_name (run->status), started,
                       duration, headline, NULL);
@@ -348,157 +265,24 @@ runs_list (int argc, char **argv)
   return 0;
 }
 
-/* ---- flattening configs and summaries: {"opt": {"lr": 1}} → "opt.lr" = 1 ---- */
-
-/* Adds every leaf under `node` to `leaves` (key → JsonNode, borrowed from `node`). Arrays are
- * leaves: widths [2, 32, 1] compare as one value. */
-static void
-runs_flatten (JsonNode *node, const char *prefix, GHashTable *leaves)
-{
-  if (!JSON_NODE_HOLDS_OBJECT (node) || (prefix && json_object_get_size (json_node_get_object (node)) == 0))
-    {
-      g_hash_table_insert (leaves, g_strdup (prefix ? prefix : ""), node);
-      return;
-    }
-  JsonObject *object = json_node_get_object (node);
-  g_autoptr (GList) members = json_object_get_members (object);
-  for (GList *m = members; m; m = m->next)
-    {
-      g_autofree char *key = prefix ? g_strconcat (prefix, ".", m->data, NULL) : g_strdup (m->data);
-      runs_flatten (json_object_get_member (object, m->data), key, leaves);
-    }
-}
-
-/* g_ptr_array_sort order for char* elements */
-static int
-runs_compare_keys (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(char *const *) a, *(char *const *) b);
-}
-
-/* One section of `show` or `compare` (config, summary, …): for each run, its flattened leaves. */
-typedef struct {
-  const char *title;
-  GPtrArray *per_run; /* GHashTable* key → JsonNode* */
-  GPtrArray *keys;    /* the union of keys, sorted */
-} runs_section;
-
-static runs_section
-runs_section_new (const char *title)
-{
-  return (runs_section){
-    .title = title,
-    .per_run = g_ptr_array_new_with_free_func ((GDestroyNotify) g_hash_table_unref),
-    .keys = g_ptr_array_new (),
-  };
-}
-
-static void
-runs_section_clear (runs_section *section)
-{
-  g_clear_pointer (&section->per_run, g_ptr_array_unref);
-  g_clear_pointer (&section->keys, g_ptr_array_unref);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (runs_section, runs_section_clear)
-
-static void
-runs_section_add_run (runs_section *section, JsonNode *object)
-{
-  GHashTable *leaves = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  runs_flatten (object, NULL, leaves);
-  g_ptr_array_add (section->per_run, leaves);
-}
-
-static void
-runs_section_collect_keys (runs_section *section)
-{
-  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-  for (guint r = 0; r < section->per_run->len; r++)
-    {
-      GHashTableIter iter;
-      gpointer key;
-      g_hash_table_iter_init (&iter, g_ptr_array_index (section->per_run, r));
-      while (g_hash_table_iter_next (&iter, &key, NULL))
-        if (g_hash_table_add (seen, key))
-          g_ptr_array_add (section->keys, key);
-    }
-  g_ptr_array_sort (section->keys, runs_compare_keys);
-}
-
-/* All runs have the key, with the same JSON. A key some runs lack differs. */
-static gboolean
-runs_section_key_equal (runs_section *section, const char *key)
-{
-  g_autofree char *first = NULL;
-  for (guint r = 0; r < section->per_run->len; r++)
-    {
-      JsonNode *node = g_hash_table_lookup (g_ptr_array_index (section->per_run, r), key);
-      if (!node)
-        return FALSE;
-      g_autofree char *text = json_to_string (node, FALSE);
-      if (!first)
-        first = g_steal_pointer (&text);
-      else if (strcmp (first, text) != 0)
-        return FALSE;
-    }
-  return TRUE;
-}
-
 /* ---- nfn runs show ---- */
 
 static void
 runs_print_section (const char *title, JsonNode *object)
 {
-  g_auto (runs_section) section = runs_section_new (title);
-  runs_section_add_run (&section, object);
-  runs_section_collect_keys (&section);
+  g_autoptr (NfnRunSection) section = nfn_run_section_new (title);
+  nfn_run_section_add (section, object);
   printf ("\n%s\n", title);
-  if (section.keys->len == 0)
+  if (section->keys->len == 0)
     printf ("  (none)\n");
   g_auto (runs_table) table = runs_table_new ();
-  for (guint k = 0; k < section.keys->len; k++)
+  for (guint k = 0; k < section->keys->len; k++)
     {
-      const char *key = g_ptr_array_index (section.keys, k);
-      g_autofree char *value = runs_format_value (g_hash_table_lookup (g_ptr_array_index (section.per_run, 0), key));
+      const char *key = g_ptr_array_index (section->keys, k);
+      g_autofree char *value = nfn_run_format_value (nfn_run_section_get (section, 0, key));
       runs_table_add (&table, key, value, NULL);
     }
   runs_table_print (&table, "  ");
-}
-
-/* How many points a metric has, and its last one. */
-typedef struct {
-  char *name;
-  guint count;
-  gint64 last_step;
-  double last_value;
-} runs_metric_summary;
-
-static void
-runs_metric_summary_clear (gpointer element)
-{
-  g_free (((runs_metric_summary *) element)->name);
-}
-
-static GArray *
-runs_metric_summaries (NfnStore *store, gint64 run, GError **error)
-{
-  g_autoptr (GPtrArray) names = nfn_store_run_metric_names (store, run, error);
-  if (!names)
-    return NULL;
-  g_autoptr (GArray) summaries = g_array_new (FALSE, FALSE, sizeof (runs_metric_summary));
-  g_array_set_clear_func (summaries, runs_metric_summary_clear);
-  for (guint k = 0; k < names->len; k++)
-    {
-      g_autoptr (GArray) series = nfn_store_run_metric (store, run, g_ptr_array_index (names, k), G_MININT64, error);
-      if (!series)
-        return NULL;
-      if (series->len == 0)
-        continue;
-      NfnMetricPoint *last = &g_array_index (series, NfnMetricPoint, series->len - 1);
-      runs_metric_summary s = { g_strdup (g_ptr_array_index (names, k)), series->len, last->step, last->value };
-      g_array_append_val (summaries, s);
-    }
-  return g_steal_pointer (&summaries);
 }
 
 static int
@@ -524,7 +308,7 @@ runs_show (int argc, char **argv)
   if (!run)
     return 1;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GArray) metrics = runs_metric_summaries (store, id, &error);
+  g_autoptr (GArray) metrics = nfn_store_run_metric_summaries (store, id, &error);
   g_autoptr (GPtrArray) artifacts = metrics ? nfn_store_run_artifacts (store, id, &error) : NULL;
   if (!artifacts)
     return nfn_cli_fail_error (error);
@@ -538,7 +322,7 @@ runs_show (int argc, char **argv)
       json_builder_begin_array (b);
       for (guint k = 0; k < metrics->len; k++)
         {
-          runs_metric_summary *s = &g_array_index (metrics, runs_metric_summary, k);
+          NfnMetricSummary *s = &g_array_index (metrics, NfnMetricSummary, k);
           json_builder_begin_object (b);
           json_builder_set_member_name (b, "name");
           json_builder_add_string_value (b, s->name);
@@ -576,9 +360,9 @@ runs_show (int argc, char **argv)
   printf ("run %" G_GINT64_FORMAT ": %s%s%s\n", run->id, run->task, run->model[0] ? ", model " : "", run->model);
   g_auto (runs_table) table = runs_table_new ();
   g_autofree char *seed = g_strdup_printf ("%" G_GUINT64_FORMAT, run->seed);
-  g_autofree char *started = runs_format_time (run->started_us);
-  g_autofree char *finished = runs_format_time (run->finished_us);
-  g_autofree char *duration = runs_format_duration (run);
+  g_autofree char *started = nfn_run_format_time (run->started_us);
+  g_autofree char *finished = nfn_run_format_time (run->finished_us);
+  g_autofree char *duration = nfn_run_format_duration (run);
   g_autofree char *host = g_strdup_printf ("%s (pid %" G_GINT64_FORMAT ")", run->host, run->pid);
   runs_table_add (&table, "experiment", run->experiment, NULL);
   runs_table_add (&table, "status", nfn_run_status_name (run->status), NULL);
@@ -590,8 +374,8 @@ runs_show (int argc, char **argv)
   runs_table_add (&table, "host", host, NULL);
   runs_table_print (&table, "  ");
 
-  g_autoptr (JsonNode) config = runs_parse_object (run->config_json);
-  g_autoptr (JsonNode) summary = runs_parse_object (run->summary_json);
+  g_autoptr (JsonNode) config = nfn_run_parse_object (run->config_json);
+  g_autoptr (JsonNode) summary = nfn_run_parse_object (run->summary_json);
   runs_print_section ("config", config);
   runs_print_section ("summary", summary);
 
@@ -603,10 +387,10 @@ runs_show (int argc, char **argv)
       runs_table_add (&table, "name", "points", "last step", "last value", NULL);
       for (guint k = 0; k < metrics->len; k++)
         {
-          runs_metric_summary *s = &g_array_index (metrics, runs_metric_summary, k);
-          g_autofree char *count = g_strdup_printf ("%u", s->count);
+          NfnMetricSummary *s = &g_array_index (metrics, NfnMetricSummary, k);
+          g_autofree char *count = g_strdup_printf ("%" G_GINT64_FORMAT, s->count);
           g_autofree char *step = g_strdup_printf ("%" G_GINT64_FORMAT, s->last_step);
-          g_autofree char *value = runs_format_double (s->last_value);
+          g_autofree char *value = nfn_run_format_double (s->last_value);
           runs_table_add (&table, s->name, count, step, value, NULL);
         }
       runs_table_print (&table, "  ");
@@ -654,7 +438,8 @@ runs_compare (int argc, char **argv)
 
   /* the nodes the sections borrow from */
   g_autoptr (GPtrArray) nodes = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
-  runs_section sections[] = { runs_section_new ("run"), runs_section_new ("config"), runs_section_new ("summary") };
+  NfnRunSection *sections[] = { nfn_run_section_new ("run"), nfn_run_section_new ("config"),
+                                nfn_run_section_new ("summary") };
   int status = 0;
   for (guint r = 0; r < ids->len && status == 0; r++)
     {
@@ -664,19 +449,12 @@ runs_compare (int argc, char **argv)
           status = 1;
           break;
         }
-      JsonObject *identity = json_object_new ();
-      json_object_set_string_member (identity, "experiment", run->experiment);
-      json_object_set_string_member (identity, "task", run->task);
-      json_object_set_string_member (identity, "model", run->model);
-      json_object_set_string_member (identity, "status", nfn_run_status_name (run->status));
-      json_object_set_member (identity, "seed", runs_seed_node (run->seed));
-      JsonNode *identity_node = json_node_new (JSON_NODE_OBJECT);
-      json_node_take_object (identity_node, identity);
-      JsonNode *parts[] = { identity_node, runs_parse_object (run->config_json), runs_parse_object (run->summary_json) };
+      JsonNode *parts[] = { nfn_run_identity_node (run), nfn_run_parse_object (run->config_json),
+                            nfn_run_parse_object (run->summary_json) };
       for (guint s = 0; s < G_N_ELEMENTS (sections); s++)
         {
           g_ptr_array_add (nodes, parts[s]);
-          runs_section_add_run (&sections[s], parts[s]);
+          nfn_run_section_add (sections[s], parts[s]);
         }
     }
 
@@ -698,14 +476,13 @@ runs_compare (int argc, char **argv)
       runs_table_add_row (&table, header);
       for (guint s = 0; s < G_N_ELEMENTS (sections); s++)
         {
-          runs_section_collect_keys (&sections[s]);
-          json_builder_set_member_name (b, sections[s].title);
+          json_builder_set_member_name (b, sections[s]->title);
           json_builder_begin_object (b);
-          runs_table_add (&table, sections[s].title, NULL);
-          for (guint k = 0; k < sections[s].keys->len; k++)
+          runs_table_add (&table, sections[s]->title, NULL);
+          for (guint k = 0; k < sections[s]->keys->len; k++)
             {
-              const char *key = g_ptr_array_index (sections[s].keys, k);
-              if (diff_only && runs_section_key_equal (&sections[s], key))
+              const char *key = g_ptr_array_index (sections[s]->keys, k);
+              if (diff_only && nfn_run_section_key_equal (sections[s], key))
                 continue;
               json_builder_set_member_name (b, key);
               json_builder_begin_array (b);
@@ -713,12 +490,12 @@ runs_compare (int argc, char **argv)
               g_ptr_array_add (row, g_strconcat ("  ", key, NULL));
               for (guint r = 0; r < ids->len; r++)
                 {
-                  JsonNode *node = g_hash_table_lookup (g_ptr_array_index (sections[s].per_run, r), key);
+                  JsonNode *node = nfn_run_section_get (sections[s], r, key);
                   if (node)
                     json_builder_add_value (b, json_node_copy (node));
                   else
                     json_builder_add_null_value (b);
-                  g_ptr_array_add (row, node ? runs_format_value (node) : g_strdup ("-"));
+                  g_ptr_array_add (row, node ? nfn_run_format_value (node) : g_strdup ("-"));
                 }
               json_builder_end_array (b);
               runs_table_add_row (&table, row);
@@ -732,30 +509,11 @@ runs_compare (int argc, char **argv)
         runs_table_print (&table, "");
     }
   for (guint s = 0; s < G_N_ELEMENTS (sections); s++)
-    runs_section_clear (&sections[s]);
+    nfn_run_section_free (sections[s]);
   return status;
 }
 
 /* ---- nfn runs export ---- */
-
-/* A CSV field, quoted when it holds a separator, a quote or a line break (RFC 4180). */
-static void
-runs_csv_field (GString *out, const char *text)
-{
-  if (!strpbrk (text, ",\"\r\n"))
-    {
-      g_string_append (out, text);
-      return;
-    }
-  g_string_append_c (out, '"');
-  for (const char *c = text; *c; c++)
-    {
-      if (*c == '"')
-        g_string_append_c (out, '"');
-      g_string_append_c (out, *c);
-    }
-  g_string_append_c (out, '"');
-}
 
 static int
 runs_export (int argc, char **argv)
@@ -786,11 +544,18 @@ runs_export (int argc, char **argv)
   if (!names)
     return nfn_cli_fail_error (error);
 
-  g_autoptr (GString) text = g_string_new (csv ? "step,name,value\n" : NULL);
+  guint points = 0;
+  g_autoptr (GString) text = g_string_new (NULL);
+  if (csv)
+    {
+      g_autofree char *table = nfn_store_run_metrics_csv (store, id, &points, &error);
+      if (!table)
+        return nfn_cli_fail_error (error);
+      g_string_append (text, table);
+    }
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_array (b);
-  guint points = 0;
-  for (guint k = 0; k < names->len; k++)
+  for (guint k = 0; json && k < names->len; k++)
     {
       const char *name = g_ptr_array_index (names, k);
       g_autoptr (GArray) series = nfn_store_run_metric (store, id, name, G_MININT64, &error);
@@ -799,24 +564,14 @@ runs_export (int argc, char **argv)
       for (guint p = 0; p < series->len; p++)
         {
           NfnMetricPoint *point = &g_array_index (series, NfnMetricPoint, p);
-          if (csv)
-            {
-              g_autofree char *value = runs_format_double (point->value);
-              g_string_append_printf (text, "%" G_GINT64_FORMAT ",", point->step);
-              runs_csv_field (text, name);
-              g_string_append_printf (text, ",%s\n", value);
-            }
-          else
-            {
-              json_builder_begin_object (b);
-              json_builder_set_member_name (b, "step");
-              json_builder_add_int_value (b, point->step);
-              json_builder_set_member_name (b, "name");
-              json_builder_add_string_value (b, name);
-              json_builder_set_member_name (b, "value");
-              runs_add_double (b, point->value);
-              json_builder_end_object (b);
-            }
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "step");
+          json_builder_add_int_value (b, point->step);
+          json_builder_set_member_name (b, "name");
+          json_builder_add_string_value (b, name);
+          json_builder_set_member_name (b, "value");
+          runs_add_double (b, point->value);
+          json_builder_end_object (b);
         }
       points += series->len;
     }

@@ -18,9 +18,13 @@
 #include "nfn-histogram.h"
 #include "nfn-layer-outputs.h"
 #include "nfn-neuron-graph.h"
+#include "nfn-runs-browser.h"
+#include "nfn-task-panel.h"
 #include "nfn-tour.h"
+#include "nfn_numpy.h"
 #include "nfn_network_text.h"
 #include "nfn_sample.h"
+#include "nfn_zoo.h"
 
 /* ---- NfnTensorRow ---- */
 
@@ -130,6 +134,8 @@ nfn_tensor_row_column_text (NfnTensorRow *row, guint prop_id)
 /* ---- NfnWindow ---- */
 
 #define NFN_WINDOW_ORBIT_SEED 1
+/* Any seed but the sample's own fits the sample's image again from another init. */
+#define NFN_WINDOW_TWIN_SEED 1
 #define NFN_WINDOW_RECENT_MAX 10
 
 struct _NfnWindow
@@ -153,10 +159,13 @@ struct _NfnWindow
   NfnLayerOutputs *layer_outputs;
   NfnAlignView *align_view;
   NfnEquivarianceView *equivariance_view;
+  NfnRunsBrowser *runs_browser;
+  NfnTaskPanel *task_panel;
   NfnTour *tour;
 
   NfnNetwork *network;
   char *network_name;
+  NfnNetwork *sample, *sample_twin; /* the built-in sample and its independently fitted twin */
   NfnOrbit *orbit;
   GListStore *tensors; /* NfnTensorRow */
   NfnHeatmap *heatmaps[NFN_MAX_TENSORS];
@@ -167,7 +176,10 @@ struct _NfnWindow
   GCancellable *load_cancellable; /* the load in flight, replaced by a newer one */
   GtkFileChooserNative *chooser;
   GtkFileChooserNative *export_chooser;
-  char *export_view; /* the view the export dialog is for */
+  char *export_target; /* what the export dialog is for (nfn_window_export_response) */
+  char *store_path;  /* the experiment store; the browser opens it when first shown */
+  gboolean equivariance_stale; /* the equivariance view has not seen the network yet */
+  int tour_step;               /* the step the tour opens on once built */
   GMenu *recent_menu;
   GMenu *export_menu;
   GtkRecentManager *recent_manager;
@@ -360,6 +372,8 @@ nfn_window_rebuild_export_menu (NfnWindow *self)
     { "_Function Panel", "function" },    { "_Layer Outputs", "layer-outputs" },
     { "_Barrier Plot", "plot" },          { "All _Heatmaps", "heatmaps" },
     { "_Equivariance View", "equivariance" },
+    { "_Run Curves", "runs-plot" },       { "Run _Comparison", "compare" },
+    { "Task _Progress Curve", "task-plot" },
   };
   for (guint e = 0; e < G_N_ELEMENTS (entries); e++)
     {
@@ -382,9 +396,40 @@ nfn_window_rebuild_export_menu (NfnWindow *self)
         g_menu_append_item (tensors, item);
       }
   g_menu_append_submenu (self->export_menu, "_Tensors", G_MENU_MODEL (tensors));
+  g_autoptr (GMenu) arrays = g_menu_new ();
+  for (int t = 0; t < nfn_tensor_count (&self->network->arch.space); t++)
+    {
+      g_autofree char *label = g_strdup_printf ("%s (as shown)", nfn_network_tensor_name (self->network, t));
+      g_autoptr (GMenuItem) item = g_menu_item_new (label, NULL);
+      g_menu_item_set_action_and_target (item, "win.export-tensor", "i", t);
+      g_menu_append_item (arrays, item);
+    }
+  g_menu_append_submenu (self->export_menu, "Tensor as _NumPy .npy", G_MENU_MODEL (arrays));
 }
 
 /* ---- The network ---- */
+
+static void nfn_window_page_changed (NfnWindow *self);
+
+/* The image a zoo network (or the sample) was fitted to, beside its rendering and as the
+ * alignment's target; a data set that is not installed only hides it. */
+static void
+nfn_window_show_source_image (NfnWindow *self)
+{
+  int rows = 0, cols = 0;
+  g_autofree char *caption = NULL;
+  g_autofree float *pixels = nfn_network_source_image (self->network, &rows, &cols, &caption, NULL);
+  nfn_function_panel_set_source_image (self->function_panel, pixels, rows, cols, caption);
+  nfn_align_view_set_target (self->align_view, pixels, rows, cols);
+}
+
+void
+nfn_window_show_sample (NfnWindow *self)
+{
+  g_return_if_fail (NFN_IS_WINDOW (self));
+  nfn_window_set_network (self, nfn_network_copy (self->sample));
+  nfn_align_view_set_twin (self->align_view, self->sample_twin);
+}
 
 void
 nfn_window_set_network (NfnWindow *self, NfnNetwork *network)
@@ -397,6 +442,7 @@ nfn_window_set_network (NfnWindow *self, NfnNetwork *network)
   nfn_function_panel_set_orbit (self->function_panel, NULL);
   nfn_layer_outputs_set_orbit (self->layer_outputs, NULL);
   nfn_align_view_set_orbit (self->align_view, NULL);
+  nfn_align_view_set_twin (self->align_view, NULL);
   g_clear_object (&self->orbit);
   g_clear_pointer (&self->network, nfn_network_free);
   self->network = network;
@@ -422,7 +468,7 @@ nfn_window_set_network (NfnWindow *self, NfnNetwork *network)
       nfn_function_panel_set_orbit (self->function_panel, self->orbit);
       nfn_layer_outputs_set_orbit (self->layer_outputs, self->orbit);
       nfn_align_view_set_orbit (self->align_view, self->orbit);
-      nfn_equivariance_view_set_network (self->equivariance_view, network);
+      nfn_window_show_source_image (self);
       nfn_window_update_orbit_label (self);
 
       g_autofree char *summary = nfn_arch_summary (&network->arch);
@@ -438,13 +484,15 @@ nfn_window_set_network (NfnWindow *self, NfnNetwork *network)
       gtk_grid_attach (self->heatmap_grid, placeholder, 0, 0, 1, 1);
       gtk_label_set_text (self->subtitle_label, "no network");
       gtk_label_set_text (self->orbit_label, "");
-      nfn_equivariance_view_set_network (self->equivariance_view, NULL);
       gtk_window_set_title (GTK_WINDOW (self), "NFN Workbench");
     }
   gtk_widget_set_visible (GTK_WIDGET (self->function_panel), network != NULL);
   gtk_widget_set_visible (GTK_WIDGET (self->align_view), network != NULL);
   gtk_label_set_text (self->title_label, gtk_window_get_title (GTK_WINDOW (self)));
   nfn_window_rebuild_export_menu (self);
+  /* an NFN on a wide network takes a while: built when its page is first looked at */
+  self->equivariance_stale = TRUE;
+  nfn_window_page_changed (self);
   nfn_window_set_error_message (self, NULL);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NETWORK_NAME]);
 }
@@ -474,14 +522,17 @@ gboolean
 nfn_window_get_working (NfnWindow *self)
 {
   g_return_val_if_fail (NFN_IS_WINDOW (self), FALSE);
-  return self->busy || nfn_align_view_get_busy (self->align_view) || nfn_tour_get_busy (self->tour);
+  return self->busy || nfn_align_view_get_busy (self->align_view) || nfn_tour_get_busy (self->tour)
+         || nfn_task_panel_get_busy (self->task_panel);
 }
 
 void
 nfn_window_set_tour_step (NfnWindow *self, int step)
 {
   g_return_if_fail (NFN_IS_WINDOW (self));
-  nfn_tour_set_step (self->tour, step);
+  self->tour_step = step;
+  if (nfn_tour_get_orbit (self->tour) != NULL)
+    nfn_tour_set_step (self->tour, step);
 }
 
 const char *
@@ -544,6 +595,16 @@ nfn_window_get_view (NfnWindow *self, const char *name)
     return GTK_WIDGET (self->equivariance_view);
   if (g_str_equal (name, "tour"))
     return GTK_WIDGET (self->tour);
+  if (g_str_equal (name, "experiments"))
+    return GTK_WIDGET (self->runs_browser);
+  if (g_str_equal (name, "runs-plot"))
+    return GTK_WIDGET (nfn_runs_browser_get_plot (self->runs_browser));
+  if (g_str_equal (name, "compare"))
+    return nfn_runs_browser_get_compare_view (self->runs_browser);
+  if (g_str_equal (name, "tasks"))
+    return GTK_WIDGET (self->task_panel);
+  if (g_str_equal (name, "task-plot"))
+    return GTK_WIDGET (nfn_task_panel_get_plot (self->task_panel));
   if (g_str_equal (name, "page"))
     return gtk_stack_get_visible_child (self->main_stack);
   if (sscanf (name, "heatmap-%d", &t) == 1 && t >= 0 && t < NFN_MAX_TENSORS)
@@ -551,6 +612,85 @@ nfn_window_get_view (NfnWindow *self, const char *name)
   if (sscanf (name, "histogram-%d", &t) == 1 && t >= 0 && t < NFN_MAX_TENSORS)
     return self->histograms[t] ? GTK_WIDGET (self->histograms[t]) : NULL;
   return NULL;
+}
+
+/* ---- The experiment store: the browser and the tasks ---- */
+
+/* The browser reads the store the first time its page is shown, so a window that never looks
+ * at experiments never opens (or creates) a store. */
+static void
+nfn_window_open_store (NfnWindow *self)
+{
+  if (nfn_runs_browser_get_store_path (self->runs_browser) != NULL)
+    return;
+  g_autofree char *fallback = self->store_path ? NULL : nfn_store_default_path ();
+  /* the browser shows an error itself */
+  nfn_runs_browser_set_store_path (self->runs_browser, self->store_path ? self->store_path : fallback, NULL);
+}
+
+static void
+nfn_window_page_changed (NfnWindow *self)
+{
+  const char *page = gtk_stack_get_visible_child_name (self->main_stack);
+  if (g_strcmp0 (page, "experiments") == 0)
+    nfn_window_open_store (self);
+  if (g_strcmp0 (page, "tour") == 0 && nfn_tour_get_orbit (self->tour) == NULL)
+    {
+      nfn_tour_set_network (self->tour, self->sample, self->sample_twin);
+      nfn_tour_set_step (self->tour, self->tour_step);
+    }
+  if (g_strcmp0 (page, "equivariance") == 0 && self->equivariance_stale)
+    {
+      self->equivariance_stale = FALSE;
+      nfn_equivariance_view_set_network (self->equivariance_view, self->network);
+    }
+}
+
+void
+nfn_window_set_store_path (NfnWindow *self, const char *path)
+{
+  g_return_if_fail (NFN_IS_WINDOW (self));
+  g_free (self->store_path);
+  self->store_path = path ? g_strdup (path) : nfn_store_default_path ();
+  nfn_task_panel_set_store_path (self->task_panel, self->store_path);
+  nfn_runs_browser_set_store_path (self->runs_browser, NULL, NULL);
+  if (g_strcmp0 (nfn_window_get_page (self), "experiments") == 0)
+    nfn_window_open_store (self);
+}
+
+const char *
+nfn_window_get_store_path (NfnWindow *self)
+{
+  g_return_val_if_fail (NFN_IS_WINDOW (self), NULL);
+  return self->store_path;
+}
+
+NfnRunsBrowser *
+nfn_window_get_runs_browser (NfnWindow *self)
+{
+  g_return_val_if_fail (NFN_IS_WINDOW (self), NULL);
+  return self->runs_browser;
+}
+
+NfnTaskPanel *
+nfn_window_get_task_panel (NfnWindow *self)
+{
+  g_return_val_if_fail (NFN_IS_WINDOW (self), NULL);
+  return self->task_panel;
+}
+
+static void
+nfn_window_task_finished (NfnWindow *self, gint64 run, gboolean completed)
+{
+  nfn_runs_browser_refresh (self->runs_browser);
+}
+
+static void
+nfn_window_show_run (NfnWindow *self, gint64 run)
+{
+  nfn_window_set_page (self, "experiments");
+  nfn_runs_browser_refresh (self->runs_browser);
+  nfn_runs_browser_select_runs (self->runs_browser, &run, 1);
 }
 
 /* ---- Loading ---- */
@@ -752,6 +892,12 @@ nfn_window_tour_activated (GtkWidget *widget, const char *action_name, GVariant 
   nfn_window_set_page (NFN_WINDOW (widget), "tour");
 }
 
+static void
+nfn_window_page_activated (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  nfn_window_set_page (NFN_WINDOW (widget), g_variant_get_string (parameter, NULL));
+}
+
 /* ---- Zoom ---- */
 
 static void
@@ -793,6 +939,8 @@ nfn_window_export_view (NfnWindow *self, const char *view, const char *path, GEr
   return nfn_export_widget (widget, path, error);
 }
 
+/* One save dialog serves every export: export_target is a view name, or "npy:<t>" for tensor
+ * t as a NumPy file. */
 static void
 nfn_window_export_response (GtkNativeDialog *chooser, int response, NfnWindow *self)
 {
@@ -801,29 +949,30 @@ nfn_window_export_response (GtkNativeDialog *chooser, int response, NfnWindow *s
       g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
       g_autofree char *path = file ? g_file_get_path (file) : NULL;
       g_autoptr (GError) error = NULL;
+      int tensor;
       if (path == NULL)
         nfn_window_set_error_message (self, "export: only local files can be written");
-      else if (!nfn_window_export_view (self, self->export_view, path, &error))
+      else if (sscanf (self->export_target, "npy:%d", &tensor) == 1
+                 ? !nfn_window_export_tensor (self, tensor, path, &error)
+                 : !nfn_window_export_view (self, self->export_target, path, &error))
         nfn_window_set_error_message (self, error->message);
     }
   g_clear_object (&self->export_chooser);
 }
 
+/* Asks where to write `target`, offering `name` and files of the given (label, suffix) kinds. */
 static void
-nfn_window_export_activated (GtkWidget *widget, const char *action_name, GVariant *parameter)
+nfn_window_ask_export (NfnWindow *self, const char *target, const char *title, const char *name,
+                       const char *const formats[][2], guint n_formats)
 {
-  NfnWindow *self = NFN_WINDOW (widget);
   if (self->export_chooser)
     return;
-  g_free (self->export_view);
-  self->export_view = g_variant_dup_string (parameter, NULL);
-  self->export_chooser = gtk_file_chooser_native_new ("Export View", GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SAVE,
+  g_free (self->export_target);
+  self->export_target = g_strdup (target);
+  self->export_chooser = gtk_file_chooser_native_new (title, GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SAVE,
                                                       "_Export", "_Cancel");
-  g_autofree char *name = g_strdup_printf ("%s-%s.png", self->network_name ? self->network_name : "view",
-                                           self->export_view);
   gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (self->export_chooser), name);
-  static const char *formats[][2] = { { "PNG image (*.png)", "png" }, { "SVG drawing (*.svg)", "svg" } };
-  for (guint f = 0; f < G_N_ELEMENTS (formats); f++)
+  for (guint f = 0; f < n_formats; f++)
     {
       g_autoptr (GtkFileFilter) filter = gtk_file_filter_new ();
       gtk_file_filter_set_name (filter, formats[f][0]);
@@ -833,6 +982,47 @@ nfn_window_export_activated (GtkWidget *widget, const char *action_name, GVarian
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (self->export_chooser), TRUE);
   g_signal_connect (self->export_chooser, "response", G_CALLBACK (nfn_window_export_response), self);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->export_chooser));
+}
+
+static void
+nfn_window_export_activated (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  NfnWindow *self = NFN_WINDOW (widget);
+  const char *view = g_variant_get_string (parameter, NULL);
+  g_autofree char *name = g_strdup_printf ("%s-%s.png", self->network_name ? self->network_name : "view", view);
+  static const char *const formats[][2] = { { "PNG image (*.png)", "png" }, { "SVG drawing (*.svg)", "svg" } };
+  nfn_window_ask_export (self, view, "Export View", name, formats, G_N_ELEMENTS (formats));
+}
+
+gboolean
+nfn_window_export_tensor (NfnWindow *self, int tensor, const char *path, GError **error)
+{
+  g_return_val_if_fail (NFN_IS_WINDOW (self), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+  if (self->orbit == NULL || tensor < 0 || tensor >= nfn_tensor_count (&self->network->arch.space))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no tensor %d to export", tensor);
+      return FALSE;
+    }
+  /* the member of the orbit on screen, in the file's own names and (out, in[, kh, kw]) shapes */
+  const NfnNetwork *current = nfn_orbit_get_current (self->orbit);
+  g_autoptr (NfnSafetensors) st = nfn_network_to_safetensors (current);
+  const NfnTensor *found = nfn_safetensors_find (st, nfn_network_tensor_name (current, tensor));
+  g_assert (found != NULL);
+  return nfn_npy_save (found, path, error);
+}
+
+static void
+nfn_window_export_tensor_activated (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  NfnWindow *self = NFN_WINDOW (widget);
+  if (self->network == NULL)
+    return;
+  int tensor = g_variant_get_int32 (parameter);
+  g_autofree char *target = g_strdup_printf ("npy:%d", tensor);
+  g_autofree char *name = g_strdup_printf ("%s.npy", nfn_network_tensor_name (self->network, tensor));
+  static const char *const formats[][2] = { { "NumPy array (*.npy)", "npy" } };
+  nfn_window_ask_export (self, target, "Export Tensor", name, formats, G_N_ELEMENTS (formats));
 }
 
 /* ---- Rendering ---- */
@@ -930,9 +1120,12 @@ nfn_window_finalize (GObject *object)
 {
   NfnWindow *self = NFN_WINDOW (object);
   g_clear_pointer (&self->network, nfn_network_free);
+  g_clear_pointer (&self->sample, nfn_network_free);
+  g_clear_pointer (&self->sample_twin, nfn_network_free);
   g_free (self->network_name);
   g_free (self->error_message);
-  g_free (self->export_view);
+  g_free (self->export_target);
+  g_free (self->store_path);
   g_clear_object (&self->tensors);
   g_clear_object (&self->recent_menu);
   g_clear_object (&self->export_menu);
@@ -974,6 +1167,8 @@ nfn_window_class_init (NfnWindowClass *klass)
   g_type_ensure (NFN_TYPE_ALIGN_VIEW);
   g_type_ensure (NFN_TYPE_EQUIVARIANCE_VIEW);
   g_type_ensure (NFN_TYPE_TOUR);
+  g_type_ensure (NFN_TYPE_RUNS_BROWSER);
+  g_type_ensure (NFN_TYPE_TASK_PANEL);
   gtk_widget_class_set_template_from_resource (widget_class, "/org/nfn/Workbench/nfn-window.ui");
   gtk_widget_class_bind_template_child (widget_class, NfnWindow, title_label);
   gtk_widget_class_bind_template_child (widget_class, NfnWindow, subtitle_label);
@@ -994,7 +1189,12 @@ nfn_window_class_init (NfnWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NfnWindow, align_view);
   gtk_widget_class_bind_template_child (widget_class, NfnWindow, equivariance_view);
   gtk_widget_class_bind_template_child (widget_class, NfnWindow, tour);
+  gtk_widget_class_bind_template_child (widget_class, NfnWindow, runs_browser);
+  gtk_widget_class_bind_template_child (widget_class, NfnWindow, task_panel);
   gtk_widget_class_bind_template_callback (widget_class, nfn_window_dismiss_error);
+  gtk_widget_class_bind_template_callback (widget_class, nfn_window_page_changed);
+  gtk_widget_class_bind_template_callback (widget_class, nfn_window_task_finished);
+  gtk_widget_class_bind_template_callback (widget_class, nfn_window_show_run);
 
   gtk_widget_class_install_action (widget_class, "win.open", NULL, nfn_window_open_activated);
   gtk_widget_class_install_action (widget_class, "win.open-recent", "s", nfn_window_open_recent_activated);
@@ -1006,8 +1206,19 @@ nfn_window_class_init (NfnWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.zoom-reset", NULL, nfn_window_zoom_activated);
   gtk_widget_class_install_action (widget_class, "win.tour", NULL, nfn_window_tour_activated);
   gtk_widget_class_install_action (widget_class, "win.export", "s", nfn_window_export_activated);
+  gtk_widget_class_install_action (widget_class, "win.export-tensor", "i", nfn_window_export_tensor_activated);
+  gtk_widget_class_install_action (widget_class, "win.page", "s", nfn_window_page_activated);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "win.open", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F1, 0, "win.tour", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_p, GDK_CONTROL_MASK, "win.permute", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_C, GDK_CONTROL_MASK | GDK_SHIFT_MASK, "win.canonicalize",
+                                       NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_e, GDK_CONTROL_MASK, "win.export", "s", "page");
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_question, GDK_CONTROL_MASK, "win.show-help-overlay",
+                                       NULL);
+  static const char *const pages[] = { "explorer", "equivariance", "experiments", "tasks" };
+  for (guint p = 0; p < G_N_ELEMENTS (pages); p++)
+    gtk_widget_class_add_binding_action (widget_class, GDK_KEY_1 + p, GDK_CONTROL_MASK, "win.page", "s", pages[p]);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_plus, GDK_CONTROL_MASK, "win.zoom-in", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_minus, GDK_CONTROL_MASK, "win.zoom-out", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_0, GDK_CONTROL_MASK, "win.zoom-reset", NULL);
@@ -1034,9 +1245,16 @@ nfn_window_init (NfnWindow *self)
   self->export_menu = g_menu_new ();
   gtk_menu_button_set_menu_model (self->export_button, G_MENU_MODEL (self->export_menu));
 
-  /* The tour always teaches on the built-in sample, whatever the explorer shows. */
-  g_autoptr (NfnNetwork) sample = nfn_sample_network ();
-  nfn_tour_set_network (self->tour, sample);
+  /* The tour always teaches on the built-in sample, whatever the explorer shows; its pages are
+   * built when it is first shown (nfn_window_page_changed). */
+  self->sample = nfn_sample_network ();
+  self->sample_twin = nfn_sample_network_seeded (NFN_WINDOW_TWIN_SEED);
+  self->tour_step = 1;
+
+  g_autoptr (GtkBuilder) builder = gtk_builder_new_from_resource ("/org/nfn/Workbench/nfn-shortcuts.ui");
+  gtk_application_window_set_help_overlay (GTK_APPLICATION_WINDOW (self),
+                                           GTK_SHORTCUTS_WINDOW (gtk_builder_get_object (builder, "shortcuts_window")));
+  nfn_window_set_store_path (self, NULL);
 
   nfn_window_set_network (self, NULL);
 }

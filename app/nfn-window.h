@@ -1,9 +1,14 @@
-/* nfn-window.h — the workbench's main window, three pages over one studied network:
+/* nfn-window.h — the workbench's main window, its pages:
  *   explorer      the tensor list with statistics, a heatmap and a histogram per weight matrix
  *                 and bias, and the permutation orbit: neuron graph, Permute / Canonicalize /
  *                 Reset, what the network computes, layer outputs, Align to…;
  *   equivariance  an NFN's output for σ·U beside σ·NFN(U);
+ *   experiments   the experiment store's runs: table, curves, comparison (NfnRunsBrowser);
+ *   tasks         runs started from the GUI, e.g. fitting a zoo (NfnTaskPanel);
  *   tour          the six-step teaching tour on the built-in sample.
+ * Keyboard: Ctrl+O open, Ctrl+P permute, Ctrl+Shift+C canonicalize, Ctrl+E export the page,
+ * Ctrl+1 … 4 the first four pages, F1 the tour, Ctrl+? the shortcuts window (Ctrl+Q quits,
+ * an application accelerator).
  * Networks open from the Open… dialog, the recent-files menu or a file dropped on the window. */
 #ifndef NFN_WINDOW_H
 #define NFN_WINDOW_H
@@ -11,6 +16,8 @@
 #include <gtk/gtk.h>
 #include "nfn_network.h"
 #include "nfn-orbit.h"
+#include "nfn-runs-browser.h"
+#include "nfn-task-panel.h"
 
 G_BEGIN_DECLS
 
@@ -22,6 +29,9 @@ NfnWindow *nfn_window_new (GtkApplication *application);
 /* Shows `network` (the window takes ownership; NULL shows nothing) and clears any error. */
 void nfn_window_set_network (NfnWindow *self, NfnNetwork *network);
 const NfnNetwork *nfn_window_get_network (NfnWindow *self);
+/* Shows the built-in sample (nfn_sample_network), with its independently fitted twin as the
+ * default partner of Align to…. */
+void nfn_window_show_sample (NfnWindow *self);
 /* The shown network's name: its file name without ".safetensors", or the sample's name. */
 const char *nfn_window_get_network_name (NfnWindow *self);
 
@@ -44,16 +54,27 @@ void nfn_window_set_tour_step (NfnWindow *self, int step);
 /* The orbit the explorer shows (the network as loaded is its original). */
 NfnOrbit *nfn_window_get_orbit (NfnWindow *self);
 
-/* "explorer", "equivariance" or "tour"; FALSE for another name. */
+/* "explorer", "equivariance", "experiments", "tasks" or "tour"; FALSE for another name. */
 gboolean nfn_window_set_page (NfnWindow *self, const char *page);
 const char *nfn_window_get_page (NfnWindow *self);
 /* Child widgets, for tests and the --screenshot paths. */
 GtkWidget *nfn_window_get_view (NfnWindow *self, const char *name);
 
 /* Views that can be exported: "graph", "function", "layer-outputs", "plot", "heatmaps",
- * "heatmap-<t>" and "histogram-<t>" for tensor t, "equivariance", "tour", and "page" (the
- * visible page). Writes PNG or SVG by the path's extension. */
+ * "heatmap-<t>" and "histogram-<t>" for tensor t, "equivariance", "tour", "experiments",
+ * "runs-plot", "compare", "tasks", "task-plot", and "page" (the visible page). Writes PNG or SVG by the path's extension. */
 gboolean nfn_window_export_view (NfnWindow *self, const char *view, const char *path, GError **error);
+
+/* The experiment store the Experiments and Tasks pages use (NULL: the default XDG store). The
+ * browser opens it when its page is first shown. */
+void nfn_window_set_store_path (NfnWindow *self, const char *path);
+const char *nfn_window_get_store_path (NfnWindow *self);
+NfnRunsBrowser *nfn_window_get_runs_browser (NfnWindow *self);
+NfnTaskPanel *nfn_window_get_task_panel (NfnWindow *self);
+
+/* Tensor t of the network as shown (the orbit's current member) as a NumPy .npy, in the file's
+ * (out, in[, kh, kw]) shape. */
+gboolean nfn_window_export_tensor (NfnWindow *self, int tensor, const char *path, GError **error);
 
 /* The recent-networks menu (items whose "target" is each file's URI). */
 GMenuModel *nfn_window_get_recent_menu (NfnWindow *self);

@@ -3,8 +3,11 @@
  *   nfn-workbench                          a window on the built-in sample network
  *   nfn-workbench FILE…                    a window per file (.safetensors)
  *   nfn-workbench --tour                   the window on the teaching tour
- *   nfn-workbench --page explorer|equivariance|tour [--tour-step K]
+ *   nfn-workbench --page explorer|equivariance|experiments|tasks|tour [--tour-step K]
  *       opens on that page (and tour step K, 1 … 6)
+ *   nfn-workbench --db PATH                the experiment store (default: the XDG data dir)
+ *   nfn-workbench --bench-ui               prints the GUI's speed figures, then quits
+ *       (app/nfn-bench-ui.h)
  *   nfn-workbench --screenshot OUT.png [--page …] [FILE]
  *       renders the (first) window to a PNG once it is mapped, loaded, laid out and done
  *       computing, then quits — the headless path for tests, CI and the README. Exit status 1
@@ -15,8 +18,8 @@
 
 #include <stdio.h>
 
+#include "nfn-bench-ui.h"
 #include "nfn-window.h"
-#include "nfn_sample.h"
 
 /* Frames the window must draw, loaded and mapped, before it counts as laid out: the first
  * one allocates, the next paints what that allocation produced. */
@@ -26,6 +29,8 @@
 typedef struct {
   char *screenshot_path; /* --screenshot, or NULL */
   char *page;            /* --page (or "tour" for --tour), or NULL */
+  char *db;              /* --db, or NULL for the default store */
+  gboolean bench_ui;     /* --bench-ui */
   int tour_step;         /* --tour-step, 0 when not given */
   gboolean screenshot_started;
   int status;            /* the process exit status */
@@ -120,9 +125,12 @@ nfn_screenshot_start (NfnWorkbench *workbench, GApplication *application, NfnWin
 static void
 nfn_workbench_show_page (NfnWorkbench *workbench, NfnWindow *window)
 {
+  if (workbench->db)
+    nfn_window_set_store_path (window, workbench->db);
   if (workbench->page && !nfn_window_set_page (window, workbench->page))
     {
-      fprintf (stderr, "nfn-workbench: --page %s: not a page (explorer, equivariance or tour)\n", workbench->page);
+      fprintf (stderr, "nfn-workbench: --page %s: not a page (explorer, equivariance, experiments, tasks or tour)\n",
+               workbench->page);
       workbench->status = 1;
     }
   if (workbench->tour_step > 0)
@@ -133,9 +141,11 @@ static void
 nfn_workbench_activate (GApplication *application, NfnWorkbench *workbench)
 {
   NfnWindow *window = nfn_window_new (GTK_APPLICATION (application));
-  nfn_window_set_network (window, nfn_sample_network ());
+  nfn_window_show_sample (window);
   nfn_workbench_show_page (workbench, window);
   gtk_window_present (GTK_WINDOW (window));
+  if (workbench->bench_ui)
+    nfn_bench_ui_start (application, window, &workbench->status);
   nfn_screenshot_start (workbench, application, window);
 }
 
@@ -186,6 +196,7 @@ nfn_workbench_handle_local_options (GApplication *application, GVariantDict *opt
       return 0;
     }
   g_variant_dict_lookup (options, "page", "s", &workbench->page);
+  g_variant_dict_lookup (options, "db", "^ay", &workbench->db);
   if (g_variant_dict_contains (options, "tour"))
     {
       g_free (workbench->page);
@@ -193,8 +204,9 @@ nfn_workbench_handle_local_options (GApplication *application, GVariantDict *opt
     }
   if (g_variant_dict_lookup (options, "tour-step", "i", &workbench->tour_step) && workbench->page == NULL)
     workbench->page = g_strdup ("tour");
-  if (g_variant_dict_lookup (options, "screenshot", "^ay", &workbench->screenshot_path))
-    /* A screenshot is this process's own work: never hand it to a running instance. */
+  workbench->bench_ui = g_variant_dict_contains (options, "bench-ui");
+  if (g_variant_dict_lookup (options, "screenshot", "^ay", &workbench->screenshot_path) || workbench->bench_ui)
+    /* A screenshot or a benchmark is this process's own work: never hand it to a running instance. */
     g_application_set_flags (application, g_application_get_flags (application) | G_APPLICATION_NON_UNIQUE);
   return -1;
 }
@@ -207,9 +219,13 @@ main (int argc, char **argv)
   const GOptionEntry options[] = {
     { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, NULL,
       "Render the window to a PNG once it is drawn, then quit (needs a display, e.g. xvfb-run)", "FILE.png" },
-    { "page", 0, 0, G_OPTION_ARG_STRING, NULL, "Open on a page: explorer, equivariance or tour", "PAGE" },
+    { "page", 0, 0, G_OPTION_ARG_STRING, NULL, "Open on a page: explorer, equivariance, experiments, tasks or tour",
+      "PAGE" },
+    { "db", 0, 0, G_OPTION_ARG_FILENAME, NULL, "The experiment store (default: the XDG data dir)", "PATH" },
     { "tour", 0, 0, G_OPTION_ARG_NONE, NULL, "Open on the teaching tour (as Help → Tour)", NULL },
     { "tour-step", 0, 0, G_OPTION_ARG_INT, NULL, "Open the tour on step K (1 … 6)", "K" },
+    { "bench-ui", 0, 0, G_OPTION_ARG_NONE, NULL,
+      "Print the window-up, open+draw and animation times, then quit (needs a display)", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL, "Print the version and quit", NULL },
     { NULL },
   };
@@ -224,5 +240,6 @@ main (int argc, char **argv)
   int status = g_application_run (G_APPLICATION (application), argc, argv);
   g_free (workbench.screenshot_path);
   g_free (workbench.page);
+  g_free (workbench.db);
   return status != 0 ? status : workbench.status;
 }

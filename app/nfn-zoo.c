@@ -19,11 +19,12 @@
 
 #include "nfn_datasets.h"
 #include "nfn_fit.h"
+#include "nfn_morph.h"
 #include "nfn_network_text.h"
 #include "nfn_train.h"
 #include "nfn_zoo.h"
 
-/* ---- nfn zoo fit ---- */
+/* ---- the progress display of every zoo build ---- */
 
 static volatile int zoo_cancel_flag;
 
@@ -33,29 +34,30 @@ zoo_on_sigint (int signum)
   zoo_cancel_flag = 1;
 }
 
-static char *
-format_duration (double seconds)
+volatile int *
+nfn_cli_zoo_catch_sigint (void)
 {
-  if (!isfinite (seconds) || seconds < 0)
-    return g_strdup ("--");
-  long s = lround (seconds);
-  if (s >= 3600)
-    return g_strdup_printf ("%ldh%02ldm", s / 3600, s / 60 % 60);
-  if (s >= 60)
-    return g_strdup_printf ("%ldm%02lds", s / 60, s % 60);
-  return g_strdup_printf ("%lds", s);
+  zoo_cancel_flag = 0;
+  struct sigaction action = { .sa_handler = zoo_on_sigint, .sa_flags = SA_RESETHAND };
+  sigemptyset (&action.sa_mask);
+  sigaction (SIGINT, &action, NULL);
+  return &zoo_cancel_flag;
 }
 
-typedef struct {
-  gboolean terminal;
-  gint64 started_us, last_draw_us;
-  int shards;
-} fit_display;
-
-static void
-fit_progress (gint64 done, gint64 total, gint64 fitted, gpointer user_data)
+void
+nfn_cli_zoo_display_init (NfnCliZooDisplay *display, gint64 networks, int shard_size, const char *unit,
+                          const char *quality_name, double quality_scale, const char *quality_unit)
 {
-  fit_display *d = user_data;
+  *display = (NfnCliZooDisplay) { .terminal = isatty (STDERR_FILENO), .started_us = g_get_monotonic_time (),
+                                  .shards = (int) ((networks + shard_size - 1) / shard_size), .unit = unit,
+                                  .quality_name = quality_name, .quality_scale = quality_scale,
+                                  .quality_unit = quality_unit };
+}
+
+void
+nfn_cli_zoo_progress (gint64 done, gint64 total, gint64 fitted, gpointer user_data)
+{
+  NfnCliZooDisplay *d = user_data;
   if (!d->terminal)
     return;
   gint64 now = g_get_monotonic_time ();
@@ -64,28 +66,30 @@ fit_progress (gint64 done, gint64 total, gint64 fitted, gpointer user_data)
   d->last_draw_us = now;
   double seconds = (now - d->started_us) / 1e6;
   double rate = seconds > 0 ? fitted / seconds : 0;
-  g_autofree char *eta = format_duration (rate > 0 ? (total - done) / rate : NAN);
+  g_autofree char *eta = nfn_cli_format_duration (rate > 0 ? (total - done) / rate : NAN);
   const int width = 30;
   int filled = total > 0 ? (int) (width * done / total) : width;
   char bar[64];
   for (int k = 0; k < width; k++)
     bar[k] = k < filled ? '#' : '.';
   bar[width] = 0;
-  fprintf (stderr, "\r[%s] %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT " networks  %.1f INRs/s  ETA %s   ", bar, done,
-           total, rate, eta);
+  fprintf (stderr, "\r[%s] %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT " networks  %.*f %s/s  ETA %s   ", bar, done,
+           total, rate < 10 ? 2 : 1, rate, d->unit, eta);
   fflush (stderr);
 }
 
-static void
-fit_shard_done (int shard, int networks, double mean_psnr, double inrs_per_s, gpointer user_data)
+void
+nfn_cli_zoo_shard_done (int shard, int networks, double mean_quality, double rate, gpointer user_data)
 {
-  fit_display *d = user_data;
+  NfnCliZooDisplay *d = user_data;
   if (d->terminal)
     return;
-  fprintf (stderr, "zoo fit: shard %d/%d written: %d networks, mean PSNR %.2f dB, %.1f INRs/s\n", shard + 1,
-           d->shards, networks, mean_psnr, inrs_per_s);
+  fprintf (stderr, "zoo: shard %d/%d written: %d networks, %s %.2f %s, %.2f %s/s\n", shard + 1, d->shards, networks,
+           d->quality_name, mean_quality * d->quality_scale, d->quality_unit, rate, d->unit);
   fflush (stderr);
 }
+
+/* ---- nfn zoo fit ---- */
 
 static int
 zoo_fit (int argc, char **argv)
@@ -139,13 +143,11 @@ zoo_fit (int argc, char **argv)
       nfn_zoo_settings_clear (&settings);
       return 1;
     }
-  fit_display display = { .terminal = isatty (STDERR_FILENO), .started_us = g_get_monotonic_time () };
-  display.shards = (int) ((count > 0 ? (gint64) count * (1 + refits) : 0) + shard_size - 1) / shard_size;
-  NfnZooFitCallbacks callbacks = { .threads = threads, .progress = fit_progress, .user_data = &display,
-                                   .cancel = &zoo_cancel_flag, .shard_done = fit_shard_done };
-  struct sigaction action = { .sa_handler = zoo_on_sigint, .sa_flags = SA_RESETHAND };
-  sigemptyset (&action.sa_mask);
-  sigaction (SIGINT, &action, NULL);
+  NfnCliZooDisplay display;
+  nfn_cli_zoo_display_init (&display, count > 0 ? (gint64) count * (1 + refits) : 0, shard_size, "INRs", "mean PSNR",
+                            1, "dB");
+  NfnZooFitCallbacks callbacks = { .threads = threads, .progress = nfn_cli_zoo_progress, .user_data = &display,
+                                   .cancel = nfn_cli_zoo_catch_sigint (), .shard_done = nfn_cli_zoo_shard_done };
 
   NfnZooFitReport report;
   g_autoptr (GError) error = NULL;
@@ -273,6 +275,8 @@ zoo_info (int argc, char **argv)
   if (!list)
     return nfn_cli_fail_error (error);
   const NfnZooSettings *s = nfn_zoo_dir_settings (zoo);
+  if (strcmp (nfn_zoo_settings_kind (s), NFN_ZOO_KIND_SIREN_FIT) != 0) /* metrics, not images and PSNRs */
+    return nfn_cli_zoo_info_metrics (zoo, json);
 
   gint64 per_label[256] = { 0 };
   int max_label = -1;
@@ -452,41 +456,42 @@ render_evaluate (const NfnNetwork *net, int rows, int cols, float *out)
   return nfn_net_forward (&net->arch, &net->weights, rows * cols, coords, 0, out, NULL) == NFN_OK;
 }
 
-/* The image a zoo network was fitted to, from its metadata; NULL (no error) when it has none. */
+/* The image a zoo network was fitted to on the INR's [−1, 1] scale; NULL (no error) when the
+ * network names none. */
 static float *
 render_source_image (const NfnNetwork *net, int *rows, int *cols, char **title, GError **error)
 {
-  const char *dataset = g_hash_table_lookup (net->metadata, "nfn.zoo.dataset");
-  const char *split = g_hash_table_lookup (net->metadata, "nfn.zoo.split");
-  const char *image_text = g_hash_table_lookup (net->metadata, "nfn.zoo.image");
-  guint64 image;
-  if (!dataset || !split || !image_text || !g_ascii_string_to_unsigned (image_text, 10, 0, G_MAXINT - 1, &image, NULL))
-    return NULL;
-  g_autoptr (NfnDataset) ds = nfn_dataset_load (dataset, split, (int) image + 1, error);
-  if (!ds)
-    return NULL;
-  if ((gint64) image >= ds->count)
-    {
-      nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, dataset, "the %s split has no image %" G_GUINT64_FORMAT, split, image);
-      return NULL;
-    }
-  *rows = ds->rows;
-  *cols = ds->cols;
-  *title = g_strdup_printf ("%s %s #%" G_GUINT64_FORMAT " (%s)", dataset, split, image,
-                            nfn_dataset_class_name (dataset, ds->labels[image]));
-  float *pixels = g_new (float, (gsize) ds->rows * ds->cols);
-  nfn_fit_targets (pixels, ds->images + image * (gsize) ds->rows * ds->cols, (gsize) ds->rows * ds->cols);
+  float *pixels = nfn_network_source_image (net, rows, cols, title, error);
+  if (pixels)
+    nfn_fit_targets (pixels, pixels, (gsize) *rows * *cols);
   return pixels;
+}
+
+/* The source image through an edit's transform, on the [−1, 1] scale, from the source on it. */
+static float *
+render_target_image (const float *source /* (rows·cols) in [−1, 1] */, int rows, int cols, nfn_morph_op op)
+{
+  gsize n = (gsize) rows * cols;
+  g_autofree float *pixels = g_new (float, n);
+  float *target = g_new (float, n);
+  for (gsize e = 0; e < n; e++)
+    pixels[e] = (source[e] + 1.0f) / 2.0f;
+  nfn_morph_apply (op, pixels, target, 1, rows, cols);
+  nfn_fit_targets (target, target, n);
+  return target;
 }
 
 int
 nfn_cli_render (int argc, char **argv)
 {
-  g_autofree char *out = NULL;
+  g_autofree char *out = NULL, *target_name = NULL;
   int scale = 8;
   GOptionEntry entries[] = {
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "the PNG to write", "PNG" },
     { "scale", 0, 0, G_OPTION_ARG_INT, &scale, "screen pixels per image pixel (default 8)", "S" },
+    { "target", 0, 0, G_OPTION_ARG_STRING, &target_name,
+      "also the source through dilate|erode|gradient|invert, and the INR's MSE against it (default: the edit an "
+      "`nfn edit` network records)", "T" },
     { NULL },
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("NET|ZOO:IDX — the INR on the image grid and on a finer grid, beside its source image");
@@ -507,34 +512,58 @@ nfn_cli_render (int argc, char **argv)
   if (nfn_net_input_size (arch) != 2 || nfn_net_output_size (arch) != 1 || arch->kind == NFN_NET_CNN)
     return nfn_cli_fail ("%s: not an image INR (needs 2 inputs and 1 output)", argv[1]);
 
+  const char *recorded_edit = g_hash_table_lookup (net->metadata, "nfn.edit.transform");
+  const char *edit_name = target_name ? target_name : recorded_edit;
+  nfn_morph_op op;
+  if (edit_name && !nfn_morph_parse (edit_name, &op))
+    return nfn_cli_fail ("render: unknown --target \"%s\" (dilate, erode, gradient or invert)", edit_name);
+
   int rows = 28, cols = 28;
   g_autofree char *source_title = NULL;
   g_autofree float *source = render_source_image (net, &rows, &cols, &source_title, &error);
   if (!source && error)
     return nfn_cli_fail_error (error);
+  if (edit_name && !source)
+    return nfn_cli_fail ("%s: --target needs the image the network was fitted to (a zoo network, or one edited from it)",
+                         argv[1]);
+  g_autofree float *target = edit_name ? render_target_image (source, rows, cols, op) : NULL;
   int fine_rows = rows * scale, fine_cols = cols * scale;
   g_autofree float *coarse = g_new (float, (gsize) rows * cols);
   g_autofree float *fine = g_new (float, (gsize) fine_rows * fine_cols);
   if (!render_evaluate (net, rows, cols, coarse) || !render_evaluate (net, fine_rows, fine_cols, fine))
     return nfn_cli_fail ("%s: cannot evaluate the network", argv[1]);
 
-  int panels = source ? 3 : 2, side = rows * scale, width, height;
+  int panels = 2 + (source != NULL) + (target != NULL), side = rows * scale, width, height;
   render_layout (panels, side, &width, &height);
   cairo_surface_t *surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24, width, height);
   cairo_t *cr = cairo_create (surface);
   cairo_set_source_rgb (cr, 1, 1, 1);
   cairo_paint (cr);
   int x = RENDER_PAD;
-  g_autofree char *psnr_text = NULL;
+  g_autofree char *psnr_text = NULL, *mse_text = NULL, *mse_caption = NULL;
   if (source)
     {
       psnr_text = g_strdup_printf ("PSNR %.2f dB", nfn_psnr (coarse, source, (size_t) rows * cols, 2.0));
       render_panel (cr, source, rows, cols, x, side, "source image", source_title);
       x += side + RENDER_PAD;
     }
-  g_autofree char *coarse_caption = g_strdup_printf ("INR on the %d×%d grid", rows, cols);
-  render_panel (cr, coarse, rows, cols, x, side, coarse_caption, psnr_text);
+  if (target)
+    {
+      double mse;
+      nfn_mse (coarse, target, (size_t) rows * cols, &mse, NULL);
+      mse_text = g_strdup_printf ("MSE %.4f vs %s target", mse, edit_name);
+      mse_caption = g_strdup_printf ("MSE %.4f vs target", mse);
+    }
+  g_autofree char *coarse_caption = recorded_edit ? g_strdup_printf ("edited INR, %d×%d", rows, cols)
+                                                  : g_strdup_printf ("INR on the %d×%d grid", rows, cols);
+  render_panel (cr, coarse, rows, cols, x, side, coarse_caption, target ? mse_caption : psnr_text);
   x += side + RENDER_PAD;
+  if (target)
+    {
+      g_autofree char *target_caption = g_strdup_printf ("target: %s(source)", edit_name);
+      render_panel (cr, target, rows, cols, x, side, target_caption, "the edit's goal");
+      x += side + RENDER_PAD;
+    }
   g_autofree char *fine_caption = g_strdup_printf ("INR on a %d×%d grid", fine_rows, fine_cols);
   g_autofree char *name = g_path_get_basename (net->path ? net->path : argv[1]);
   render_panel (cr, fine, fine_rows, fine_cols, x, side, fine_caption, name);
@@ -546,7 +575,8 @@ nfn_cli_render (int argc, char **argv)
   FcFini ();
   if (status != CAIRO_STATUS_SUCCESS)
     return nfn_cli_fail ("%s: cannot write the PNG: %s", out, cairo_status_to_string (status));
-  printf ("%s: %d×%d PNG%s%s\n", out, width, height, psnr_text ? ", " : "", psnr_text ? psnr_text : "");
+  printf ("%s: %d×%d PNG%s%s%s%s\n", out, width, height, psnr_text ? ", " : "", psnr_text ? psnr_text : "",
+          mse_text ? ", " : "", mse_text ? mse_text : "");
   return 0;
 }
 

@@ -4,11 +4,15 @@
  *   one tensor per parameter block, with a readable name and its natural shape, e.g.
  *     "encoder.0.W2.full.weight"  (C_in·fold_in, C_out·fold_out)   an equivariant class matrix
  *     "encoder.0.W2.full.bias"    (C_out·fold_out)
- *     "encoder.0.pointwise.W2.weight" …                           pointwise layers
- *     "head.0.weight" (out, in)   "head.0.bias" (out)              the MLP head (PyTorch order)
+ *     "encoder.0.W2.weight" (C_in·f, C_out·f), ".bias"             pointwise layers
+ *     "output.…", "output.scale"                                   a WEIGHTS model's last NF
+ *                                                                  layer and LearnedScale
+ *     "head.0.weight" (out, in)   "head.0.bias" (out)              the MLP head (PyTorch's
+ *                                                                  nn.Linear order, transposed
+ *                                                                  from the arena's (in, out))
  *     "fourier.matrix" (m)                                         fixed buffers
- *   the tensors in arena order cover the whole parameter arena (nfn_model_param_count_all),
- *   so loading is a copy per tensor and saving a model then loading it gives equal bytes;
+ *   (names and shapes from nfn_model_param_blocks); the tensors cover every parameter
+ *   block of the arena, so saving a model then loading it gives equal parameters, bit for bit;
  *   __metadata__:
  *     "nfn.format"  "nfn-model"      "nfn.version" "1"
  *     "nfn.model"   the config as a JSON object (kind, space, every field of nfn_model_config)
@@ -54,10 +58,11 @@ gboolean nfn_model_config_from_json_node (JsonNode *node, nfn_model_config *cfg,
 gboolean nfn_model_config_from_json (const char *json, nfn_model_config *cfg, const char *label, GError **error);
 
 /* The model as safetensors in memory (the saved form), and back. from_safetensors builds a
- * new model (seed irrelevant: every parameter is overwritten) and fills info (may be NULL). */
+ * new model (seed irrelevant: every parameter is overwritten) and fills info (may be NULL);
+ * max_batch overrides the saved config's (the activation arena's size) when > 0. */
 NfnSafetensors *nfn_model_to_safetensors (nfn_model *model, const NfnModelFileInfo *info);
-nfn_model *nfn_model_from_safetensors (const NfnSafetensors *st, const char *label, NfnModelFileInfo *info,
-                                       GError **error);
+nfn_model *nfn_model_from_safetensors (const NfnSafetensors *st, const char *label, int max_batch,
+                                       NfnModelFileInfo *info, GError **error);
 
 /* Writes atomically (temp file + rename). */
 gboolean nfn_model_file_save (nfn_model *model, const NfnModelFileInfo *info, const char *path, GError **error);

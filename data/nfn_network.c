@@ -70,6 +70,13 @@ net_set_metadata (NfnNetwork *net, const char *key, const char *value)
   g_hash_table_insert (net->metadata, g_strdup (key), g_strdup (value));
 }
 
+void
+nfn_network_set_metadata (NfnNetwork *net, const char *key, const char *value)
+{
+  g_return_if_fail (net != NULL && key != NULL && value != NULL);
+  net_set_metadata (net, key, value);
+}
+
 NfnNetwork *
 nfn_network_copy (const NfnNetwork *net)
 {

@@ -42,6 +42,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NfnNetwork, nfn_network_free)
 /* New network with default names "layers.<i-1>.weight"/".bias" and zero weights. */
 NfnNetwork *nfn_network_new (const nfn_arch *arch);
 NfnNetwork *nfn_network_copy (const NfnNetwork *net);
+/* Sets a metadata entry, appending its key to metadata_keys the first time. */
+void nfn_network_set_metadata (NfnNetwork *net, const char *key, const char *value);
 /* Recognises layers in a parsed file; `label` names it in errors. Rejects NaN/Inf weights. */
 NfnNetwork *nfn_network_from_safetensors (const NfnSafetensors *st, const char *label, GError **error);
 /* By extension: .safetensors or .npz (a .npy, one array, is refused as a network). */

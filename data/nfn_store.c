@@ -20,7 +20,7 @@
 #include <json-glib/json-glib.h>
 #include <sqlite3.h>
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 /* PRAGMA application_id: "nfnw", so another program's SQLite file is not taken for a store. */
 #define STORE_APPLICATION_ID 0x6e666e77
 
@@ -293,8 +293,16 @@ store_migrate_0_to_1 (NfnStore *store, GError **error)
 
 /* store_migrations[v] takes a store from user_version v to v + 1, inside the caller's
  * transaction. A new schema version appends a function here. */
+/* Version 2: a run may be given a name (renaming in the GUI); "" until then. */
+static gboolean
+store_migrate_1_to_2 (NfnStore *store, GError **error)
+{
+  return store_exec (store, "ALTER TABLE runs ADD COLUMN name TEXT NOT NULL DEFAULT ''", error);
+}
+
 static gboolean (*const store_migrations[]) (NfnStore *store, GError **error) = {
   store_migrate_0_to_1,
+  store_migrate_1_to_2,
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (store_migrations) == STORE_SCHEMA_VERSION);
 
@@ -472,6 +480,7 @@ nfn_run_free (NfnRun *run)
 {
   if (!run)
     return;
+  g_free (run->name);
   g_free (run->experiment);
   g_free (run->task);
   g_free (run->model);
@@ -658,9 +667,61 @@ nfn_store_run_finish (NfnStore *store, gint64 run, NfnRunStatus status, GError *
                            nfn_run_status_name (status), g_get_real_time (), error);
 }
 
+gboolean
+nfn_store_run_rename (NfnStore *store, gint64 run, const char *name, GError **error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+  g_return_val_if_fail (name != NULL && g_utf8_validate (name, -1, NULL), FALSE);
+  g_autofree char *trimmed = g_strstrip (g_strdup (name));
+  return store_update_run (store, run, "UPDATE runs SET name = ?2 WHERE id = ?1", trimmed, 0, error);
+}
+
+gboolean
+nfn_store_run_delete (NfnStore *store, gint64 run, GError **error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+  if (!store_begin (store, error))
+    return FALSE;
+  gboolean ok = TRUE;
+  {
+    /* inside the write transaction, so the writer cannot start logging between look and delete */
+    g_autoptr (sqlite3_stmt) look = store_prepare (store, "SELECT status, host, pid FROM runs WHERE id = ?", error);
+    ok = look != NULL;
+    if (ok)
+      {
+        sqlite3_bind_int64 (look, 1, run);
+        int rc = sqlite3_step (look);
+        if (rc == SQLITE_DONE)
+          ok = store_no_run (store, run, error);
+        else if (rc != SQLITE_ROW)
+          ok = store_fail (store, rc, error);
+        else if (g_strcmp0 ((const char *) sqlite3_column_text (look, 0), "running") == 0
+                 && !store_writer_is_dead ((const char *) sqlite3_column_text (look, 1), sqlite3_column_int64 (look, 2)))
+          {
+            g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
+                         "%s: run %" G_GINT64_FORMAT " is still running (pid %" G_GINT64_FORMAT " on %s); cancel it first",
+                         store->path, run, (gint64) sqlite3_column_int64 (look, 2), (const char *) sqlite3_column_text (look, 1));
+            ok = FALSE;
+          }
+      }
+  }
+  if (ok)
+    {
+      /* metrics and artifacts go with it: ON DELETE CASCADE */
+      g_autoptr (sqlite3_stmt) stmt = store_prepare (store, "DELETE FROM runs WHERE id = ?", error);
+      ok = stmt != NULL;
+      if (ok)
+        {
+          sqlite3_bind_int64 (stmt, 1, run);
+          ok = store_step_done (store, stmt, error);
+        }
+    }
+  return store_end (store, ok, error);
+}
+
 #define STORE_RUN_COLUMNS \
   "SELECT r.id, e.name, r.task, r.model, r.config_json, r.seed, r.status, r.started_us, r.finished_us," \
-  " r.code_version, r.host, r.pid, r.summary_json FROM runs r JOIN experiments e ON e.id = r.experiment_id"
+  " r.code_version, r.host, r.pid, r.summary_json, r.name FROM runs r JOIN experiments e ON e.id = r.experiment_id"
 
 static NfnRun *
 store_run_from_row (sqlite3_stmt *stmt)
@@ -679,6 +740,7 @@ store_run_from_row (sqlite3_stmt *stmt)
   run->host = store_column_text (stmt, 10);
   run->pid = sqlite3_column_int64 (stmt, 11);
   run->summary_json = store_column_text (stmt, 12);
+  run->name = store_column_text (stmt, 13);
   /* what a read-only viewer (which may not mark it) must still show truthfully */
   if (run->status == NFN_RUN_RUNNING && store_writer_is_dead (run->host, run->pid))
     run->status = NFN_RUN_INTERRUPTED;
@@ -773,6 +835,43 @@ nfn_store_run_metric (NfnStore *store, gint64 run, const char *name, gint64 afte
       return NULL;
     }
   return g_steal_pointer (&points);
+}
+
+static void
+store_metric_summary_clear (gpointer element)
+{
+  g_free (((NfnMetricSummary *) element)->name);
+}
+
+GArray *
+nfn_store_run_metric_summaries (NfnStore *store, gint64 run, GError **error)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  /* with one max() aggregate, SQLite takes the bare column `value` from the row holding the max */
+  g_autoptr (sqlite3_stmt) stmt = store_prepare (
+    store, "SELECT name, count(*), max(step), value FROM metrics WHERE run_id = ? GROUP BY name ORDER BY name", error);
+  if (!stmt)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, run);
+  g_autoptr (GArray) summaries = g_array_new (FALSE, FALSE, sizeof (NfnMetricSummary));
+  g_array_set_clear_func (summaries, store_metric_summary_clear);
+  int rc;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      NfnMetricSummary summary = {
+        .name = store_column_text (stmt, 0),
+        .count = sqlite3_column_int64 (stmt, 1),
+        .last_step = sqlite3_column_int64 (stmt, 2),
+        .last_value = sqlite3_column_type (stmt, 3) == SQLITE_NULL ? NAN : sqlite3_column_double (stmt, 3),
+      };
+      g_array_append_val (summaries, summary);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      store_fail (store, rc, error);
+      return NULL;
+    }
+  return g_steal_pointer (&summaries);
 }
 
 void

@@ -52,6 +52,7 @@ const char *nfn_run_status_name (NfnRunStatus status); /* "running", "completed"
 
 typedef struct {
   gint64 id;
+  char *name;         /* given by renaming, "" until then */
   char *experiment;   /* experiment name ("default" unless given) */
   char *task;         /* e.g. "zoo-fit", "train-classify" */
   char *model;        /* e.g. "hnp", or "" */
@@ -86,6 +87,14 @@ gboolean nfn_store_run_resume (NfnStore *store, gint64 run, GError **error);
 /* Ends a run with COMPLETED, FAILED or CANCELLED. */
 gboolean nfn_store_run_finish (NfnStore *store, gint64 run, NfnRunStatus status, GError **error);
 
+/* Gives a run a name (white space trimmed; "" removes it). No such run → NOT_FOUND. */
+gboolean nfn_store_run_rename (NfnStore *store, gint64 run, const char *name, GError **error);
+/* Deletes a run with its metrics and artifact records (the artifact files stay on disk; a zoo
+ * the run fitted stays registered). A run whose writer is still alive is refused
+ * (NFN_DATA_ERROR_UNSUPPORTED, "… is still running …; cancel it first"); no such run →
+ * NOT_FOUND. */
+gboolean nfn_store_run_delete (NfnStore *store, gint64 run, GError **error);
+
 /* Runs newest first; task_filter NULL = all. Elements NfnRun*. */
 GPtrArray *nfn_store_list_runs (NfnStore *store, const char *task_filter, GError **error);
 /* No such run → NFN_DATA_ERROR_NOT_FOUND "PATH: no run 42". */
@@ -103,6 +112,17 @@ GPtrArray *nfn_store_run_metric_names (NfnStore *store, gint64 run, GError **err
 /* One series in step order. Elements NfnMetricPoint. Since `after_step` (exclusive; use
  * G_MININT64 for all) so a live view can poll for new points only. */
 GArray *nfn_store_run_metric (NfnStore *store, gint64 run, const char *name, gint64 after_step, GError **error);
+
+/* Every metric a run logged, in name order: how many points and the last one. One query, so a
+ * table of many runs (and a live view polling them) never reads whole series. */
+typedef struct {
+  char *name;
+  gint64 count;
+  gint64 last_step;
+  double last_value; /* NaN for a NaN (NULL) value */
+} NfnMetricSummary;
+/* Elements NfnMetricSummary; freeing the array frees the names. */
+GArray *nfn_store_run_metric_summaries (NfnStore *store, gint64 run, GError **error);
 
 typedef struct {
   gint64 id;

@@ -132,6 +132,96 @@ nfn_trainer_set_load_zoo (NfnTrainerSet *set, NfnZooDir *zoo, gint64 first_image
   return ok;
 }
 
+/* ---- input normalisation ---- */
+
+void
+nfn_trainer_norm_fit (NfnTrainerNorm *norm, const nfn_feature *networks)
+{
+  const nfn_space *s = &networks->space;
+  memset (norm, 0, sizeof *norm);
+  norm->n_tensors = nfn_tensor_count (s);
+  for (int t = 0; t < norm->n_tensors; t++)
+    {
+      size_t n = (size_t) networks->B * nfn_tensor_entries (s, t) * networks->C;
+      /* two passes in double: the spread is tiny next to the mean for some tensors */
+      double mean = 0, var = 0;
+      for (size_t k = 0; k < n; k++)
+        mean += networks->t[t][k];
+      mean /= n;
+      for (size_t k = 0; k < n; k++)
+        var += (networks->t[t][k] - mean) * (networks->t[t][k] - mean);
+      double std = sqrt (var / n);
+      norm->mean[t] = (float) mean;
+      norm->std[t] = std > 0 && isfinite (std) ? (float) std : 1.0f;
+    }
+}
+
+void
+nfn_trainer_norm_apply (const NfnTrainerNorm *norm, nfn_feature *networks)
+{
+  const nfn_space *s = &networks->space;
+  for (int t = 0; t < norm->n_tensors && t < nfn_tensor_count (s); t++)
+    {
+      size_t n = (size_t) networks->B * nfn_tensor_entries (s, t) * networks->C;
+      float mean = norm->mean[t], inv = 1.0f / norm->std[t];
+      for (size_t k = 0; k < n; k++)
+        networks->t[t][k] = (networks->t[t][k] - mean) * inv;
+    }
+}
+
+void
+nfn_trainer_norm_build_json (JsonBuilder *b, const NfnTrainerNorm *norm)
+{
+  const char *names[] = { "mean", "std" };
+  const float *values[] = { norm->mean, norm->std };
+  json_builder_begin_object (b);
+  for (int k = 0; k < 2; k++)
+    {
+      json_builder_set_member_name (b, names[k]);
+      json_builder_begin_array (b);
+      for (int t = 0; t < norm->n_tensors; t++)
+        json_builder_add_double_value (b, values[k][t]);
+      json_builder_end_array (b);
+    }
+  json_builder_end_object (b);
+}
+
+gboolean
+nfn_trainer_norm_from_json_node (JsonNode *node, const nfn_space *space, NfnTrainerNorm *norm, const char *label,
+                                 GError **error)
+{
+  memset (norm, 0, sizeof *norm);
+  int T = nfn_tensor_count (space);
+  JsonObject *o = node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+  const char *names[] = { "mean", "std" };
+  float *values[] = { norm->mean, norm->std };
+  for (int k = 0; k < 2; k++)
+    {
+      JsonNode *member = o ? json_object_get_member (o, names[k]) : NULL;
+      JsonArray *a = member && JSON_NODE_HOLDS_ARRAY (member) ? json_node_get_array (member) : NULL;
+      if (!a || json_array_get_length (a) != (guint) T)
+        {
+          nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label, "input_norm.%s is not an array of %d numbers", names[k], T);
+          return FALSE;
+        }
+      for (int t = 0; t < T; t++)
+        {
+          JsonNode *e = json_array_get_element (a, t);
+          GType type = JSON_NODE_HOLDS_VALUE (e) ? json_node_get_value_type (e) : G_TYPE_INVALID;
+          double v = type == G_TYPE_DOUBLE || type == G_TYPE_INT64 ? json_node_get_double (e) : NAN;
+          if (!isfinite (v) || (k == 1 && !(v > 0)))
+            {
+              nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label, "input_norm.%s[%d] is not a %s number", names[k], t,
+                                  k == 1 ? "positive" : "finite");
+              return FALSE;
+            }
+          values[k][t] = (float) v;
+        }
+    }
+  norm->n_tensors = T;
+  return TRUE;
+}
+
 /* ---- metrics ---- */
 
 double
@@ -606,11 +696,13 @@ trainer_log (const NfnTrainerOptions *options, gint64 run, gint64 step, const ch
 {
   if (!options->store || metrics->n == 0)
     return TRUE;
-  const char *names[NFN_TRAINER_MAX_METRICS + 1];
-  g_autofree char *owned[NFN_TRAINER_MAX_METRICS] = { 0 };
+  char *names[NFN_TRAINER_MAX_METRICS];
   for (int k = 0; k < metrics->n; k++)
-    names[k] = owned[k] = g_strconcat (prefix, metrics->names[k], NULL);
-  return nfn_store_run_log (options->store, run, step, metrics->n, names, metrics->values, error);
+    names[k] = g_strconcat (prefix, metrics->names[k], NULL);
+  gboolean ok = nfn_store_run_log (options->store, run, step, metrics->n, (const char *const *) names, metrics->values, error);
+  for (int k = 0; k < metrics->n; k++)
+    g_free (names[k]);
+  return ok;
 }
 
 static gboolean
@@ -639,7 +731,8 @@ trainer_check_args (const NfnTrainerTask *task, const NfnTrainerSet *train, cons
 static char *
 trainer_default_checkpoint_path (NfnStore *store, gint64 run)
 {
-  g_autofree char *dir = g_path_get_dirname (nfn_store_get_path (store));
+  g_autofree char *db = g_canonicalize_filename (nfn_store_get_path (store), NULL);
+  g_autofree char *dir = g_path_get_dirname (db);
   g_autofree char *name = g_strdup_printf ("run-%" G_GINT64_FORMAT ".safetensors", run);
   return g_build_filename (dir, "checkpoints", name, NULL);
 }
@@ -901,7 +994,7 @@ trainer_train (const NfnTrainerTask *task, const NfnTrainerSet *train, const Nfn
   g_autoptr (JsonBuilder) summary = json_builder_new ();
   json_builder_begin_object (summary);
   trainer_build_summary (summary, report, train, val, test);
-  if (options->finish && !options->finish (report, summary, options->user_data, error))
+  if (options->finish && !options->finish (report, summary, options->finish_data, error))
     return FALSE;
   json_builder_end_object (summary);
   if (store)

@@ -20,12 +20,16 @@
  * threads, same machine).
  *
  * Store rows (when options.store is set), task = options.task_name:
- *   metrics  "train/loss"          mean loss of the last log_every steps, at the global step
+ *   metrics  "train/loss"          mean loss of the last log_every steps (and of an epoch's
+ *                                  remainder), at the global step (1-based)
  *            "train/lr"            the learning rate of that step
  *            "train/epoch_loss"    mean over the epoch, at the epoch's last step
- *            "val/<name>"          every metric of the task's score, at the epoch's last step
+ *            "train/epoch_seconds" the epoch's wall time (training and validation), same step
+ *            "val/<name>"          every metric of the task's score, same step
  *            "epoch"               the epoch just finished (1-based), same step
- *   artifact "checkpoint"          the checkpoint file (registered once)
+ *            "test/<name>"         the best parameters' score on the test set, at the last step
+ *   artifact "checkpoint"          the checkpoint file (registered once; rewritten atomically
+ *                                  after every epoch)
  *   summary  {"best_epoch", "epochs", "steps", "val": {…at best}, "test": {…}, "wall_seconds",
  *             "params", "train_networks", "val_networks", "test_networks", "resumed_from_epoch",
  *             plus whatever options.finish adds}
@@ -70,6 +74,27 @@ gboolean nfn_trainer_set_load_zoo (NfnTrainerSet *set, NfnZooDir *zoo, gint64 fi
 /* dst = the n networks src[index[k]] (with their labels, targets, sources). */
 gboolean nfn_trainer_set_gather (NfnTrainerSet *dst, const NfnTrainerSet *src, const int *index, int n,
                                  GError **error);
+
+/* ---- Input normalisation ----
+ * Raw weights differ in scale by orders of magnitude between tensors (a SIREN's hidden
+ * weights are ~1/ω0 of its first layer's), which starves Fourier features and NF layers alike.
+ * One affine map per tensor, x ← (x − mean_t) / std_t, fitted on the training set, commutes
+ * with every neuron permutation, so it keeps equivariance and invariance. A model file keeps it
+ * (NfnModelFileInfo.extra_json member "input_norm") so predictions apply the same map. */
+typedef struct {
+  int n_tensors;                 /* 2L; 0 = identity */
+  float mean[NFN_MAX_TENSORS];
+  float std[NFN_MAX_TENSORS];    /* > 0 */
+} NfnTrainerNorm;
+
+/* Per tensor: mean and population std over every entry of every network (std 0 → 1). */
+void nfn_trainer_norm_fit (NfnTrainerNorm *norm, const nfn_feature *networks /* (N, C = 1) */);
+/* In place, on every network of the batch (any C = 1 feature of the same space). */
+void nfn_trainer_norm_apply (const NfnTrainerNorm *norm, nfn_feature *networks);
+/* As a JSON object {"mean": [...], "std": [...]} at the builder's position, and back. */
+void nfn_trainer_norm_build_json (JsonBuilder *builder, const NfnTrainerNorm *norm);
+gboolean nfn_trainer_norm_from_json_node (JsonNode *node, const nfn_space *space, NfnTrainerNorm *norm,
+                                          const char *label, GError **error);
 
 /* ---- Metrics ---- */
 
@@ -177,7 +202,8 @@ typedef struct {
   /* Called once at the end of a successful run with the best parameters in place (save the
    * model, add artifacts, add summary members to `summary`, an open object). FALSE fails the
    * run with its error. May be NULL. */
-  gboolean (*finish) (const NfnTrainerReport *report, JsonBuilder *summary, gpointer user_data, GError **error);
+  gboolean (*finish) (const NfnTrainerReport *report, JsonBuilder *summary, gpointer finish_data, GError **error);
+  gpointer finish_data;
 } NfnTrainerOptions;
 
 /* Defaults: 10 epochs, batch 32, lr 1e-3, no decay, no warmup, seed 0, log every 10 steps. */

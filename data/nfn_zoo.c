@@ -1,8 +1,10 @@
-/* nfn_zoo.c — zoo directories: the manifest, shards, resumable fitting and reading back.
+/* nfn_zoo.c — zoo directories: the manifest, shards, resumable building and reading back.
  *
- * Shape letters: K networks in a shard, B networks in a loaded range, n_i widths, N pixels.
- * A shard's layer tensors are exactly a C = 1 nfn_feature's blocks — (K, n_i, n_{i-1}) and
- * (K, n_i) — so writing and reading copy whole blocks.
+ * Shape letters: K networks in a shard, B networks in a loaded range, n_i widths, N pixels,
+ * M per-network metrics. A shard's layer tensors are exactly a C = 1 nfn_feature's blocks —
+ * (K, n_i, n_{i-1}[, kh, kw]) and (K, n_i) — so writing and reading copy whole blocks.
+ * The shard loop (nfn_zoo_build) knows nothing of what builds a shard: SIREN fitting is one
+ * NfnZooBuilder (below), CNN training another (nfn_cnn_zoo.c).
  */
 #include "nfn_zoo.h"
 
@@ -17,7 +19,8 @@
 
 #define ZOO_MANIFEST "zoo.json"
 
-static const char *const zoo_entry_tensors[] = { "label", "psnr", "source_index", "refit" };
+/* A SIREN fit's metrics, in NfnZooEntry's terms. */
+static const char *const zoo_entry_tensors[] = { "label", "psnr", "source_index", "refit", NULL };
 enum { ZOO_LABEL, ZOO_PSNR, ZOO_SOURCE_INDEX, ZOO_REFIT, ZOO_N_ENTRY_TENSORS };
 
 void
@@ -38,6 +41,44 @@ nfn_zoo_settings_clear (NfnZooSettings *settings)
 {
   g_clear_pointer (&settings->dataset, g_free);
   g_clear_pointer (&settings->split, g_free);
+  g_clear_pointer (&settings->kind, g_free);
+  g_clear_pointer (&settings->metrics, g_strfreev);
+  g_clear_pointer (&settings->training_json, g_free);
+}
+
+const char *
+nfn_zoo_settings_kind (const NfnZooSettings *settings)
+{
+  return settings->kind ? settings->kind : NFN_ZOO_KIND_SIREN_FIT;
+}
+
+static gboolean
+zoo_is_siren_fit (const NfnZooSettings *s)
+{
+  return strcmp (nfn_zoo_settings_kind (s), NFN_ZOO_KIND_SIREN_FIT) == 0;
+}
+
+const char *const *
+nfn_zoo_settings_metrics (const NfnZooSettings *settings)
+{
+  return settings->metrics ? (const char *const *) settings->metrics : zoo_entry_tensors;
+}
+
+static int
+zoo_metric_count (const NfnZooSettings *s)
+{
+  return (int) g_strv_length ((char **) nfn_zoo_settings_metrics (s));
+}
+
+/* Index of metric `name`, or −1. */
+static int
+zoo_metric_index (const NfnZooSettings *s, const char *name)
+{
+  const char *const *names = nfn_zoo_settings_metrics (s);
+  for (int m = 0; names[m]; m++)
+    if (strcmp (names[m], name) == 0)
+      return m;
+  return -1;
 }
 
 gint64
@@ -68,6 +109,26 @@ zoo_shard_path (const char *dir, int shard)
   return g_build_filename (dir, name, NULL);
 }
 
+/* Layer tensor t's name and shape in a shard of K networks: conv kernels keep PyTorch's
+ * (out, in, kh, kw), so a shard is a batched state dict. Returns the rank. */
+static int
+zoo_layer_tensor (const nfn_arch *arch, int t, gint64 K, char **name, gint64 shape[5])
+{
+  const nfn_space *space = &arch->space;
+  int i = nfn_tensor_layer (t);
+  *name = g_strdup_printf ("layers.%d.%s", i - 1, nfn_tensor_is_bias (t) ? "bias" : "weight");
+  shape[0] = K;
+  shape[1] = space->n[i];
+  if (nfn_tensor_is_bias (t))
+    return 2;
+  shape[2] = space->n[i - 1];
+  if (space->f[i] == 1)
+    return 3;
+  shape[3] = arch->kh;
+  shape[4] = arch->kw;
+  return 5;
+}
+
 /* ---- The manifest ---- */
 
 static void
@@ -81,8 +142,26 @@ zoo_add_arch (JsonBuilder *b, const nfn_arch *arch)
   for (int i = 0; i <= arch->space.L; i++)
     json_builder_add_int_value (b, arch->space.n[i]);
   json_builder_end_array (b);
-  json_builder_set_member_name (b, "omega0");
-  json_builder_add_double_value (b, arch->omega0);
+  if (arch->kind == NFN_NET_SIREN)
+    {
+      json_builder_set_member_name (b, "omega0");
+      json_builder_add_double_value (b, arch->omega0);
+    }
+  else
+    {
+      json_builder_set_member_name (b, "activation");
+      json_builder_add_string_value (b, nfn_activation_name (arch->act));
+    }
+  if (arch->kind == NFN_NET_CNN)
+    {
+      const char *names[] = { "n_conv", "kernel", "stride", "padding", "in_h", "in_w" };
+      const int values[] = { arch->n_conv, arch->kh, arch->stride, arch->padding, arch->in_h, arch->in_w };
+      for (size_t k = 0; k < G_N_ELEMENTS (names); k++)
+        {
+          json_builder_set_member_name (b, names[k]);
+          json_builder_add_int_value (b, values[k]);
+        }
+    }
   json_builder_end_object (b);
 }
 
@@ -104,29 +183,58 @@ zoo_arch_json (const nfn_arch *arch)
   return zoo_json_text (b, FALSE);
 }
 
+/* A JSON object text as this file writes it (compact), so that two texts of one object
+ * compare equal; NULL when it is not an object. */
+static char *
+zoo_normalize_json (const char *text)
+{
+  g_autoptr (JsonNode) node = text ? json_from_string (text, NULL) : NULL;
+  if (!node || !JSON_NODE_HOLDS_OBJECT (node))
+    return NULL;
+  return json_to_string (node, FALSE);
+}
+
 static char *
 zoo_manifest_json (const NfnZooSettings *s, gboolean pretty)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
+  gboolean siren = zoo_is_siren_fit (s);
   json_builder_begin_object (b);
 #define MEMBER(name) json_builder_set_member_name (b, name)
   MEMBER ("format"); json_builder_add_string_value (b, NFN_ZOO_FORMAT);
   MEMBER ("version"); json_builder_add_int_value (b, NFN_ZOO_VERSION);
+  MEMBER ("kind"); json_builder_add_string_value (b, nfn_zoo_settings_kind (s));
   MEMBER ("architecture"); zoo_add_arch (b, &s->arch);
   MEMBER ("dataset"); json_builder_add_string_value (b, s->dataset);
   MEMBER ("split"); json_builder_add_string_value (b, s->split);
   MEMBER ("count"); json_builder_add_int_value (b, s->count);
   MEMBER ("refits"); json_builder_add_int_value (b, s->refits);
   MEMBER ("networks"); json_builder_add_int_value (b, nfn_zoo_settings_networks (s));
-  MEMBER ("steps"); json_builder_add_int_value (b, s->steps);
-  MEMBER ("lr"); json_builder_add_double_value (b, s->lr);
+  if (siren)
+    {
+      MEMBER ("steps"); json_builder_add_int_value (b, s->steps);
+      MEMBER ("lr"); json_builder_add_double_value (b, s->lr);
+    }
   MEMBER ("seed"); json_builder_add_int_value (b, (gint64) s->seed);
   MEMBER ("shard_size"); json_builder_add_int_value (b, s->shard_size);
   MEMBER ("rows"); json_builder_add_int_value (b, s->rows);
   MEMBER ("cols"); json_builder_add_int_value (b, s->cols);
-  MEMBER ("coordinates"); json_builder_add_string_value (b, "(x, y) = (linspace(-1, 1)[col], linspace(-1, 1)[row])");
-  MEMBER ("targets"); json_builder_add_string_value (b, "2 * pixel - 1, pixels in [0, 1]");
-  MEMBER ("order"); json_builder_add_string_value (b, "network n: image n / (1 + refits), refit n % (1 + refits)");
+  MEMBER ("metrics");
+  json_builder_begin_array (b);
+  for (const char *const *m = nfn_zoo_settings_metrics (s); *m; m++)
+    json_builder_add_string_value (b, *m);
+  json_builder_end_array (b);
+  if (siren)
+    {
+      MEMBER ("coordinates"); json_builder_add_string_value (b, "(x, y) = (linspace(-1, 1)[col], linspace(-1, 1)[row])");
+      MEMBER ("targets"); json_builder_add_string_value (b, "2 * pixel - 1, pixels in [0, 1]");
+      MEMBER ("order"); json_builder_add_string_value (b, "network n: image n / (1 + refits), refit n % (1 + refits)");
+    }
+  else if (s->training_json)
+    {
+      MEMBER ("training");
+      json_builder_add_value (b, json_from_string (s->training_json, NULL));
+    }
 #undef MEMBER
   json_builder_end_object (b);
   return zoo_json_text (b, pretty);
@@ -159,6 +267,19 @@ zoo_get_string (JsonObject *o, const char *name, const char *label, GError **err
   return json_node_get_string (node);
 }
 
+/* An int member of the architecture in [1, 1 << 20] (0 allowed for "padding"). */
+static gboolean
+zoo_arch_int (JsonObject *a, const char *name, int *out)
+{
+  JsonNode *v = json_object_get_member (a, name);
+  gint64 min = strcmp (name, "padding") == 0 ? 0 : 1;
+  if (!v || !JSON_NODE_HOLDS_VALUE (v) || json_node_get_value_type (v) != G_TYPE_INT64 || json_node_get_int (v) < min
+      || json_node_get_int (v) > 1 << 20)
+    return FALSE;
+  *out = (int) json_node_get_int (v);
+  return TRUE;
+}
+
 static gboolean
 zoo_parse_arch (JsonObject *o, nfn_arch *arch, const char *label, GError **error)
 {
@@ -167,11 +288,19 @@ zoo_parse_arch (JsonObject *o, nfn_arch *arch, const char *label, GError **error
   JsonNode *widths_node = a ? json_object_get_member (a, "widths") : NULL;
   JsonArray *widths = widths_node && JSON_NODE_HOLDS_ARRAY (widths_node) ? json_node_get_array (widths_node) : NULL;
   JsonNode *omega = a ? json_object_get_member (a, "omega0") : NULL;
-  const char *kind = a && json_object_has_member (a, "kind") ? json_object_get_string_member (a, "kind") : NULL;
+  JsonNode *kind_node = a ? json_object_get_member (a, "kind") : NULL;
+  JsonNode *act_node = a ? json_object_get_member (a, "activation") : NULL;
+  const char *kind_name = kind_node && JSON_NODE_HOLDS_VALUE (kind_node)
+                                  && json_node_get_value_type (kind_node) == G_TYPE_STRING
+                              ? json_node_get_string (kind_node) : NULL;
+  const char *act_name = act_node && JSON_NODE_HOLDS_VALUE (act_node)
+                                 && json_node_get_value_type (act_node) == G_TYPE_STRING
+                             ? json_node_get_string (act_node) : NULL;
+  nfn_net_kind kind = NFN_NET_SIREN;
+  nfn_activation act = NFN_ACT_RELU;
   int n[NFN_MAX_LAYERS + 1];
   guint L = widths ? json_array_get_length (widths) : 0;
-  gboolean ok = kind && g_strcmp0 (kind, "siren") == 0 && L >= 2 && L <= NFN_MAX_LAYERS + 1 && omega
-                && JSON_NODE_HOLDS_VALUE (omega);
+  gboolean ok = kind_name && nfn_net_kind_parse (kind_name, &kind) && L >= 2 && L <= NFN_MAX_LAYERS + 1;
   for (guint i = 0; ok && i < L; i++)
     {
       JsonNode *w = json_array_get_element (widths, i);
@@ -180,12 +309,57 @@ zoo_parse_arch (JsonObject *o, nfn_arch *arch, const char *label, GError **error
       if (ok)
         n[i] = (int) json_node_get_int (w);
     }
-  if (!ok || nfn_arch_siren (arch, (int) L - 1, n, (float) json_node_get_double (omega)) != NFN_OK)
+  if (ok && kind == NFN_NET_SIREN)
+    ok = omega && JSON_NODE_HOLDS_VALUE (omega)
+         && nfn_arch_siren (arch, (int) L - 1, n, (float) json_node_get_double (omega)) == NFN_OK;
+  else if (ok)
+    ok = act_name && nfn_activation_parse (act_name, &act);
+  if (ok && kind == NFN_NET_MLP)
+    ok = nfn_arch_mlp (arch, (int) L - 1, n, act) == NFN_OK;
+  if (ok && kind == NFN_NET_CNN)
+    {
+      int n_conv, k, stride, padding, in_h, in_w;
+      ok = zoo_arch_int (a, "n_conv", &n_conv) && zoo_arch_int (a, "kernel", &k) && zoo_arch_int (a, "stride", &stride)
+           && zoo_arch_int (a, "padding", &padding) && zoo_arch_int (a, "in_h", &in_h) && zoo_arch_int (a, "in_w", &in_w)
+           && nfn_arch_cnn (arch, (int) L - 1, n, n_conv, k, stride, padding, in_h, in_w, act) == NFN_OK;
+    }
+  if (!ok)
     {
       nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label,
-                          "\"architecture\" is not a SIREN {\"kind\": \"siren\", \"widths\": […], \"omega0\": …}");
+                          "\"architecture\" is not a network {\"kind\": \"siren\", \"widths\": […], \"omega0\": …}"
+                          " (or \"mlp\"/\"cnn\" with \"activation\", and a CNN's \"n_conv\", \"kernel\", \"stride\","
+                          " \"padding\", \"in_h\", \"in_w\")");
       return FALSE;
     }
+  return TRUE;
+}
+
+/* "metrics": an array of distinct non-empty names, or absent (a SIREN fit's four). */
+static gboolean
+zoo_parse_metrics (JsonObject *o, NfnZooSettings *s, const char *label, GError **error)
+{
+  JsonNode *node = json_object_get_member (o, "metrics");
+  if (!node)
+    return TRUE;
+  JsonArray *array = JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+  guint n = array ? json_array_get_length (array) : 0;
+  g_autoptr (GStrvBuilder) names = g_strv_builder_new ();
+  gboolean ok = array != NULL && n <= 1024;
+  for (guint k = 0; ok && k < n; k++)
+    {
+      JsonNode *e = json_array_get_element (array, k);
+      ok = JSON_NODE_HOLDS_VALUE (e) && json_node_get_value_type (e) == G_TYPE_STRING && *json_node_get_string (e);
+      for (guint j = 0; ok && j < k; j++)
+        ok = strcmp (json_array_get_string_element (array, j), json_node_get_string (e)) != 0;
+      if (ok)
+        g_strv_builder_add (names, json_node_get_string (e));
+    }
+  if (!ok)
+    {
+      nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label, "\"metrics\" is not an array of distinct names");
+      return FALSE;
+    }
+  s->metrics = g_strv_builder_end (names);
   return TRUE;
 }
 
@@ -221,7 +395,7 @@ zoo_read_manifest (const char *dir, NfnZooSettings *s, GError **error)
                           NFN_ZOO_FORMAT);
       return FALSE;
     }
-  gint64 version = 0, count, refits, steps, seed, shard_size, rows, cols;
+  gint64 version = 0, count, refits, steps = 0, seed, shard_size, rows, cols;
   if (!zoo_get_int (o, "version", 1, &version, path, error))
     return FALSE;
   if (version != NFN_ZOO_VERSION)
@@ -232,27 +406,35 @@ zoo_read_manifest (const char *dir, NfnZooSettings *s, GError **error)
                           version > NFN_ZOO_VERSION ? "update nfn to read it" : "refit it with nfn zoo fit");
       return FALSE;
     }
-  const char *dataset, *split;
+  const char *dataset, *split, *kind = NFN_ZOO_KIND_SIREN_FIT;
+  if (json_object_has_member (o, "kind") && !(kind = zoo_get_string (o, "kind", path, error)))
+    return FALSE;
+  gboolean siren = strcmp (kind, NFN_ZOO_KIND_SIREN_FIT) == 0;
   JsonNode *lr = json_object_get_member (o, "lr");
+  JsonNode *training = json_object_get_member (o, "training");
   if (!zoo_get_int (o, "count", 1, &count, path, error) || !zoo_get_int (o, "refits", 0, &refits, path, error)
-      || !zoo_get_int (o, "steps", 0, &steps, path, error) || !zoo_get_int (o, "seed", G_MININT64, &seed, path, error)
+      || (siren && !zoo_get_int (o, "steps", 0, &steps, path, error))
+      || !zoo_get_int (o, "seed", G_MININT64, &seed, path, error)
       || !zoo_get_int (o, "shard_size", 1, &shard_size, path, error) || !zoo_get_int (o, "rows", 1, &rows, path, error)
       || !zoo_get_int (o, "cols", 1, &cols, path, error)
       || !(dataset = zoo_get_string (o, "dataset", path, error)) || !(split = zoo_get_string (o, "split", path, error))
-      || !zoo_parse_arch (o, &s->arch, path, error))
+      || !zoo_parse_arch (o, &s->arch, path, error) || !zoo_parse_metrics (o, s, path, error))
     return FALSE;
   if (count > G_MAXINT || refits > 1000 || steps > G_MAXINT || shard_size > G_MAXINT || rows * cols > 1 << 24
-      || !lr || !JSON_NODE_HOLDS_VALUE (lr) || !(json_node_get_double (lr) > 0))
+      || (siren && (!lr || !JSON_NODE_HOLDS_VALUE (lr) || !(json_node_get_double (lr) > 0)))
+      || (training && !JSON_NODE_HOLDS_OBJECT (training)))
     {
       nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, path, "settings out of range");
       return FALSE;
     }
+  s->kind = siren ? NULL : g_strdup (kind);
+  s->training_json = training ? json_to_string (training, FALSE) : NULL;
   s->dataset = g_strdup (dataset);
   s->split = g_strdup (split);
   s->count = (int) count;
   s->refits = (int) refits;
   s->steps = (int) steps;
-  s->lr = json_node_get_double (lr);
+  s->lr = siren ? json_node_get_double (lr) : 0;
   s->seed = (guint64) seed;
   s->shard_size = (int) shard_size;
   s->rows = (int) rows;
@@ -265,6 +447,8 @@ zoo_read_manifest (const char *dir, NfnZooSettings *s, GError **error)
 static char *
 zoo_settings_difference (const NfnZooSettings *a, const NfnZooSettings *b)
 {
+  if (strcmp (nfn_zoo_settings_kind (a), nfn_zoo_settings_kind (b)) != 0)
+    return g_strdup_printf ("kind %s, not %s", nfn_zoo_settings_kind (a), nfn_zoo_settings_kind (b));
   if (g_strcmp0 (a->dataset, b->dataset) != 0)
     return g_strdup_printf ("dataset %s, not %s", a->dataset, b->dataset);
   if (g_strcmp0 (a->split, b->split) != 0)
@@ -273,9 +457,9 @@ zoo_settings_difference (const NfnZooSettings *a, const NfnZooSettings *b)
     return g_strdup_printf ("count %d, not %d", a->count, b->count);
   if (a->refits != b->refits)
     return g_strdup_printf ("refits %d, not %d", a->refits, b->refits);
-  if (a->steps != b->steps)
+  if (zoo_is_siren_fit (a) && a->steps != b->steps)
     return g_strdup_printf ("steps %d, not %d", a->steps, b->steps);
-  if (a->lr != b->lr)
+  if (zoo_is_siren_fit (a) && a->lr != b->lr)
     return g_strdup_printf ("lr %g, not %g", a->lr, b->lr);
   if (a->seed != b->seed)
     return g_strdup_printf ("seed %" G_GUINT64_FORMAT ", not %" G_GUINT64_FORMAT, a->seed, b->seed);
@@ -286,6 +470,14 @@ zoo_settings_difference (const NfnZooSettings *a, const NfnZooSettings *b)
   g_autofree char *arch_a = zoo_arch_json (&a->arch), *arch_b = zoo_arch_json (&b->arch);
   if (strcmp (arch_a, arch_b) != 0)
     return g_strdup_printf ("architecture %s, not %s", arch_a, arch_b);
+  g_autofree char *metrics_a = g_strjoinv (", ", (char **) nfn_zoo_settings_metrics (a));
+  g_autofree char *metrics_b = g_strjoinv (", ", (char **) nfn_zoo_settings_metrics (b));
+  if (strcmp (metrics_a, metrics_b) != 0)
+    return g_strdup_printf ("metrics %s, not %s", metrics_a, metrics_b);
+  g_autofree char *training_a = zoo_normalize_json (a->training_json);
+  g_autofree char *training_b = zoo_normalize_json (b->training_json);
+  if (g_strcmp0 (training_a, training_b) != 0)
+    return g_strdup_printf ("training %s, not %s", training_a ? training_a : "{}", training_b ? training_b : "{}");
   return NULL;
 }
 
@@ -308,22 +500,17 @@ zoo_shard_load (const NfnZooSettings *s, const char *dir, int shard, GError **er
   zoo_shard_range (s, shard, &first, &last);
   gint64 K = last - first;
   const nfn_space *space = &s->arch.space;
-  guint expected = (guint) (2 * space->L + ZOO_N_ENTRY_TENSORS);
-  for (int t = 0; t < 2 * space->L + ZOO_N_ENTRY_TENSORS; t++)
+  const char *const *metrics = nfn_zoo_settings_metrics (s);
+  int n_layer_tensors = nfn_tensor_count (space), expected = n_layer_tensors + zoo_metric_count (s);
+  for (int t = 0; t < expected; t++)
     {
       g_autofree char *name = NULL;
-      gint64 shape[3] = { K, 0, 0 };
+      gint64 shape[5] = { K, 0, 0, 0, 0 };
       int rank = 1;
-      if (t < 2 * space->L)
-        {
-          int i = nfn_tensor_layer (t);
-          name = g_strdup_printf ("layers.%d.%s", i - 1, nfn_tensor_is_bias (t) ? "bias" : "weight");
-          shape[1] = space->n[i];
-          shape[2] = space->n[i - 1];
-          rank = nfn_tensor_is_bias (t) ? 2 : 3;
-        }
+      if (t < n_layer_tensors)
+        rank = zoo_layer_tensor (&s->arch, t, K, &name, shape);
       else
-        name = g_strdup (zoo_entry_tensors[t - 2 * space->L]);
+        name = g_strdup (metrics[t - n_layer_tensors]);
       NfnTensor *tensor = nfn_safetensors_find (st, name);
       gboolean ok = tensor && tensor->rank == rank;
       for (int d = 0; ok && d < rank; d++)
@@ -336,61 +523,58 @@ zoo_shard_load (const NfnZooSettings *s, const char *dir, int shard, GError **er
           return NULL;
         }
       for (gsize e = 0; e < tensor->numel; e++)
-        if (!isfinite (tensor->data[e]) && t != 2 * space->L + ZOO_PSNR) /* an exact fit's PSNR is +inf */
+        if (!isfinite (tensor->data[e]) && strcmp (name, "psnr") != 0) /* an exact fit's PSNR is +inf */
           {
             nfn_data_set_error (error, NFN_DATA_ERROR_NONFINITE, path, "tensor \"%s\" holds a NaN or Inf at %zu",
                                 name, e);
             return NULL;
           }
     }
-  if (st->tensors->len != expected)
+  if (st->tensors->len != (guint) expected)
     {
-      nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, path, "holds %u tensors, expected %u", st->tensors->len, expected);
+      nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, path, "holds %u tensors, expected %d", st->tensors->len, expected);
       return NULL;
     }
   return g_steal_pointer (&st);
 }
 
-/* Entry k of a loaded shard whose first network is `first`. */
+/* Entry k of a loaded shard whose first network is `first`; what a zoo does not record
+ * takes the defaults nfn_zoo_dir_entries documents. */
 static void
 zoo_shard_entry (const NfnSafetensors *st, const NfnZooSettings *s, gint64 first, gint64 k, NfnZooEntry *entry)
 {
   const float *v[ZOO_N_ENTRY_TENSORS];
   for (int e = 0; e < ZOO_N_ENTRY_TENSORS; e++)
-    v[e] = nfn_safetensors_find (st, zoo_entry_tensors[e])->data;
+    {
+      NfnTensor *tensor = zoo_metric_index (s, zoo_entry_tensors[e]) >= 0 ? nfn_safetensors_find (st, zoo_entry_tensors[e]) : NULL;
+      v[e] = tensor ? tensor->data : NULL;
+    }
   entry->index = first + k;
   entry->image = entry->index / (1 + s->refits);
-  entry->label = (int) v[ZOO_LABEL][k];
-  entry->psnr = v[ZOO_PSNR][k];
-  entry->source_index = (gint64) v[ZOO_SOURCE_INDEX][k];
-  entry->refit = (int) v[ZOO_REFIT][k];
+  entry->label = v[ZOO_LABEL] ? (int) v[ZOO_LABEL][k] : -1;
+  entry->psnr = v[ZOO_PSNR] ? v[ZOO_PSNR][k] : NAN;
+  entry->source_index = v[ZOO_SOURCE_INDEX] ? (gint64) v[ZOO_SOURCE_INDEX][k] : entry->index;
+  entry->refit = v[ZOO_REFIT] ? (int) v[ZOO_REFIT][k] : 0;
 }
 
 static gboolean
 zoo_shard_save (const NfnZooSettings *s, const char *path, int shard, const nfn_feature *weights,
-                const NfnZooEntry *entries /* (K) */, gint64 first, GError **error)
+                const float *values /* (M, K) */, gint64 first, GError **error)
 {
   g_autoptr (NfnSafetensors) st = nfn_safetensors_new ();
   const nfn_space *space = &s->arch.space;
   int K = weights->B;
   for (int t = 0; t < nfn_tensor_count (space); t++)
     {
-      int i = nfn_tensor_layer (t);
-      g_autofree char *name = g_strdup_printf ("layers.%d.%s", i - 1, nfn_tensor_is_bias (t) ? "bias" : "weight");
-      gint64 shape[3] = { K, space->n[i], space->n[i - 1] };
-      nfn_safetensors_add (st, name, nfn_tensor_is_bias (t) ? 2 : 3, shape, weights->t[t]);
-    }
-  g_autofree float *values = g_new (float, (gsize) K * ZOO_N_ENTRY_TENSORS);
-  for (int k = 0; k < K; k++)
-    {
-      values[ZOO_LABEL * K + k] = (float) entries[k].label;
-      values[ZOO_PSNR * K + k] = entries[k].psnr;
-      values[ZOO_SOURCE_INDEX * K + k] = (float) entries[k].source_index;
-      values[ZOO_REFIT * K + k] = (float) entries[k].refit;
+      g_autofree char *name = NULL;
+      gint64 shape[5];
+      int rank = zoo_layer_tensor (&s->arch, t, K, &name, shape);
+      nfn_safetensors_add (st, name, rank, shape, weights->t[t]);
     }
   gint64 shape[1] = { K };
-  for (int e = 0; e < ZOO_N_ENTRY_TENSORS; e++)
-    nfn_safetensors_add (st, zoo_entry_tensors[e], 1, shape, values + (gsize) e * K);
+  const char *const *metrics = nfn_zoo_settings_metrics (s);
+  for (int m = 0; metrics[m]; m++)
+    nfn_safetensors_add (st, metrics[m], 1, shape, values + (gsize) m * K);
   g_autofree char *arch = zoo_arch_json (&s->arch);
   g_autofree char *first_text = g_strdup_printf ("%" G_GINT64_FORMAT, first);
   g_autofree char *shard_text = g_strdup_printf ("%d", shard);
@@ -462,7 +646,7 @@ nfn_zoo_psnr_summary (const float *psnr, gsize n, NfnZooPsnrSummary *out)
     }
 }
 
-/* ---- Fitting ---- */
+/* ---- Building ---- */
 
 static void
 zoo_settings_copy (NfnZooSettings *dst, const NfnZooSettings *src)
@@ -470,31 +654,36 @@ zoo_settings_copy (NfnZooSettings *dst, const NfnZooSettings *src)
   *dst = *src;
   dst->dataset = g_strdup (src->dataset);
   dst->split = g_strdup (src->split);
+  dst->kind = g_strdup (src->kind);
+  dst->metrics = g_strdupv (src->metrics);
+  dst->training_json = g_strdup (src->training_json);
 }
 
-/* Adds a shard's networks to the store's zoo. */
+/* Adds a shard's networks [first, first + K) to the store's zoo, from their metrics. */
 static gboolean
-zoo_store_add (NfnStore *store, gint64 zoo_id, const NfnZooEntry *entries, int K, const char *shard_path,
-               GError **error)
+zoo_store_add (NfnStore *store, gint64 zoo_id, const NfnZooSettings *s, const NfnZooBuilder *builder, gint64 first,
+               const float *values /* (M, K) */, int K, const char *shard_path, GError **error)
 {
   if (K <= 0)
     return TRUE;
+  int label_m = zoo_metric_index (s, "label"), source_m = zoo_metric_index (s, "source_index");
+  int quality_m = zoo_metric_index (s, builder->quality);
   g_autofree gint64 *index = g_new (gint64, K), *source_index = g_new (gint64, K);
   g_autofree int *label = g_new (int, K);
   g_autofree double *quality = g_new (double, K);
   for (int k = 0; k < K; k++)
     {
-      index[k] = entries[k].index;
-      source_index[k] = entries[k].source_index;
-      label[k] = entries[k].label;
-      quality[k] = entries[k].psnr;
+      index[k] = first + k;
+      source_index[k] = source_m >= 0 ? (gint64) values[(gsize) source_m * K + k] : first + k;
+      label[k] = label_m >= 0 ? (int) values[(gsize) label_m * K + k] : -1;
+      quality[k] = quality_m >= 0 ? values[(gsize) quality_m * K + k] : NAN;
     }
   return nfn_store_zoo_add_networks (store, zoo_id, K, index, source_index, label, quality, shard_path, error);
 }
 
 typedef struct {
   const NfnZooFitCallbacks *callbacks;
-  gint64 done, total, fitted; /* before the shard being fitted */
+  gint64 done, total, fitted; /* before the shard being built */
 } zoo_progress;
 
 static void
@@ -506,8 +695,9 @@ zoo_fit_progress (int done, int total, void *data)
 }
 
 static char *
-zoo_summary_json (const NfnZooFitReport *report, const NfnZooPsnrSummary *psnr)
+zoo_summary_json (const NfnZooFitReport *report, const NfnZooBuilder *builder)
 {
+  const NfnZooPsnrSummary *quality = &report->psnr;
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "networks");
@@ -516,57 +706,233 @@ zoo_summary_json (const NfnZooFitReport *report, const NfnZooPsnrSummary *psnr)
   json_builder_add_int_value (b, report->fitted);
   json_builder_set_member_name (b, "seconds");
   json_builder_add_double_value (b, report->seconds);
-  json_builder_set_member_name (b, "inrs_per_s");
+  json_builder_set_member_name (b, builder->rate);
   json_builder_add_double_value (b, report->seconds > 0 ? report->fitted / report->seconds : 0);
-  if (psnr->count > 0 && isfinite (psnr->mean))
+  if (quality->count > 0 && isfinite (quality->mean))
     {
-      json_builder_set_member_name (b, "mean_psnr");
-      json_builder_add_double_value (b, psnr->mean);
-      json_builder_set_member_name (b, "p5_psnr");
-      json_builder_add_double_value (b, psnr->p5);
+      g_autofree char *mean = g_strconcat ("mean_", builder->quality, NULL);
+      g_autofree char *p5 = g_strconcat ("p5_", builder->quality, NULL);
+      json_builder_set_member_name (b, mean);
+      json_builder_add_double_value (b, quality->mean);
+      json_builder_set_member_name (b, p5);
+      json_builder_add_double_value (b, quality->p5);
     }
   json_builder_end_object (b);
   return zoo_json_text (b, FALSE);
 }
 
-/* Fits one shard's networks [first, first + K) and writes them; entries (K) filled. */
-static gboolean
-zoo_fit_shard (const NfnZooSettings *s, const NfnDataset *ds, int shard, gint64 first, int K, const char *path,
-               nfn_fit_options *opt, NfnZooEntry *entries, GError **error)
+gboolean
+nfn_zoo_build (const NfnZooSettings *settings, const char *dir, NfnStore *store, const NfnZooBuilder *builder,
+               const NfnZooFitCallbacks *callbacks, NfnZooFitReport *report, GError **error)
 {
-  size_t N = (size_t) s->rows * s->cols;
-  nfn_feature weights;
-  if (nfn_feature_alloc (&weights, &s->arch.space, K, 1) != NFN_OK)
+  g_return_val_if_fail (settings != NULL && dir != NULL && builder != NULL && builder->build_shard != NULL, FALSE);
+  NfnZooFitReport local_report = { 0 };
+  if (!report)
+    report = &local_report;
+  memset (report, 0, sizeof *report);
+  g_autofree char *training = zoo_normalize_json (settings->training_json);
+  if (settings->count < 1 || settings->refits < 0 || settings->shard_size < 1 || !settings->dataset
+      || !settings->split || nfn_arch_check (&settings->arch) != NFN_OK || (settings->training_json && !training))
     {
-      nfn_data_set_error (error, NFN_DATA_ERROR_IO, path, "out of memory for %d networks", K);
+      nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, dir,
+                          "invalid settings (count ≥ 1, refits ≥ 0, shard size ≥ 1, a valid architecture,"
+                          " training settings a JSON object)");
       return FALSE;
     }
+  const NfnZooSettings *s = settings;
+  int n_metrics = zoo_metric_count (s), quality_m = zoo_metric_index (s, builder->quality);
+  gboolean ok = TRUE;
+  gint64 zoo_id = 0, run = 0;
+  g_autofree char *manifest = g_build_filename (dir, ZOO_MANIFEST, NULL);
+  g_autofree char *manifest_text = zoo_manifest_json (s, TRUE);
+  g_autofree char *absolute = g_canonicalize_filename (dir, NULL);
+
+  if (g_mkdir_with_parents (dir, 0755) != 0)
+    {
+      nfn_data_set_error (error, NFN_DATA_ERROR_IO, dir, "cannot create the zoo directory: %s", g_strerror (errno));
+      ok = FALSE;
+    }
+  else if (g_file_test (manifest, G_FILE_TEST_EXISTS))
+    {
+      NfnZooSettings have;
+      ok = zoo_read_manifest (dir, &have, error);
+      g_autofree char *difference = ok ? zoo_settings_difference (&have, s) : NULL;
+      if (difference)
+        {
+          nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, manifest,
+                              "this zoo was built with %s (resume with the same settings, or choose another --out)",
+                              difference);
+          ok = FALSE;
+        }
+      nfn_zoo_settings_clear (&have);
+    }
+  else
+    {
+      g_autoptr (GError) write_error = NULL;
+      ok = g_file_set_contents_full (manifest, manifest_text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, &write_error);
+      if (!ok)
+        nfn_data_set_error (error, NFN_DATA_ERROR_IO, manifest, "cannot write: %s", write_error->message);
+    }
+  if (ok)
+    zoo_remove_stray_temps (dir);
+
+  if (ok && store)
+    {
+      g_autofree char *arch = zoo_arch_json (&s->arch);
+      g_autofree char *config = zoo_manifest_json (s, FALSE);
+      ok = (zoo_id = nfn_store_zoo_register (store, NULL, absolute, arch, s->dataset, s->split, error)) > 0
+           && (run = nfn_store_run_begin (store, NULL, builder->run_task, builder->run_model, config, s->seed, error)) > 0
+           && nfn_store_run_add_artifact (store, run, "zoo", absolute, builder->description, error);
+      report->run_id = run;
+    }
+  if (!ok)
+    {
+      if (run > 0)
+        nfn_store_run_finish (store, run, NFN_RUN_FAILED, NULL);
+      return FALSE;
+    }
+
+  zoo_progress progress = { .callbacks = callbacks, .total = nfn_zoo_settings_networks (s) };
+  NfnZooShardJob job = { .threads = callbacks && callbacks->threads > 0 ? callbacks->threads : 1,
+                         .cancel = callbacks ? callbacks->cancel : NULL,
+                         .progress = zoo_fit_progress, .progress_data = &progress };
+  g_autofree float *quality_all = g_new0 (float, progress.total);
+  g_autofree float *values = g_new0 (float, (gsize) s->shard_size * MAX (n_metrics, 1));
+  g_autofree char *mean_name = g_strconcat ("zoo/mean_", builder->quality, NULL);
+  g_autofree char *rate_name = g_strconcat ("zoo/", builder->rate, NULL);
+  gint64 started = g_get_monotonic_time ();
+  gboolean cancelled = FALSE;
+
+  for (int shard = 0; ok && shard < zoo_shard_count (s); shard++)
+    {
+      gint64 first, last;
+      zoo_shard_range (s, shard, &first, &last);
+      int K = (int) (last - first);
+      g_autofree char *path = zoo_shard_path (absolute, shard);
+      gint64 shard_started = g_get_monotonic_time ();
+      gboolean built = !g_file_test (path, G_FILE_TEST_EXISTS);
+      if (!built)
+        {
+          g_autoptr (GError) load_error = NULL;
+          g_autoptr (NfnSafetensors) st = zoo_shard_load (s, absolute, shard, &load_error);
+          if (!st)
+            {
+              g_set_error (error, NFN_DATA_ERROR, load_error->code, "%s (delete it to refit that shard)",
+                           load_error->message);
+              ok = FALSE;
+              break;
+            }
+          const char *const *metrics = nfn_zoo_settings_metrics (s);
+          for (int m = 0; m < n_metrics; m++)
+            memcpy (values + (gsize) m * K, nfn_safetensors_find (st, metrics[m])->data, (gsize) K * sizeof (float));
+          report->shards_skipped++;
+        }
+      else
+        {
+          g_autoptr (GError) build_error = NULL;
+          nfn_feature weights;
+          if (nfn_feature_alloc (&weights, &s->arch.space, K, 1) != NFN_OK)
+            {
+              nfn_data_set_error (error, NFN_DATA_ERROR_IO, path, "out of memory for %d networks", K);
+              ok = FALSE;
+              break;
+            }
+          memset (values, 0, (gsize) K * n_metrics * sizeof (float));
+          job.path = path;
+          ok = builder->build_shard (builder->self, first, K, &job, &weights, values, &build_error)
+               && zoo_shard_save (s, path, shard, &weights, values, first, &build_error);
+          nfn_feature_free (&weights);
+          if (!ok)
+            {
+              cancelled = g_error_matches (build_error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+              if (cancelled)
+                g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                             "%s: cancelled (finished shards are kept; rerun to resume)", path);
+              else
+                g_propagate_error (error, g_steal_pointer (&build_error));
+              break;
+            }
+          report->fitted += K;
+        }
+      for (int k = 0; k < K; k++)
+        quality_all[first + k] = quality_m >= 0 ? values[(gsize) quality_m * K + k] : NAN;
+      report->networks = last;
+      if (store && !(ok = zoo_store_add (store, zoo_id, s, builder, first, values, K, path, error)))
+        break;
+      progress.done = last;
+      if (built)
+        progress.fitted += K;
+      else
+        zoo_fit_progress (0, 0, &progress);
+      if (built)
+        {
+          double seconds = (g_get_monotonic_time () - shard_started) / 1e6;
+          NfnZooPsnrSummary summary;
+          nfn_zoo_psnr_summary (quality_all + first, (gsize) K, &summary);
+          double rate = seconds > 0 ? K / seconds : 0;
+          if (store)
+            {
+              const char *names[] = { mean_name, rate_name };
+              double metric_values[] = { summary.mean, rate };
+              ok = nfn_store_run_log (store, run, shard, 2, names, metric_values, error);
+            }
+          if (ok && callbacks && callbacks->shard_done)
+            callbacks->shard_done (shard, K, summary.mean, rate, callbacks->user_data);
+        }
+    }
+  report->seconds = (g_get_monotonic_time () - started) / 1e6;
+  nfn_zoo_psnr_summary (quality_all, (gsize) report->networks, &report->psnr);
+  if (store && run > 0)
+    {
+      g_autofree char *json = zoo_summary_json (report, builder);
+      nfn_store_run_set_summary (store, run, json, NULL);
+      nfn_store_run_finish (store, run, ok ? NFN_RUN_COMPLETED : cancelled ? NFN_RUN_CANCELLED : NFN_RUN_FAILED,
+                            NULL);
+    }
+  return ok;
+}
+
+/* ---- SIREN fitting: the builder of nfn_zoo_fit ---- */
+
+typedef struct {
+  const NfnZooSettings *settings;
+  const NfnDataset *ds;
+} zoo_siren_builder;
+
+/* Fits networks [first, first + K): network n fits image n / (1 + refits). */
+static gboolean
+zoo_siren_build_shard (gpointer self, gint64 first, int K, const NfnZooShardJob *job, nfn_feature *weights,
+                       float *values /* (4, K) */, GError **error)
+{
+  const zoo_siren_builder *sb = self;
+  const NfnZooSettings *s = sb->settings;
+  size_t N = (size_t) s->rows * s->cols;
   g_autofree float *images = g_new (float, (gsize) K * N);
   g_autofree guint64 *ids = g_new (guint64, K);
-  g_autofree float *psnr = g_new (float, K);
   for (int k = 0; k < K; k++)
     {
       gint64 n = first + k, image = n / (1 + s->refits);
-      memcpy (images + (gsize) k * N, ds->images + (gsize) image * N, N * sizeof (float));
+      memcpy (images + (gsize) k * N, sb->ds->images + (gsize) image * N, N * sizeof (float));
       ids[k] = (guint64) n;
-      entries[k] = (NfnZooEntry) { .index = n, .image = image, .source_index = ds->source_index[image],
-                                   .label = ds->labels[image], .refit = (int) (n % (1 + s->refits)) };
+      values[ZOO_LABEL * K + k] = sb->ds->labels[image];
+      values[ZOO_SOURCE_INDEX * K + k] = (float) sb->ds->source_index[image];
+      values[ZOO_REFIT * K + k] = (float) (n % (1 + s->refits));
     }
-  nfn_status status = nfn_fit_sirens (&s->arch, &weights, images, s->rows, s->cols, ids, opt, psnr);
-  gboolean ok = status == NFN_OK;
+  nfn_fit_options opt;
+  nfn_fit_options_init (&opt);
+  opt.steps = s->steps;
+  opt.lr = s->lr;
+  opt.seed = s->seed;
+  opt.threads = job->threads;
+  opt.cancel = job->cancel;
+  opt.progress = job->progress;
+  opt.progress_data = job->progress_data;
+  nfn_status status = nfn_fit_sirens (&s->arch, weights, images, s->rows, s->cols, ids, &opt, values + ZOO_PSNR * K);
   if (status == NFN_ERR_CANCELLED)
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "%s: cancelled (finished shards are kept; rerun to resume)",
-                 path);
-  else if (!ok)
-    nfn_data_set_error (error, NFN_DATA_ERROR_IO, path, "fitting failed: %s", nfn_status_message (status));
-  if (ok)
-    {
-      for (int k = 0; k < K; k++)
-        entries[k].psnr = psnr[k];
-      ok = zoo_shard_save (s, path, shard, &weights, entries, first, error);
-    }
-  nfn_feature_free (&weights);
-  return ok;
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "cancelled");
+  else if (status != NFN_OK)
+    nfn_data_set_error (error, NFN_DATA_ERROR_IO, job->path, "fitting failed: %s", nfn_status_message (status));
+  return status == NFN_OK;
 }
 
 gboolean
@@ -574,12 +940,11 @@ nfn_zoo_fit (const NfnZooSettings *settings, const char *dir, NfnStore *store, c
              NfnZooFitReport *report, GError **error)
 {
   g_return_val_if_fail (settings != NULL && dir != NULL, FALSE);
-  NfnZooFitReport local_report = { 0 };
-  if (!report)
-    report = &local_report;
-  memset (report, 0, sizeof *report);
+  if (report)
+    memset (report, 0, sizeof *report);
   if (settings->count < 0 || settings->refits < 0 || settings->refits > 1000 || settings->steps < 0
-      || !(settings->lr > 0) || settings->shard_size < 1 || !settings->dataset || !settings->split)
+      || !(settings->lr > 0) || settings->shard_size < 1 || !settings->dataset || !settings->split
+      || !zoo_is_siren_fit (settings) || settings->metrics)
     {
       nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, dir,
                           "invalid settings (count ≥ 0, 0 ≤ refits ≤ 1000, steps ≥ 0, lr > 0, shard size ≥ 1)");
@@ -599,143 +964,11 @@ nfn_zoo_fit (const NfnZooSettings *settings, const char *dir, NfnStore *store, c
   s.count = ds->count;
   s.rows = ds->rows;
   s.cols = ds->cols;
-  gboolean ok = TRUE;
-  gint64 zoo_id = 0, run = 0;
-  g_autofree char *manifest = g_build_filename (dir, ZOO_MANIFEST, NULL);
-  g_autofree char *manifest_text = zoo_manifest_json (&s, TRUE);
-  g_autofree char *absolute = g_canonicalize_filename (dir, NULL);
-
-  if (g_mkdir_with_parents (dir, 0755) != 0)
-    {
-      nfn_data_set_error (error, NFN_DATA_ERROR_IO, dir, "cannot create the zoo directory: %s", g_strerror (errno));
-      ok = FALSE;
-    }
-  else if (g_file_test (manifest, G_FILE_TEST_EXISTS))
-    {
-      NfnZooSettings have;
-      ok = zoo_read_manifest (dir, &have, error);
-      g_autofree char *difference = ok ? zoo_settings_difference (&have, &s) : NULL;
-      if (difference)
-        {
-          nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, manifest,
-                              "this zoo was fitted with %s (resume with the same settings, or choose another --out)",
-                              difference);
-          ok = FALSE;
-        }
-      nfn_zoo_settings_clear (&have);
-    }
-  else
-    {
-      g_autoptr (GError) write_error = NULL;
-      ok = g_file_set_contents_full (manifest, manifest_text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, &write_error);
-      if (!ok)
-        nfn_data_set_error (error, NFN_DATA_ERROR_IO, manifest, "cannot write: %s", write_error->message);
-    }
-  if (ok)
-    zoo_remove_stray_temps (dir);
-
-  if (ok && store)
-    {
-      g_autofree char *arch = zoo_arch_json (&s.arch);
-      g_autofree char *config = zoo_manifest_json (&s, FALSE);
-      ok = (zoo_id = nfn_store_zoo_register (store, NULL, absolute, arch, s.dataset, s.split, error)) > 0
-           && (run = nfn_store_run_begin (store, NULL, "zoo-fit", "siren", config, s.seed, error)) > 0
-           && nfn_store_run_add_artifact (store, run, "zoo", absolute, "SIREN zoo directory", error);
-      report->run_id = run;
-    }
-  if (!ok)
-    {
-      if (run > 0)
-        nfn_store_run_finish (store, run, NFN_RUN_FAILED, NULL);
-      nfn_zoo_settings_clear (&s);
-      return FALSE;
-    }
-
-  nfn_fit_options opt;
-  nfn_fit_options_init (&opt);
-  opt.steps = s.steps;
-  opt.lr = s.lr;
-  opt.seed = s.seed;
-  opt.threads = callbacks && callbacks->threads > 0 ? callbacks->threads : 1;
-  opt.cancel = callbacks ? callbacks->cancel : NULL;
-  zoo_progress progress = { .callbacks = callbacks, .total = nfn_zoo_settings_networks (&s) };
-  opt.progress = zoo_fit_progress;
-  opt.progress_data = &progress;
-  g_autofree float *psnr_all = g_new0 (float, progress.total);
-  g_autofree NfnZooEntry *entries = g_new (NfnZooEntry, s.shard_size);
-  gint64 started = g_get_monotonic_time ();
-  gboolean cancelled = FALSE;
-
-  for (int shard = 0; ok && shard < zoo_shard_count (&s); shard++)
-    {
-      gint64 first, last;
-      zoo_shard_range (&s, shard, &first, &last);
-      int K = (int) (last - first);
-      g_autofree char *path = zoo_shard_path (absolute, shard);
-      gint64 shard_started = g_get_monotonic_time ();
-      gboolean fitted = !g_file_test (path, G_FILE_TEST_EXISTS);
-      if (!fitted)
-        {
-          g_autoptr (GError) load_error = NULL;
-          g_autoptr (NfnSafetensors) st = zoo_shard_load (&s, absolute, shard, &load_error);
-          if (!st)
-            {
-              g_set_error (error, NFN_DATA_ERROR, load_error->code, "%s (delete it to refit that shard)",
-                           load_error->message);
-              ok = FALSE;
-              break;
-            }
-          for (int k = 0; k < K; k++)
-            zoo_shard_entry (st, &s, first, k, &entries[k]);
-          report->shards_skipped++;
-        }
-      else
-        {
-          g_autoptr (GError) fit_error = NULL;
-          ok = zoo_fit_shard (&s, ds, shard, first, K, path, &opt, entries, &fit_error);
-          if (!ok)
-            {
-              cancelled = g_error_matches (fit_error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-              g_propagate_error (error, g_steal_pointer (&fit_error));
-              break;
-            }
-          report->fitted += K;
-        }
-      for (int k = 0; k < K; k++)
-        psnr_all[first + k] = entries[k].psnr;
-      report->networks = last;
-      if (store && !(ok = zoo_store_add (store, zoo_id, entries, K, path, error)))
-        break;
-      progress.done = last;
-      if (fitted)
-        progress.fitted += K;
-      else
-        zoo_fit_progress (0, 0, &progress);
-      if (fitted)
-        {
-          double seconds = (g_get_monotonic_time () - shard_started) / 1e6;
-          NfnZooPsnrSummary summary;
-          nfn_zoo_psnr_summary (psnr_all + first, (gsize) K, &summary);
-          double rate = seconds > 0 ? K / seconds : 0;
-          if (store)
-            {
-              const char *names[] = { "zoo/mean_psnr", "zoo/inrs_per_s" };
-              double values[] = { summary.mean, rate };
-              ok = nfn_store_run_log (store, run, shard, 2, names, values, error);
-            }
-          if (ok && callbacks && callbacks->shard_done)
-            callbacks->shard_done (shard, K, summary.mean, rate, callbacks->user_data);
-        }
-    }
-  report->seconds = (g_get_monotonic_time () - started) / 1e6;
-  nfn_zoo_psnr_summary (psnr_all, (gsize) report->networks, &report->psnr);
-  if (store && run > 0)
-    {
-      g_autofree char *json = zoo_summary_json (report, &report->psnr);
-      nfn_store_run_set_summary (store, run, json, NULL);
-      nfn_store_run_finish (store, run, ok ? NFN_RUN_COMPLETED : cancelled ? NFN_RUN_CANCELLED : NFN_RUN_FAILED,
-                            NULL);
-    }
+  zoo_siren_builder sb = { &s, ds };
+  NfnZooBuilder builder = { .run_task = "zoo-fit", .run_model = "siren", .description = "SIREN zoo directory",
+                            .quality = "psnr", .rate = "inrs_per_s", .build_shard = zoo_siren_build_shard,
+                            .self = &sb };
+  gboolean ok = nfn_zoo_build (&s, dir, store, &builder, callbacks, report, error);
   nfn_zoo_settings_clear (&s);
   return ok;
 }
@@ -860,10 +1093,35 @@ nfn_zoo_dir_get_network (NfnZooDir *zoo, gint64 index, NfnZooEntry *entry, GErro
     return NULL;
   NfnZooEntry e;
   zoo_shard_entry (st, &zoo->settings, first, index - first, &e);
-  NfnNetwork *net = nfn_network_new (&zoo->settings.arch);
+  nfn_arch arch = zoo->settings.arch;
+  NfnTensor *activation = zoo_metric_index (&zoo->settings, "activation") >= 0
+                              ? nfn_safetensors_find (st, "activation") : NULL;
+  if (activation)
+    arch.act = (nfn_activation) (int) activation->data[index - first];
+  if (nfn_arch_check (&arch) != NFN_OK)
+    {
+      nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, zoo->path, "network %" G_GINT64_FORMAT
+                          " has no valid activation (metric \"activation\")", index);
+      return NULL;
+    }
+  NfnNetwork *net = nfn_network_new (&arch);
   zoo_copy_network (st, &zoo->settings.arch.space, index - first, &net->weights, 0);
   net->path = g_strdup_printf ("%s:%" G_GINT64_FORMAT, zoo->path, index);
   char text[G_ASCII_DTOSTR_BUF_SIZE];
+  if (!zoo_is_siren_fit (&zoo->settings))
+    {
+      zoo_network_set_metadata (net, "nfn.zoo.dataset", zoo->settings.dataset);
+      g_snprintf (text, sizeof text, "%" G_GINT64_FORMAT, index);
+      zoo_network_set_metadata (net, "nfn.zoo.index", text);
+      for (const char *const *m = nfn_zoo_settings_metrics (&zoo->settings); *m; m++)
+        {
+          g_autofree char *key = g_strconcat ("nfn.zoo.", *m, NULL);
+          zoo_network_set_metadata (net, key, g_ascii_dtostr (text, sizeof text, nfn_safetensors_find (st, *m)->data[index - first]));
+        }
+      if (entry)
+        *entry = e;
+      return net;
+    }
   zoo_network_set_metadata (net, "nfn.zoo.dataset", zoo->settings.dataset);
   zoo_network_set_metadata (net, "nfn.zoo.split", zoo->settings.split);
   g_snprintf (text, sizeof text, "%" G_GINT64_FORMAT, e.image);
@@ -943,6 +1201,36 @@ nfn_zoo_dir_entries (NfnZooDir *zoo, GError **error)
   return entries;
 }
 
+gboolean
+nfn_zoo_dir_load_metric (NfnZooDir *zoo, const char *name, gint64 first, gint64 last, float *values, GError **error)
+{
+  g_return_val_if_fail (zoo != NULL && name != NULL && values != NULL, FALSE);
+  if (zoo_metric_index (&zoo->settings, name) < 0)
+    {
+      nfn_data_set_error (error, NFN_DATA_ERROR_NOT_FOUND, zoo->path, "the zoo records no metric \"%s\"", name);
+      return FALSE;
+    }
+  if (first < 0 || last < first || last > nfn_zoo_dir_count (zoo))
+    {
+      nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, zoo->path,
+                          "networks [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT ") are not a range of the zoo's %" G_GINT64_FORMAT,
+                          first, last, nfn_zoo_dir_count (zoo));
+      return FALSE;
+    }
+  for (gint64 n = first; n < last;)
+    {
+      gint64 shard_first;
+      const NfnSafetensors *st = zoo_dir_shard_of (zoo, n, &shard_first, error);
+      if (!st)
+        return FALSE;
+      gint64 shard_last = MIN (shard_first + zoo->settings.shard_size, last);
+      memcpy (values + (n - first), nfn_safetensors_find (st, name)->data + (n - shard_first),
+              (gsize) (shard_last - n) * sizeof (float));
+      n = shard_last;
+    }
+  return TRUE;
+}
+
 /* ---- Network specs ---- */
 
 gboolean
@@ -975,4 +1263,30 @@ nfn_network_load_spec (const char *spec, GError **error)
     return nfn_network_load (spec, error);
   g_autoptr (NfnZooDir) zoo = nfn_zoo_dir_open (dir, error);
   return zoo ? nfn_zoo_dir_get_network (zoo, index, NULL, error) : NULL;
+}
+
+float *
+nfn_network_source_image (const NfnNetwork *net, int *rows, int *cols, char **caption, GError **error)
+{
+  g_return_val_if_fail (net != NULL && rows != NULL && cols != NULL, NULL);
+  const char *dataset = g_hash_table_lookup (net->metadata, "nfn.zoo.dataset");
+  const char *split = g_hash_table_lookup (net->metadata, "nfn.zoo.split");
+  const char *image_text = g_hash_table_lookup (net->metadata, "nfn.zoo.image");
+  guint64 image;
+  if (!dataset || !split || !image_text || !g_ascii_string_to_unsigned (image_text, 10, 0, G_MAXINT - 1, &image, NULL))
+    return NULL;
+  g_autoptr (NfnDataset) ds = nfn_dataset_load (dataset, split, (int) image + 1, error);
+  if (!ds)
+    return NULL;
+  if ((gint64) image >= ds->count)
+    {
+      nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, dataset, "the %s split has no image %" G_GUINT64_FORMAT, split, image);
+      return NULL;
+    }
+  *rows = ds->rows;
+  *cols = ds->cols;
+  if (caption)
+    *caption = g_strdup_printf ("%s %s #%" G_GUINT64_FORMAT " (%s)", dataset, split, image,
+                                nfn_dataset_class_name (dataset, ds->labels[image]));
+  return g_memdup2 (ds->images + image * (gsize) ds->rows * ds->cols, (gsize) ds->rows * ds->cols * sizeof (float));
 }

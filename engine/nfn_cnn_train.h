@@ -9,13 +9,21 @@
  * stride 2, padding 1, so 28×28 → 14×14 → 7×7 → 4×4, then pool, then dense 16→10).
  *
  * Training, per network, from its own seed alone (so neither threads nor shards change a
- * network): init W ~ N(0, init_std²) for every weight tensor, biases 0; a random subset of
+ * network): every weight tensor W_i ~ N(0, σ_i²) with σ_i by the init scheme — He
+ * (√(2/fan_in)), Glorot (√(2/(fan_in + fan_out))) or a fixed init_std, fan_in = n_{i-1}·f_i,
+ * fan_out = n_i·f_i, as the Small CNN Zoo draws among schemes — biases 0; a random subset of
  * round(train_fraction·N) training images; `epochs` passes over it in a fresh random order,
  * minibatches of batch_size (the last one smaller); softmax cross-entropy plus L2 on every
  * parameter (loss + l2/2·Σθ², so g ← g + l2·θ); inverted dropout on the pooled features;
- * SGD (no momentum), Adam (nfn_adam, L2 folded into g) or RMSProp (ρ = 0.9, ε = 1e-7, as
- * Keras). A non-finite loss or weights stop training and restore the weights of the last
- * epoch that ended finite (the init if none): such a network is kept, flagged `diverged`.
+ * SGD with momentum 0.9 (PyTorch's form), Adam (nfn_adam, L2 folded into g) or RMSProp
+ * (ρ = 0.9, ε = 1e-7, as Keras). Plain SGD leaves most networks at chance within the few
+ * epochs a CPU budget allows; momentum lets them train, as Adam's and RMSProp's do. A non-finite loss, or a weight beyond ±NFN_CNN_DIVERGED_WEIGHT at the end of an
+ * epoch, stops training and restores the weights of the last epoch that ended sound (the init
+ * if none): such a network is kept, flagged `diverged` (huge finite weights would be as useless
+ * to a model that reads weights as NaNs).
+ *
+ * Same hyperparameters and seed give the same bytes whenever BLAS runs one thread per network,
+ * as nfn_cnn_train_many always arranges: threads never change a network.
  *
  * Why a "trunk": dropout sits between the pool and the dense layer, inside what
  * nfn_net_forward computes in one go. So training runs the conv layers as a CNN of their own
@@ -40,15 +48,22 @@ typedef enum { NFN_CNN_OPT_SGD = 0, NFN_CNN_OPT_ADAM, NFN_CNN_OPT_RMSPROP } nfn_
 const char *nfn_cnn_optimizer_name (nfn_cnn_optimizer opt); /* "sgd", "adam", "rmsprop" */
 int nfn_cnn_optimizer_parse (const char *name, nfn_cnn_optimizer *out); /* 1 on success */
 
+typedef enum { NFN_CNN_INIT_HE = 0, NFN_CNN_INIT_GLOROT, NFN_CNN_INIT_NORMAL } nfn_cnn_init;
+#define NFN_CNN_N_INITS 3
+const char *nfn_cnn_init_name (nfn_cnn_init init); /* "he", "glorot", "normal" */
+
 /* Train accuracy is measured on at most this many of the images a network trained on (a random
  * sample), so that measuring costs little next to training. */
 #define NFN_CNN_TRAIN_ACCURACY_SAMPLE 10000
+/* Weights beyond ± this at the end of an epoch count as diverged (see above). */
+#define NFN_CNN_DIVERGED_WEIGHT 1e3f
 
 typedef struct {
   nfn_activation act;          /* relu or tanh */
   nfn_cnn_optimizer optimizer;
   double lr;                   /* > 0 */
-  double init_std;             /* > 0 */
+  nfn_cnn_init init;
+  double init_std;             /* > 0; used by NFN_CNN_INIT_NORMAL */
   double l2;                   /* ≥ 0 */
   double dropout;              /* [0, 1) */
   double train_fraction;       /* (0, 1] */
@@ -70,8 +85,8 @@ typedef struct {
   double train_accuracy;  /* on ≤ NFN_CNN_TRAIN_ACCURACY_SAMPLE of its training images */
   double test_accuracy;   /* on the whole test set */
   double final_loss;      /* mean training loss (without the L2 term) of the last epoch run */
-  int epochs_done;        /* epochs that ended finite */
-  int diverged;           /* 1 when training stopped on a non-finite loss or weight */
+  int epochs_done;        /* epochs that ended sound (the weights kept are the last one's) */
+  int diverged;           /* 1 when training stopped on a non-finite loss or a huge weight */
 } nfn_cnn_result;
 
 /* The Small CNN Zoo's network: n_0 = 1 channel, three 3×3 conv layers of 16 channels, stride 2,

@@ -18,7 +18,6 @@ nfn_edit_model_config (nfn_model_config *cfg, nfn_model_kind kind, const nfn_spa
   cfg->output = NFN_MODEL_OUT_WEIGHTS;
   cfg->out_channels = 1;
   cfg->out_scale = NFN_EDIT_OUT_SCALE;
-  cfg->fourier_m = 0;
 }
 
 void
@@ -85,9 +84,9 @@ nfn_edit_check_batch (const nfn_edit *edit, const nfn_feature *networks)
 nfn_status
 nfn_edit_render (nfn_edit *edit, const nfn_feature *networks /* (B, C = 1) */, float *pixels /* (B, N) */)
 {
-  nfn_status st = nfn_edit_check_batch (edit, networks);
-  if (st != NFN_OK)
-    return st;
+  /* no cache is kept, so any B fits */
+  if (networks->C != 1 || !nfn_space_equal (&networks->space, &edit->arch.space))
+    return NFN_ERR_SHAPE;
   return nfn_net_forward (&edit->arch, networks, edit->rows * edit->cols, edit->coords, 0, pixels, NULL);
 }
 
@@ -119,13 +118,16 @@ nfn_edit_loss (nfn_edit *edit, const nfn_feature *networks /* (B, 1) */, const n
 
 nfn_status
 nfn_edit_model_loss (nfn_edit *edit, nfn_model *model, const nfn_feature *networks /* (B, 1) */,
-                     const float *targets /* (B, N) */, int training, double *loss)
+                     const nfn_feature *model_input /* (B, 1) */, const float *targets /* (B, N) */, int training,
+                     double *loss)
 {
   nfn_status st = nfn_edit_check_batch (edit, networks);
   if (st != NFN_OK)
     return st;
+  if (!nfn_feature_same_shape (networks, model_input))
+    return NFN_ERR_SHAPE;
   const nfn_feature *delta;
-  if ((st = nfn_model_forward_weights (model, networks, training, &delta)) != NFN_OK)
+  if ((st = nfn_model_forward_weights (model, model_input, training, &delta)) != NFN_OK)
     return st;
   if (delta->C != 1)
     return NFN_ERR_SHAPE;
@@ -138,9 +140,9 @@ nfn_edit_model_loss (nfn_edit *edit, nfn_model *model, const nfn_feature *networ
 
 nfn_status
 nfn_edit_train_step (nfn_edit *edit, nfn_model *model, nfn_adam *opt, const nfn_feature *networks,
-                     const float *targets /* (B, N) */, double *loss)
+                     const nfn_feature *model_input, const float *targets /* (B, N) */, double *loss)
 {
-  nfn_status st = nfn_edit_model_loss (edit, model, networks, targets, 1, loss);
+  nfn_status st = nfn_edit_model_loss (edit, model, networks, model_input, targets, 1, loss);
   if (st != NFN_OK)
     return st;
   nfn_model_adam_step (model, opt);
@@ -148,10 +150,13 @@ nfn_edit_train_step (nfn_edit *edit, nfn_model *model, nfn_adam *opt, const nfn_
 }
 
 nfn_status
-nfn_edit_model_apply (nfn_model *model, const nfn_feature *networks /* (B, 1) */, nfn_feature *edited /* (B, 1) */)
+nfn_edit_model_apply (nfn_model *model, const nfn_feature *networks /* (B, 1) */,
+                      const nfn_feature *model_input /* (B, 1) */, nfn_feature *edited /* (B, 1) */)
 {
+  if (!nfn_feature_same_shape (networks, model_input))
+    return NFN_ERR_SHAPE;
   const nfn_feature *delta;
-  nfn_status st = nfn_model_forward_weights (model, networks, 0, &delta);
+  nfn_status st = nfn_model_forward_weights (model, model_input, 0, &delta);
   if (st != NFN_OK)
     return st;
   return nfn_edit_apply (networks, delta, edited);
@@ -159,14 +164,14 @@ nfn_edit_model_apply (nfn_model *model, const nfn_feature *networks /* (B, 1) */
 
 nfn_status
 nfn_edit_model_render (nfn_edit *edit, nfn_model *model, const nfn_feature *networks /* (B, 1) */,
-                       float *pixels /* (B, N) */)
+                       const nfn_feature *model_input /* (B, 1) */, float *pixels /* (B, N) */)
 {
   nfn_status st = nfn_edit_check_batch (edit, networks);
   if (st != NFN_OK)
     return st;
   nfn_feature edited;
   nfn_feature_wrap (&edited, &networks->space, networks->B, 1, edit->edited);
-  if ((st = nfn_edit_model_apply (model, networks, &edited)) != NFN_OK)
+  if ((st = nfn_edit_model_apply (model, networks, model_input, &edited)) != NFN_OK)
     return st;
   return nfn_edit_render (edit, &edited, pixels);
 }

@@ -14,6 +14,8 @@
  *                       each). Threads: the engine's own, at most nfn_get_threads().
  * bf16 needs a CPU with AVX512-BF16 (Intel Cooper Lake and later, AMD Zen 4 and later);
  * elsewhere nfn_set_precision reports NFN_ERR_UNSUPPORTED and GEMMs stay fp32.
+ * The two never run at once, but OpenBLAS's idle workers spin ~0.1 s after each sgemm: on
+ * several threads, bf16 GEMMs right after fp32 ones share the cores with them for that long.
  */
 #ifndef NFN_GEMM_H
 #define NFN_GEMM_H

@@ -3,6 +3,7 @@
 #include "nfn_model.h"
 #include "nfn_layers.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -800,4 +801,117 @@ nfn_model_train_step_ce (nfn_model *m, nfn_adam *opt, const nfn_feature *input, 
     return st;
   nfn_model_adam_step (m, opt);
   return NFN_OK;
+}
+
+/* ---- named parameter blocks (for model files) ---- */
+
+typedef struct {
+  nfn_model_param_block *blocks;
+  int max, n;
+} model_block_list;
+
+static void
+model_block_add (model_block_list *list, const char *name, size_t offset, int rank, int rows, int cols, int transposed)
+{
+  if (list->n < list->max)
+    {
+      nfn_model_param_block *b = &list->blocks[list->n];
+      size_t len = strlen (name);
+      len = len < sizeof b->name ? len : sizeof b->name - 1; /* names are short; never overrun */
+      memcpy (b->name, name, len);
+      b->name[len] = '\0';
+      b->offset = offset;
+      b->rank = rank;
+      b->shape[0] = rows;
+      b->shape[1] = rank == 2 ? cols : 0;
+      b->transposed = transposed;
+    }
+  list->n++;
+}
+
+static void
+model_tensor_name (char *out, size_t size, int t)
+{
+  snprintf (out, size, "%c%d", nfn_tensor_is_bias (t) ? 'b' : 'W', nfn_tensor_layer (t));
+}
+
+/* One NF layer's blocks: class matrices and biases of an equivariant plan, or pointwise mixes. */
+static void
+model_layer_blocks (const nfn_model *m, int k, const char *prefix, model_block_list *list)
+{
+  const nfn_space *s = &m->cfg.space;
+  size_t base = m->layer_param[k];
+  char tensor[16], name[128]; /* longer than a block name: model_block_add truncates */
+  if (m->cfg.kind == NFN_MODEL_POINTWISE)
+    {
+      int cin = m->in_channels[k], cout = k < m->cfg.depth ? m->cfg.channels : m->cfg.out_channels;
+      size_t offset = base;
+      for (int t = 0; t < nfn_tensor_count (s); t++)
+        {
+          int f = nfn_tensor_is_bias (t) ? 1 : s->f[nfn_tensor_layer (t)];
+          model_tensor_name (tensor, sizeof tensor, t);
+          snprintf (name, sizeof name, "%s.%s.weight", prefix, tensor);
+          model_block_add (list, name, offset, 2, cin * f, cout * f, 0);
+          offset += (size_t) cin * f * cout * f;
+          snprintf (name, sizeof name, "%s.%s.bias", prefix, tensor);
+          model_block_add (list, name, offset, 1, cout * f, 0, 0);
+          offset += (size_t) cout * f;
+        }
+      return;
+    }
+  const nfn_eq_plan *plan = &m->plans[k];
+  for (int t = 0; t < nfn_tensor_count (s); t++)
+    {
+      const nfn_eq_output *o = &plan->out[t];
+      const nfn_tensor_view *v = &plan->views[t];
+      int full = (1 << v->n_axes) - 1, cols = plan->cout * v->fold;
+      model_tensor_name (tensor, sizeof tensor, t);
+      for (int c = full; c >= 0; c--)
+        {
+          char class_name[16];
+          if (c == full)
+            snprintf (class_name, sizeof class_name, "full");
+          else if (c == 0)
+            snprintf (class_name, sizeof class_name, "const");
+          else
+            snprintf (class_name, sizeof class_name, "along%d", v->set[c == 1 ? 0 : 1]);
+          if (o->class_rows[c] > 0)
+            {
+              snprintf (name, sizeof name, "%s.%s.%s.weight", prefix, tensor, class_name);
+              model_block_add (list, name, base + o->class_weight_offset[c], 2, o->class_rows[c], cols, 0);
+            }
+          snprintf (name, sizeof name, "%s.%s.%s.bias", prefix, tensor, class_name);
+          model_block_add (list, name, base + o->class_bias_offset[c], 1, cols, 0, 0);
+        }
+    }
+}
+
+int
+nfn_model_param_blocks (const nfn_model *m, nfn_model_param_block *blocks, int max)
+{
+  const nfn_model_config *cfg = &m->cfg;
+  model_block_list list = { blocks, blocks ? max : 0, 0 };
+  char name[16];
+  if (model_has_encoder (cfg))
+    for (int k = 0; k < model_nf_layers (cfg); k++)
+      {
+        if (k < cfg->depth)
+          snprintf (name, sizeof name, "encoder.%d", k);
+        else
+          snprintf (name, sizeof name, "output");
+        model_layer_blocks (m, k, name, &list);
+      }
+  for (int j = 0; model_has_head (cfg) && j <= cfg->n_head; j++)
+    {
+      int din = m->widths[j], dout = m->widths[j + 1];
+      snprintf (name, sizeof name, "head.%d.weight", j);
+      model_block_add (&list, name, m->head_param[j], 2, dout, din, 1);
+      snprintf (name, sizeof name, "head.%d.bias", j);
+      model_block_add (&list, name, m->head_param[j] + (size_t) din * dout, 1, dout, 0, 0);
+    }
+  if (cfg->output == NFN_MODEL_OUT_WEIGHTS && cfg->out_scale > 0)
+    model_block_add (&list, "output.scale", m->scale_param, 1, (int) nfn_learned_scale_param_count (&cfg->space), 0, 0);
+  if (model_has_encoder (cfg) && cfg->fourier_m > 0)
+    model_block_add (&list, "fourier.matrix", m->fourier_matrix, 1, cfg->fourier_m, 0, 0);
+  return list.n;
 }

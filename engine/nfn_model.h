@@ -91,6 +91,22 @@ float *nfn_model_adam_m (nfn_model *model);
 float *nfn_model_adam_v (nfn_model *model);
 /* The model's own generator (dropout masks); checkpoints save and restore its state. */
 gsl_rng *nfn_model_rng (nfn_model *model);
+/* A named block of the params arena, for files a PyTorch user can read: params[offset …]
+ * holds shape[0] floats (rank 1) or a row-major (shape[0], shape[1]) matrix (rank 2) —
+ * unless `transposed`, when the arena holds its (shape[1], shape[0]) transpose (the head's
+ * linear weights, (in, out) in the arena, (out, in) as PyTorch's nn.Linear keeps them).
+ * Names: "encoder.K.W2.full.weight" / ".bias" (equivariant class matrices; classes "full",
+ * "along<set>", "const"), "encoder.K.W2.weight" / ".bias" (pointwise), "head.J.weight" /
+ * ".bias", "output.scale", "fourier.matrix" (fixed). Arena order, covering every parameter. */
+typedef struct {
+  char name[64];
+  size_t offset;
+  int rank;
+  int shape[2];
+  int transposed;
+} nfn_model_param_block;
+/* Writes up to max blocks; returns how many the model has (call with max = 0 to count). */
+int nfn_model_param_blocks (const nfn_model *model, nfn_model_param_block *blocks, int max);
 /* Bytes of all four arenas plus activations. */
 size_t nfn_model_memory_bytes (const nfn_model *model);
 

@@ -50,15 +50,12 @@ typedef struct {
   volatile int *cancel; /* may be NULL; checked between steps */
 } nfn_ticket_train_options;
 
-#define NFN_TICKET_DEFAULT_EPOCHS 2
+#define NFN_TICKET_DEFAULT_EPOCHS 5
 #define NFN_TICKET_DEFAULT_BATCH 64
 #define NFN_TICKET_DEFAULT_LR 2e-3
 #define NFN_TICKET_DEFAULT_SPARSITY 0.95
 /* Epochs, batch and lr as above, seed 0, one thread, no callback, no cancel flag. */
 void nfn_ticket_train_options_init (nfn_ticket_train_options *opt);
-
-/* The MLP the ticket zoos hold: D → 32 → 32 → K, ReLU. */
-nfn_status nfn_ticket_default_arch (nfn_arch *arch, int D, int K);
 
 /* Weight entries M of one network, and how many of them sparsity s keeps: round((1 − s)·M),
  * at least 1. */
@@ -85,6 +82,17 @@ nfn_status nfn_ticket_accuracy (const nfn_arch *arch, const nfn_feature *weights
  * then W_2, …). Bias entries become 1. scores and masks have the same space and B, C = 1; they
  * may be the same feature. NFN_ERR_ARG if keep is 0 or above M, NFN_ERR_NONFINITE for NaN. */
 nfn_status nfn_ticket_mask_top (const nfn_feature *scores, size_t keep, int absolute, nfn_feature *masks);
+/* The same within each layer: W_i keeps its keep[i-1] best entries (keep[i-1] ≤ n_i·n_{i-1};
+ * 0 allowed). */
+nfn_status nfn_ticket_mask_top_layers (const nfn_feature *scores, const size_t *keep /* (L) */, int absolute,
+                                       nfn_feature *masks);
+/* Fraction of W_i's entries a set of masks keeps, over all its networks. */
+nfn_status nfn_ticket_layer_fractions (const nfn_feature *masks, double *fraction /* (L) */);
+/* Splits keep_count (sparsity) over the layers in proportion to fraction[i-1]·n_i·n_{i-1} (e.g.
+ * an IMP zoo's nfn_ticket_layer_fractions): largest remainders, so the budgets add up exactly,
+ * none above its layer's size. NFN_ERR_ARG if every share is 0. */
+nfn_status nfn_ticket_layer_budget (const nfn_space *space, const double *fraction /* (L) */, double sparsity,
+                                    size_t *keep /* (L) */);
 /* Global magnitude pruning: nfn_ticket_mask_top (weights, keep_count (sparsity), absolute). */
 nfn_status nfn_ticket_prune_magnitude (const nfn_feature *weights, double sparsity, nfn_feature *masks);
 /* A uniformly random mask per network keeping exactly keep_count (sparsity) weights, from
@@ -96,15 +104,20 @@ nfn_status nfn_ticket_mask_random (nfn_feature *masks, double sparsity, uint64_t
 double nfn_ticket_mask_iou (const nfn_feature *a, const nfn_feature *b, int net);
 
 /* ---- The loss of mask prediction ----
- * Class-balanced binary cross-entropy of per-weight logits against a 0/1 mask, over the weight
- * entries of every network (bias entries are ignored and get zero gradient):
- *   loss = (1/(B·M)) Σ [ pos_weight·y·softplus(−x) + (1 − y)·softplus(x) ]
- * pos_weight = (M − keep)/keep balances a mask keeping `keep` of M weights. grad (B, C = 1) is
- * OVERWRITTEN (the head of a backward chain, like nfn_train.h's losses); NULL skips it.
- * NFN_ERR_SHAPE unless logits and masks are C = 1 features of one shape, NFN_ERR_ARG unless
- * pos_weight > 0 and every mask entry is 0 or 1, NFN_ERR_NONFINITE if the loss is not finite. */
-nfn_status nfn_ticket_mask_loss (const nfn_feature *logits, const nfn_feature *masks, double pos_weight,
-                                 double *loss, nfn_feature *grad);
+ * Class-balanced binary cross-entropy of per-weight logits x against a 0/1 mask y, over the
+ * weight entries of every network (bias entries are ignored and get zero gradient):
+ *   loss = (1/(B·M)) Σ [ ρ_i·y·softplus(−x) + (1 − y)·softplus(x) ]
+ * with ρ_i = pos_weight[i-1] for the entries of W_i. grad (B, C = 1) is OVERWRITTEN (the head
+ * of a backward chain, like nfn_train.h's losses); NULL skips it. NFN_ERR_SHAPE unless logits
+ * and masks are C = 1 features of one shape, NFN_ERR_ARG unless every ρ_i > 0 is finite and
+ * every mask entry is 0 or 1, NFN_ERR_NONFINITE if the loss is not finite. */
+nfn_status nfn_ticket_mask_loss (const nfn_feature *logits, const nfn_feature *masks,
+                                 const double *pos_weight /* (L) */, double *loss, nfn_feature *grad);
+/* The ρ that balance a set of masks (B ≥ 1 networks): per layer, ρ_i = pruned / kept entries of
+ * W_i over all networks (so each layer's positives weigh as much as its negatives, and a
+ * layer's logit 0 marks its own base rate); or, when !per_layer, one global ρ = pruned / kept
+ * over every weight. A layer kept whole gets ρ = 1, one with nothing kept counts half an entry. */
+nfn_status nfn_ticket_pos_weights (const nfn_feature *masks, int per_layer, double *pos_weight /* (L) */);
 
 #ifdef __cplusplus
 }

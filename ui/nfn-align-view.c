@@ -104,6 +104,7 @@ struct _NfnAlignView
   GtkLabel *summary_label;
 
   NfnOrbit *orbit;
+  NfnNetwork *twin; /* or NULL */
   float *target; /* (R·Cc) pixels in 0…1, or NULL */
   int target_rows, target_cols;
   GCancellable *cancellable;
@@ -159,6 +160,20 @@ nfn_align_view_set_partner (NfnAlignView *self, NfnAlignPartner partner)
 {
   g_return_if_fail (NFN_IS_ALIGN_VIEW (self));
   gtk_drop_down_set_selected (self->partner_dropdown, partner);
+}
+
+void
+nfn_align_view_set_twin (NfnAlignView *self, const NfnNetwork *twin)
+{
+  g_return_if_fail (NFN_IS_ALIGN_VIEW (self));
+  g_clear_pointer (&self->twin, nfn_network_free);
+  if (twin)
+    {
+      self->twin = nfn_network_copy (twin);
+      gtk_drop_down_set_selected (self->partner_dropdown, NFN_ALIGN_PARTNER_TWIN);
+    }
+  else if (gtk_drop_down_get_selected (self->partner_dropdown) == NFN_ALIGN_PARTNER_TWIN)
+    gtk_drop_down_set_selected (self->partner_dropdown, NFN_ALIGN_PARTNER_REINIT);
 }
 
 void
@@ -233,28 +248,33 @@ nfn_align_view_done (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
 
-  memcpy (self->naive, job->naive, sizeof self->naive);
-  memcpy (self->aligned, job->aligned, sizeof self->aligned);
+  /* The loss barrier of Git Re-Basin is measured against the data: with a source image its
+   * MSE is the curve that counts, and the distance from A's function is drawn dashed. */
+  const double *naive = job->target ? job->naive_target : job->naive;
+  const double *aligned = job->target ? job->aligned_target : job->aligned;
+  memcpy (self->naive, naive, sizeof self->naive);
+  memcpy (self->aligned, aligned, sizeof self->aligned);
   self->has_result = TRUE;
   nfn_plot_clear (self->plot);
+  nfn_plot_set_title (self->plot, job->target ? "MSE against the source image along the straight path A → B"
+                                              : "MSE against A’s function along the straight path A → B");
   NfnRgb grey = { 0.45, 0.45, 0.48 }, blue = { 0.02, 0.44, 0.69 };
-  nfn_plot_add_series (self->plot, "naive: (1−α)A + αB", grey, FALSE, job->alpha, job->naive, NFN_ALIGN_STEPS);
-  nfn_plot_add_series (self->plot, "aligned: (1−α)A + α·σB", blue, FALSE, job->alpha, job->aligned, NFN_ALIGN_STEPS);
+  nfn_plot_add_series (self->plot, "naive: (1−α)A + αB", grey, FALSE, job->alpha, naive, NFN_ALIGN_STEPS);
+  nfn_plot_add_series (self->plot, "aligned: (1−α)A + α·σB", blue, FALSE, job->alpha, aligned, NFN_ALIGN_STEPS);
   if (job->target)
     {
-      nfn_plot_add_series (self->plot, "naive vs source image", grey, TRUE, job->alpha, job->naive_target,
-                           NFN_ALIGN_STEPS);
-      nfn_plot_add_series (self->plot, "aligned vs source image", blue, TRUE, job->alpha, job->aligned_target,
+      nfn_plot_add_series (self->plot, "naive vs A’s function", grey, TRUE, job->alpha, job->naive, NFN_ALIGN_STEPS);
+      nfn_plot_add_series (self->plot, "aligned vs A’s function", blue, TRUE, job->alpha, job->aligned,
                            NFN_ALIGN_STEPS);
     }
-  char naive[G_ASCII_DTOSTR_BUF_SIZE], aligned[G_ASCII_DTOSTR_BUF_SIZE];
-  g_ascii_formatd (naive, sizeof naive, "%.2g", nfn_align_barrier (job->naive));
-  g_ascii_formatd (aligned, sizeof aligned, "%.2g", nfn_align_barrier (job->aligned));
+  char naive_text[G_ASCII_DTOSTR_BUF_SIZE], aligned_text[G_ASCII_DTOSTR_BUF_SIZE];
+  g_ascii_formatd (naive_text, sizeof naive_text, "%.2g", nfn_align_barrier (naive));
+  g_ascii_formatd (aligned_text, sizeof aligned_text, "%.2g", nfn_align_barrier (aligned));
   g_autofree char *summary = g_strdup_printf (
-    "Barrier (rise above the line between the ends): naive %s, aligned %s. Distance ‖A − B‖ = %.3g → ‖A − σB‖ = "
-    "%.3g%s",
-    naive, aligned,
-    job->distance_before, job->distance_after, job->sweeps_ok ? "." : " (search stopped at its sweep limit).");
+    "Barrier (rise above the line between the ends, MSE against %s): naive %s, aligned %s. Distance ‖A − B‖ = "
+    "%.3g → ‖A − σB‖ = %.3g%s",
+    job->target ? "the source image" : "A’s function", naive_text, aligned_text, job->distance_before,
+    job->distance_after, job->sweeps_ok ? "." : " (search stopped at its sweep limit).");
   gtk_label_set_text (self->summary_label, summary);
 }
 
@@ -364,6 +384,15 @@ nfn_align_view_run (NfnAlignView *self)
   if (self->orbit == NULL || self->busy)
     return;
   NfnAlignPartner kind = gtk_drop_down_get_selected (self->partner_dropdown);
+  if (kind == NFN_ALIGN_PARTNER_TWIN)
+    {
+      if (self->twin)
+        nfn_align_view_run_with (self, self->twin);
+      else
+        gtk_label_set_text (self->summary_label,
+                            "This network has no independently trained twin here: choose another partner.");
+      return;
+    }
   if (kind != NFN_ALIGN_PARTNER_FILE)
     {
       g_autoptr (NfnNetwork) partner = nfn_align_view_make_partner (self, kind);
@@ -404,6 +433,7 @@ static void
 nfn_align_view_finalize (GObject *object)
 {
   g_free (NFN_ALIGN_VIEW (object)->target);
+  nfn_network_free (NFN_ALIGN_VIEW (object)->twin);
   G_OBJECT_CLASS (nfn_align_view_parent_class)->finalize (object);
 }
 
@@ -446,6 +476,7 @@ static void
 nfn_align_view_init (NfnAlignView *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
-  nfn_plot_set_title (self->plot, "MSE against A’s function along the straight path A → B");
+  gtk_drop_down_set_selected (self->partner_dropdown, NFN_ALIGN_PARTNER_REINIT);
+  nfn_plot_set_title (self->plot, "MSE along the straight path A → B");
   nfn_plot_set_axis_labels (self->plot, "α", "MSE");
 }

@@ -10,6 +10,7 @@
 #include "nfn-image-grid.h"
 #include "nfn-draw.h"
 #include "nfn-ui-resources.h"
+#include "nfn_fit.h"
 
 #define NFN_FUNCTION_PANEL_TILE 112
 
@@ -17,13 +18,15 @@ struct _NfnFunctionPanel
 {
   GtkWidget parent_instance;
 
-  NfnImageGrid *coarse_grid, *fine_grid;
+  NfnImageGrid *source_grid, *coarse_grid, *fine_grid;
   NfnHeatmap *probe_heatmap;
-  GtkLabel *delta_label, *moved_label;
+  GtkLabel *source_label, *delta_label, *moved_label;
 
   NfnOrbit *orbit;
   gulong changed_handler;
   double lo, hi; /* the original's output range: one scale for every member */
+  float *source; /* (R·Cc) fitting targets 2p − 1 of the source image, or NULL */
+  int source_rows, source_cols;
 };
 
 G_DEFINE_FINAL_TYPE (NfnFunctionPanel, nfn_function_panel, GTK_TYPE_WIDGET)
@@ -84,6 +87,19 @@ nfn_function_panel_orbit_changed (NfnOrbit *orbit, NfnFunctionPanel *self)
   nfn_function_panel_update (self);
 }
 
+/* The source image needs the original's grey scale, so it is drawn once both are known. */
+static void
+nfn_function_panel_show_source (NfnFunctionPanel *self)
+{
+  gboolean image = self->orbit && nfn_probe_is_image (nfn_orbit_get_probe (self->orbit, FALSE));
+  gboolean shown = image && self->source != NULL;
+  gtk_widget_set_visible (GTK_WIDGET (self->source_grid), shown);
+  gtk_widget_set_visible (GTK_WIDGET (self->source_label), shown);
+  if (shown)
+    nfn_image_grid_set_images (self->source_grid, 1, self->source_rows, self->source_cols, 1, self->source, self->lo,
+                               self->hi);
+}
+
 void
 nfn_function_panel_set_orbit (NfnFunctionPanel *self, NfnOrbit *orbit)
 {
@@ -97,7 +113,10 @@ nfn_function_panel_set_orbit (NfnFunctionPanel *self, NfnOrbit *orbit)
       g_clear_object (&self->orbit);
     }
   if (orbit == NULL)
-    return;
+    {
+      nfn_function_panel_show_source (self);
+      return;
+    }
   self->orbit = g_object_ref (orbit);
   self->changed_handler = g_signal_connect (orbit, "changed", G_CALLBACK (nfn_function_panel_orbit_changed), self);
 
@@ -132,7 +151,26 @@ nfn_function_panel_set_orbit (NfnFunctionPanel *self, NfnOrbit *orbit)
       g_autofree char *title = g_strdup_printf ("outputs on %d fixed probe inputs", probe->n);
       nfn_heatmap_set_title (self->probe_heatmap, title);
     }
+  nfn_function_panel_show_source (self);
   nfn_function_panel_update (self);
+}
+
+void
+nfn_function_panel_set_source_image (NfnFunctionPanel *self, const float *pixels, int rows, int cols,
+                                     const char *caption)
+{
+  g_return_if_fail (NFN_IS_FUNCTION_PANEL (self));
+  g_clear_pointer (&self->source, g_free);
+  if (pixels && rows > 0 && cols > 0)
+    {
+      self->source = g_new (float, (size_t) rows * cols);
+      nfn_fit_targets (self->source, pixels, (size_t) rows * cols);
+      self->source_rows = rows;
+      self->source_cols = cols;
+      g_autofree char *text = g_strdup_printf ("Fitted to %s", caption ? caption : "the source image");
+      gtk_label_set_text (self->source_label, text);
+    }
+  nfn_function_panel_show_source (self);
 }
 
 const char *
@@ -147,6 +185,13 @@ nfn_function_panel_get_moved_text (NfnFunctionPanel *self)
 {
   g_return_val_if_fail (NFN_IS_FUNCTION_PANEL (self), NULL);
   return gtk_label_get_text (self->moved_label);
+}
+
+GtkWidget *
+nfn_function_panel_get_source_view (NfnFunctionPanel *self)
+{
+  g_return_val_if_fail (NFN_IS_FUNCTION_PANEL (self), NULL);
+  return GTK_WIDGET (self->source_grid);
 }
 
 GtkWidget *
@@ -169,16 +214,26 @@ nfn_function_panel_dispose (GObject *object)
 }
 
 static void
+nfn_function_panel_finalize (GObject *object)
+{
+  g_free (NFN_FUNCTION_PANEL (object)->source);
+  G_OBJECT_CLASS (nfn_function_panel_parent_class)->finalize (object);
+}
+
+static void
 nfn_function_panel_class_init (NfnFunctionPanelClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
   object_class->dispose = nfn_function_panel_dispose;
+  object_class->finalize = nfn_function_panel_finalize;
 
   nfn_ui_get_resource ();
   g_type_ensure (NFN_TYPE_IMAGE_GRID);
   g_type_ensure (NFN_TYPE_HEATMAP);
   gtk_widget_class_set_template_from_resource (widget_class, "/org/nfn/Workbench/ui/nfn-function-panel.ui");
+  gtk_widget_class_bind_template_child (widget_class, NfnFunctionPanel, source_grid);
+  gtk_widget_class_bind_template_child (widget_class, NfnFunctionPanel, source_label);
   gtk_widget_class_bind_template_child (widget_class, NfnFunctionPanel, coarse_grid);
   gtk_widget_class_bind_template_child (widget_class, NfnFunctionPanel, fine_grid);
   gtk_widget_class_bind_template_child (widget_class, NfnFunctionPanel, probe_heatmap);
@@ -191,6 +246,8 @@ static void
 nfn_function_panel_init (NfnFunctionPanel *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  nfn_image_grid_set_tile_size (self->source_grid, NFN_FUNCTION_PANEL_TILE);
+  nfn_image_grid_set_title (self->source_grid, "source image");
   nfn_image_grid_set_tile_size (self->coarse_grid, NFN_FUNCTION_PANEL_TILE);
   nfn_image_grid_set_tile_size (self->fine_grid, NFN_FUNCTION_PANEL_TILE);
 }

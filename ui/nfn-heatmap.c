@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <pango/pangocairo.h>
+#include <string.h>
 
 #include "nfn-colormap.h"
 #include "nfn-draw.h"
@@ -102,76 +103,97 @@ nfn_heatmap_draw_text (cairo_t *cr, const NfnHeatmapDrawing *drawing, const char
   nfn_draw_text (cr, drawing->font, &drawing->foreground, text, x, y, align, max_width);
 }
 
-/* Rows and columns away from their stored places (mid-animation): columns are laid out at
- * their positions on a strip one pixel per row high, then each row of that strip is
- * stretched to its position — R + K strips instead of R·K cells. */
+/* ---- Cells ---- */
+
+cairo_surface_t *
+nfn_heatmap_cells_surface (const float *normalised, int rows, int cols)
+{
+  g_return_val_if_fail (rows > 0 && cols > 0 && normalised != NULL, NULL);
+  cairo_surface_t *cells = cairo_image_surface_create (CAIRO_FORMAT_RGB24, cols, rows);
+  if (cairo_surface_status (cells) != CAIRO_STATUS_SUCCESS)
+    {
+      cairo_surface_destroy (cells);
+      return NULL;
+    }
+  cairo_surface_flush (cells);
+  unsigned char *pixels = cairo_image_surface_get_data (cells);
+  int stride = cairo_image_surface_get_stride (cells);
+  for (int r = 0; r < rows; r++)
+    {
+      guint32 *line = (guint32 *) (void *) (pixels + (size_t) r * stride);
+      for (int k = 0; k < cols; k++)
+        {
+          NfnRgb rgb = nfn_colormap_diverging (normalised[(size_t) r * cols + k]);
+          line[k] = (guint32) (rgb.r * 255 + 0.5) << 16 | (guint32) (rgb.g * 255 + 0.5) << 8 | (guint32) (rgb.b * 255 + 0.5);
+        }
+    }
+  cairo_surface_mark_dirty (cells);
+  return cells;
+}
+
+/* Which stored line (row or column) covers each of `extent` pixels when line l is drawn from
+ * positions[l]·cell, in order, a later line over an earlier one; −1 where none does. */
+static void
+nfn_heatmap_line_map (int *map, int extent, int lines, const float *positions, double cell)
+{
+  for (int p = 0; p < extent; p++)
+    map[p] = -1;
+  for (int l = 0; l < lines; l++)
+    {
+      double start = (positions ? positions[l] : l) * cell;
+      int from = MAX (0, (int) lround (start)), to = MIN (extent, (int) lround (start + cell));
+      if (to <= from && from < extent && cell < 1)
+        to = from + 1; /* a sub-pixel cell still owns the pixel it starts in */
+      for (int p = from; p < to; p++)
+        map[p] = l;
+    }
+}
+
+/* Rows and columns away from their stored places (mid-animation): every pixel of the grid
+ * looks up the stored row and column drawn there, so a frame costs one pass over the grid's
+ * pixels however many rows and columns move. */
 static void
 nfn_heatmap_draw_moved_cells (cairo_t *cr, const NfnHeatmapLayout *layout, cairo_surface_t *cells,
                               const float *row_positions /* (R) or NULL */,
                               const float *col_positions /* (K) or NULL */)
 {
-  double cell = layout->cell;
-  int strip_width = MAX (1, (int) ceil (cell * layout->cols));
-  cairo_surface_t *strip = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, strip_width, layout->rows);
-  cairo_t *scr = cairo_create (strip);
-  for (int k = 0; k < layout->cols; k++)
-    {
-      double x = (col_positions ? col_positions[k] : k) * cell;
-      cairo_save (scr);
-      cairo_rectangle (scr, x, 0, cell, layout->rows);
-      cairo_clip (scr);
-      cairo_translate (scr, x - k * cell, 0);
-      cairo_scale (scr, cell, 1);
-      cairo_set_source_surface (scr, cells, 0, 0);
-      cairo_pattern_set_filter (cairo_get_source (scr), CAIRO_FILTER_NEAREST);
-      cairo_paint (scr);
-      cairo_restore (scr);
-    }
-  cairo_destroy (scr);
+  int width = MAX (1, (int) ceil (layout->cell * layout->cols));
+  int height = MAX (1, (int) ceil (layout->cell * layout->rows));
+  g_autofree int *col_map = g_new (int, width);
+  g_autofree int *row_map = g_new (int, height);
+  nfn_heatmap_line_map (col_map, width, layout->cols, col_positions, layout->cell);
+  nfn_heatmap_line_map (row_map, height, layout->rows, row_positions, layout->cell);
 
-  for (int r = 0; r < layout->rows; r++)
+  cairo_surface_t *moved = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width, height);
+  cairo_surface_flush (moved);
+  unsigned char *out = cairo_image_surface_get_data (moved);
+  int out_stride = cairo_image_surface_get_stride (moved);
+  const unsigned char *in = cairo_image_surface_get_data (cells);
+  int in_stride = cairo_image_surface_get_stride (cells);
+  for (int y = 0; y < height; y++)
     {
-      double y = layout->grid_y + (row_positions ? row_positions[r] : r) * cell;
-      cairo_save (cr);
-      cairo_rectangle (cr, layout->grid_x, y, strip_width, cell);
-      cairo_clip (cr);
-      cairo_translate (cr, layout->grid_x, y - r * cell);
-      cairo_scale (cr, 1, cell);
-      cairo_set_source_surface (cr, strip, 0, 0);
-      cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_NEAREST);
-      cairo_paint (cr);
-      cairo_restore (cr);
+      guint32 *line = (guint32 *) (void *) (out + (size_t) y * out_stride);
+      if (row_map[y] < 0)
+        {
+          memset (line, 0, (size_t) width * 4);
+          continue;
+        }
+      const guint32 *source = (const guint32 *) (const void *) (in + (size_t) row_map[y] * in_stride);
+      for (int x = 0; x < width; x++)
+        line[x] = col_map[x] < 0 ? 0 : 0xff000000u | source[col_map[x]];
     }
-  cairo_surface_destroy (strip);
+  cairo_surface_mark_dirty (moved);
+  cairo_set_source_surface (cr, moved, layout->grid_x, layout->grid_y);
+  cairo_paint (cr);
+  cairo_surface_destroy (moved);
 }
 
 /* One pixel per cell, then scaled up with nearest-neighbour sampling: one fill for the whole
  * matrix instead of R·K rectangles, and sharp cell edges at any zoom. */
 static void
-nfn_heatmap_draw_cells (cairo_t *cr, const NfnHeatmapLayout *layout, const float *normalised,
+nfn_heatmap_draw_cells (cairo_t *cr, const NfnHeatmapLayout *layout, cairo_surface_t *cells,
                         const float *row_positions, const float *col_positions)
 {
-  cairo_surface_t *cells = cairo_image_surface_create (CAIRO_FORMAT_RGB24, layout->cols, layout->rows);
-  if (cairo_surface_status (cells) != CAIRO_STATUS_SUCCESS)
-    {
-      cairo_surface_destroy (cells);
-      return;
-    }
-  cairo_surface_flush (cells);
-  unsigned char *pixels = cairo_image_surface_get_data (cells);
-  int stride = cairo_image_surface_get_stride (cells);
-  for (int r = 0; r < layout->rows; r++)
-    {
-      guint32 *line = (guint32 *) (pixels + (size_t) r * stride);
-      for (int k = 0; k < layout->cols; k++)
-        {
-          NfnRgb rgb = nfn_colormap_diverging (normalised[(size_t) r * layout->cols + k]);
-          line[k] = (guint32) lround (rgb.r * 255) << 16 | (guint32) lround (rgb.g * 255) << 8
-                    | (guint32) lround (rgb.b * 255);
-        }
-    }
-  cairo_surface_mark_dirty (cells);
-
   if (row_positions == NULL && col_positions == NULL)
     {
       cairo_save (cr);
@@ -185,7 +207,6 @@ nfn_heatmap_draw_cells (cairo_t *cr, const NfnHeatmapLayout *layout, const float
     }
   else
     nfn_heatmap_draw_moved_cells (cr, layout, cells, row_positions, col_positions);
-  cairo_surface_destroy (cells);
 }
 
 static void
@@ -247,7 +268,12 @@ nfn_heatmap_draw (cairo_t *cr, double width, double height, const NfnHeatmapDraw
   gboolean has_cells = drawing->rows > 0 && drawing->cols > 0 && drawing->normalised != NULL && layout.cell > 0;
   if (has_cells)
     {
-      nfn_heatmap_draw_cells (cr, &layout, drawing->normalised, drawing->row_positions, drawing->col_positions);
+      cairo_surface_t *cells = drawing->cells ? cairo_surface_reference (drawing->cells)
+                                              : nfn_heatmap_cells_surface (drawing->normalised, drawing->rows,
+                                                                           drawing->cols);
+      if (cells)
+        nfn_heatmap_draw_cells (cr, &layout, cells, drawing->row_positions, drawing->col_positions);
+      cairo_surface_destroy (cells);
 
       /* An outline keeps near-white cells from melting into a light background. */
       double grid_width = layout.cell * layout.cols, grid_height = layout.cell * layout.rows;
@@ -290,6 +316,7 @@ struct _NfnHeatmap
   double fixed_scale; /* 0: the matrix's own max |value| */
   float *row_positions; /* (R) or NULL */
   float *col_positions; /* (K) or NULL */
+  cairo_surface_t *cells; /* the colours of `normalised`, made on the first paint, or NULL */
 };
 
 G_DEFINE_FINAL_TYPE (NfnHeatmap, nfn_heatmap, GTK_TYPE_WIDGET)
@@ -479,7 +506,11 @@ nfn_heatmap_paint (NfnHeatmap *self, cairo_t *cr, double width, double height)
   g_return_if_fail (NFN_IS_HEATMAP (self));
   g_return_if_fail (cr != NULL);
 
+  /* colours change only with the values: a permutation's frames reuse them */
+  if (self->cells == NULL && self->rows > 0 && self->cols > 0)
+    self->cells = nfn_heatmap_cells_surface (self->normalised, self->rows, self->cols);
   NfnHeatmapDrawing drawing = {
+    .cells = self->cells,
     .title = self->title,
     .rows = self->rows,
     .cols = self->cols,
@@ -515,6 +546,7 @@ nfn_heatmap_finalize (GObject *object)
   g_clear_pointer (&self->normalised, g_free);
   g_clear_pointer (&self->row_positions, g_free);
   g_clear_pointer (&self->col_positions, g_free);
+  g_clear_pointer (&self->cells, cairo_surface_destroy);
   G_OBJECT_CLASS (nfn_heatmap_parent_class)->finalize (object);
 }
 
@@ -606,6 +638,7 @@ nfn_heatmap_set_matrix (NfnHeatmap *self, int rows, int cols, const float *value
   size_t n = (size_t) rows * cols;
   g_clear_pointer (&self->values, g_free);
   g_clear_pointer (&self->normalised, g_free);
+  g_clear_pointer (&self->cells, cairo_surface_destroy);
   if (rows != self->rows)
     g_clear_pointer (&self->row_positions, g_free);
   if (cols != self->cols)

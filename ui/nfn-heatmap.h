@@ -56,7 +56,12 @@ typedef struct {
   const float *row_positions, *col_positions;
   GdkRGBA foreground;      /* text and outlines */
   const PangoFontDescription *font; /* NULL for "Sans 9" */
+  cairo_surface_t *cells;  /* nfn_heatmap_cells_surface of `normalised`, or NULL to make it here */
 } NfnHeatmapDrawing;
+
+/* The colours of a normalised (R, K) matrix, one RGB24 pixel per cell: what painting scales
+ * up. A widget keeps it until its values change, so frames of a permutation only move it. */
+cairo_surface_t *nfn_heatmap_cells_surface (const float *normalised /* (R, K) */, int rows, int cols);
 
 /* Only paints: the matrix (one colour per cell, NaN grey), its outline, the hovered cell, the
  * title and a legend bar from −max to +max with its three labels. */

@@ -81,31 +81,126 @@ nfn_neuron_graph_drawn_y (const NfnNeuronGraphLayout *layout, const NfnNeuronGra
   return y;
 }
 
+static gboolean
+nfn_neuron_graph_edge_shown (const NfnNeuronGraphDrawing *drawing, int layer, float t, gboolean strong)
+{
+  return !isnan (t) && (fabs (t) >= 0.5) == strong && fabsf (t) >= drawing->min_magnitude[layer];
+}
+
+/* One edge as a cairo stroke: exact, and vector in an SVG; but ~25 µs a line in cairo's image
+ * backend, too slow for the thousands a wide layer has on screen. */
 static void
-nfn_neuron_graph_draw_edges (cairo_t *cr, const NfnNeuronGraphLayout *layout, const NfnNeuronGraphDrawing *drawing,
-                             int layer, gboolean strong)
+nfn_neuron_graph_stroke_edge (cairo_t *cr, double x0, double y0, double x1, double y1, float t)
+{
+  double a = fabs (t);
+  NfnRgb rgb = nfn_colormap_diverging (t);
+  cairo_set_source_rgba (cr, rgb.r, rgb.g, rgb.b, 0.12 + 0.78 * a);
+  cairo_set_line_width (cr, 0.4 + 1.8 * a);
+  cairo_move_to (cr, x0, y0);
+  cairo_line_to (cr, x1, y1);
+  cairo_stroke (cr);
+}
+
+/* One edge rasterised into premultiplied ARGB32 pixels (stride in pixels), column by column:
+ * in each pixel column the line's ink (its thickness across, 2·half) is spread evenly over the
+ * rows it crosses there, so the coverage is an area average like an antialiased stroke's. The
+ * same colour, alpha and width as the stroke. */
+static void
+nfn_neuron_graph_raster_edge (guint32 *pixels, int stride, int width, int height, double x0, double y0, double x1,
+                              double y1, float t)
+{
+  if (x1 < x0)
+    {
+      double x = x0, y = y0;
+      x0 = x1, y0 = y1, x1 = x, y1 = y;
+    }
+  if (x1 - x0 < 1e-6)
+    return;
+  double a = fabs (t), alpha = 0.12 + 0.78 * a, line_width = 0.4 + 1.8 * a;
+  NfnRgb rgb = nfn_colormap_diverging (t);
+  /* 8-bit fixed point: the blend is the inner loop of every frame */
+  guint32 red = (guint32) (rgb.r * 255 + 0.5), green = (guint32) (rgb.g * 255 + 0.5), blue = (guint32) (rgb.b * 255 + 0.5);
+  double slope = (y1 - y0) / (x1 - x0);
+  double half = 0.5 * line_width * sqrt (1 + slope * slope);
+  /* a whole column holds the same ink spread over the same span: its coverage is computed once */
+  double full_density = 2 * half / (fabs (slope) + 2 * half);
+  int first = MAX (0, (int) floor (x0)), last = MIN (width - 1, (int) ceil (x1) - 1);
+  for (int x = first; x <= last; x++)
+    {
+      double left = MAX (x, x0), right = MIN (x + 1.0, x1);
+      if (right <= left)
+        continue;
+      double ya = y0 + (left - x0) * slope, yb = ya + (right - left) * slope;
+      double lo = MIN (ya, yb) - half, hi = MAX (ya, yb) + half;
+      double density = right - left == 1.0 ? full_density : (right - left) * 2 * half / (hi - lo);
+      int top = MAX (0, (int) floor (lo)), bottom = MIN (height - 1, (int) ceil (hi) - 1);
+      guint32 inner = (guint32) (MIN (alpha * density, 1.0) * 256 + 0.5);
+      for (int y = top; y <= bottom; y++)
+        {
+          guint32 k = inner;
+          if (y < lo || y + 1 > hi) /* the two end rows are partly covered */
+            k = (guint32) (MIN (alpha * (MIN (y + 1.0, hi) - MAX ((double) y, lo)) * density, 1.0) * 256 + 0.5);
+          guint32 keep = 256 - k;
+          guint32 *p = pixels + (size_t) y * stride + x;
+          guint32 d = *p;
+          guint32 out_a = (255 * k + (d >> 24) * keep) >> 8;
+          guint32 out_r = (red * k + ((d >> 16) & 0xff) * keep) >> 8;
+          guint32 out_g = (green * k + ((d >> 8) & 0xff) * keep) >> 8;
+          guint32 out_b = (blue * k + (d & 0xff) * keep) >> 8;
+          *p = out_a << 24 | out_r << 16 | out_g << 8 | out_b;
+        }
+    }
+}
+
+/* Weak edges first, so strong ones are never buried under them. Onto a raster target the edges
+ * are rasterised into one image painted once; a vector target (SVG, PDF) gets strokes. */
+static void
+nfn_neuron_graph_draw_edges (cairo_t *cr, double width, double height, const NfnNeuronGraphLayout *layout,
+                             const NfnNeuronGraphDrawing *drawing)
 {
   const nfn_space *s = &drawing->space;
-  const float *edges = drawing->edges[layer];
-  if (edges == NULL)
-    return;
-  double x0 = layout->column_x[layer - 1], x1 = layout->column_x[layer];
-  for (int j = 0; j < s->n[layer]; j++)
+  cairo_surface_type_t target = cairo_surface_get_type (cairo_get_target (cr));
+  gboolean vector = target == CAIRO_SURFACE_TYPE_SVG || target == CAIRO_SURFACE_TYPE_PDF
+                    || target == CAIRO_SURFACE_TYPE_PS;
+  cairo_surface_t *image = NULL;
+  guint32 *pixels = NULL;
+  int stride = 0, w = (int) ceil (width), h = (int) ceil (height);
+  if (!vector)
     {
-      double y1 = nfn_neuron_graph_drawn_y (layout, drawing, layer, j);
-      for (int k = 0; k < s->n[layer - 1]; k++)
-        {
-          float t = edges[(size_t) j * s->n[layer - 1] + k];
-          if (isnan (t) || (fabs (t) >= 0.5) != strong)
-            continue;
-          double a = fabs (t);
-          NfnRgb rgb = nfn_colormap_diverging (t);
-          cairo_set_source_rgba (cr, rgb.r, rgb.g, rgb.b, 0.12 + 0.78 * a);
-          cairo_set_line_width (cr, 0.4 + 1.8 * a);
-          cairo_move_to (cr, x0, nfn_neuron_graph_drawn_y (layout, drawing, layer - 1, k));
-          cairo_line_to (cr, x1, y1);
-          cairo_stroke (cr);
-        }
+      image = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, MAX (w, 1), MAX (h, 1));
+      cairo_surface_flush (image);
+      pixels = (guint32 *) (void *) cairo_image_surface_get_data (image);
+      stride = cairo_image_surface_get_stride (image) / 4;
+    }
+  for (int pass = 0; pass < 2; pass++)
+    for (int layer = 1; layer <= s->L; layer++)
+      {
+        const float *edges = drawing->edges[layer];
+        if (edges == NULL)
+          continue;
+        double x0 = layout->column_x[layer - 1], x1 = layout->column_x[layer];
+        for (int j = 0; j < s->n[layer]; j++)
+          {
+            double y1 = nfn_neuron_graph_drawn_y (layout, drawing, layer, j);
+            for (int k = 0; k < s->n[layer - 1]; k++)
+              {
+                float t = edges[(size_t) j * s->n[layer - 1] + k];
+                if (!nfn_neuron_graph_edge_shown (drawing, layer, t, pass == 1))
+                  continue;
+                double y0 = nfn_neuron_graph_drawn_y (layout, drawing, layer - 1, k);
+                if (vector)
+                  nfn_neuron_graph_stroke_edge (cr, x0, y0, x1, y1, t);
+                else
+                  nfn_neuron_graph_raster_edge (pixels, stride, w, h, x0, y0, x1, y1, t);
+              }
+          }
+      }
+  if (image)
+    {
+      cairo_surface_mark_dirty (image);
+      cairo_set_source_surface (cr, image, 0, 0);
+      cairo_paint (cr);
+      cairo_surface_destroy (image);
     }
 }
 
@@ -144,10 +239,7 @@ nfn_neuron_graph_draw (cairo_t *cr, double width, double height, const NfnNeuron
   NfnNeuronGraphLayout layout;
   nfn_neuron_graph_layout_compute (&layout, width, height, s);
 
-  /* Weak edges first, so strong ones are never buried under them. */
-  for (int pass = 0; pass < 2; pass++)
-    for (int i = 1; i <= s->L; i++)
-      nfn_neuron_graph_draw_edges (cr, &layout, drawing, i, pass == 1);
+  nfn_neuron_graph_draw_edges (cr, width, height, &layout, drawing);
 
   for (int i = 0; i <= s->L; i++)
     for (int j = 0; j < s->n[i]; j++)
@@ -177,6 +269,7 @@ struct _NfnNeuronGraph
   float *edges[NFN_MAX_LAYERS + 1];     /* [i]: (n_i, n_{i-1}) normalised, NaN = not drawn */
   int *identity[NFN_MAX_LAYERS + 1];    /* [i]: (n_i) */
   float *positions[NFN_MAX_LAYERS + 1]; /* [i]: (n_i) */
+  float moving_threshold[NFN_MAX_LAYERS + 1]; /* [i]: |edge| of the MOVING_EDGES-th strongest */
 
   GtkGesture *drag;
   int drag_set, drag_position;
@@ -209,15 +302,46 @@ nfn_neuron_graph_free_data (NfnNeuronGraph *self)
   memset (&self->space, 0, sizeof self->space);
 }
 
-static int
-nfn_neuron_graph_compare_floats (const void *a, const void *b)
+/* The k-th largest (k ≥ 1) of n values, reordering them: Hoare's selection, O(n) on average
+ * where a sort was O(n log n) on every bind of a wide layer. */
+static float
+nfn_neuron_graph_kth_largest (float *values, size_t n, size_t k)
 {
-  float x = *(const float *) a, y = *(const float *) b;
-  return (x > y) - (x < y);
+  size_t target = n - k, lo = 0, hi = n - 1;
+  while (lo < hi)
+    {
+      float pivot = values[lo + (hi - lo) / 2];
+      size_t i = lo, j = hi;
+      while (i <= j)
+        {
+          while (values[i] < pivot)
+            i++;
+          while (values[j] > pivot)
+            j--;
+          if (i <= j)
+            {
+              float swap = values[i];
+              values[i] = values[j];
+              values[j] = swap;
+              i++;
+              if (j == 0)
+                break;
+              j--;
+            }
+        }
+      if (target <= j)
+        hi = j;
+      else if (target >= i)
+        lo = i;
+      else
+        break;
+    }
+  return values[target];
 }
 
 /* Stage 2 for layer i: kernel taps averaged, scaled by the layer's max |w|, and all but the
- * strongest NFN_NEURON_GRAPH_MAX_EDGES edges left out. */
+ * strongest NFN_NEURON_GRAPH_MAX_EDGES edges left out; the NFN_NEURON_GRAPH_MOVING_EDGES
+ * strongest are those drawn while neurons move. */
 static void
 nfn_neuron_graph_normalise_layer (NfnNeuronGraph *self, const nfn_feature *weights, int i)
 {
@@ -236,13 +360,16 @@ nfn_neuron_graph_normalise_layer (NfnNeuronGraph *self, const nfn_feature *weigh
     }
   for (size_t e = 0; e < count; e++)
     edges[e] = max_abs > 0 ? (float) (edges[e] / max_abs) : 0.0f;
-  if (count <= NFN_NEURON_GRAPH_MAX_EDGES)
+  self->moving_threshold[i] = 0;
+  if (count <= NFN_NEURON_GRAPH_MOVING_EDGES)
     return;
   g_autofree float *magnitudes = g_new (float, count);
   for (size_t e = 0; e < count; e++)
     magnitudes[e] = fabsf (edges[e]);
-  qsort (magnitudes, count, sizeof (float), nfn_neuron_graph_compare_floats);
-  float threshold = magnitudes[count - NFN_NEURON_GRAPH_MAX_EDGES];
+  self->moving_threshold[i] = nfn_neuron_graph_kth_largest (magnitudes, count, NFN_NEURON_GRAPH_MOVING_EDGES);
+  if (count <= NFN_NEURON_GRAPH_MAX_EDGES)
+    return;
+  float threshold = nfn_neuron_graph_kth_largest (magnitudes, count, NFN_NEURON_GRAPH_MAX_EDGES);
   for (size_t e = 0; e < count; e++)
     if (fabsf (edges[e]) < threshold)
       edges[e] = NAN;
@@ -341,11 +468,13 @@ nfn_neuron_graph_paint (NfnNeuronGraph *self, cairo_t *cr, double width, double 
     .drag_y = self->drag_y,
     .font = nfn_draw_widget_font (GTK_WIDGET (self)),
   };
+  gboolean moving = self->orbit && nfn_orbit_get_progress (self->orbit) < 1.0;
   for (int i = 0; i <= self->space.L; i++)
     {
       drawing.edges[i] = self->edges[i];
       drawing.identity[i] = self->identity[i];
       drawing.positions[i] = self->positions[i];
+      drawing.min_magnitude[i] = moving ? self->moving_threshold[i] : 0;
     }
   nfn_draw_widget_foreground (GTK_WIDGET (self), &drawing.foreground);
   nfn_neuron_graph_draw (cr, width, height, &drawing);

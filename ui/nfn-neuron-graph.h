@@ -8,9 +8,12 @@
  *   1. data:       the current weights of an NfnOrbit (or any weights set directly);
  *   2. normalised: per layer, each edge's weight / max |weight| of that layer (layers differ
  *                  by orders of magnitude), and only the NFN_NEURON_GRAPH_MAX_EDGES strongest
- *                  edges of a wide layer kept;
+ *                  edges of a wide layer kept; while neurons move (an animation), only the
+ *                  NFN_NEURON_GRAPH_MOVING_EDGES strongest are drawn, so it stays fluid;
  *   3. painting:   nfn_neuron_graph_draw() on any cairo_t. Edge colour is the diverging map,
- *                  alpha and width grow with |w|. A hidden neuron is filled with
+ *                  alpha and width grow with |w|. On a raster target the edges are rasterised
+ *                  into one image (thousands of cairo strokes are too slow to animate); a
+ *                  vector target (SVG export) gets one stroke per edge. A hidden neuron is filled with
  *                  nfn_colormap_identity (its original index), input and output neurons grey.
  * Dragging a hidden neuron up or down its column moves it to another place: the bound orbit
  * applies that permutation and "neuron-moved" (set, from, to) is emitted.
@@ -26,7 +29,8 @@
 
 G_BEGIN_DECLS
 
-#define NFN_NEURON_GRAPH_MAX_EDGES 4000
+#define NFN_NEURON_GRAPH_MAX_EDGES 1500
+#define NFN_NEURON_GRAPH_MOVING_EDGES 300
 #define NFN_NEURON_GRAPH_PADDING 10.0
 #define NFN_NEURON_GRAPH_LABEL_BAND 18.0
 #define NFN_NEURON_GRAPH_MAX_SPACING 22.0
@@ -54,6 +58,7 @@ typedef struct {
   const float *edges[NFN_MAX_LAYERS + 1];     /* [i]: (n_i, n_{i-1}), −1…1, NaN = not drawn */
   const int *identity[NFN_MAX_LAYERS + 1];    /* [i]: (n_i) original index of the neuron at j */
   const float *positions[NFN_MAX_LAYERS + 1]; /* [i]: (n_i) draw position of the neuron at j, NULL = j */
+  float min_magnitude[NFN_MAX_LAYERS + 1];    /* [i]: weaker edges are not drawn (0: all) */
   int drag_set, drag_position;                /* the neuron being dragged, −1 for none */
   double drag_y;                              /* its centre's y while dragged */
   GdkRGBA foreground;

@@ -421,6 +421,22 @@ nfn_plot_get_n_series (NfnPlot *self)
   return self->series->len;
 }
 
+int
+nfn_plot_get_series_length (NfnPlot *self, int series)
+{
+  g_return_val_if_fail (NFN_IS_PLOT (self), 0);
+  g_return_val_if_fail (series >= 0 && (guint) series < self->series->len, 0);
+  return ((NfnPlotData *) g_ptr_array_index (self->series, series))->n;
+}
+
+const char *
+nfn_plot_get_series_label (NfnPlot *self, int series)
+{
+  g_return_val_if_fail (NFN_IS_PLOT (self), NULL);
+  g_return_val_if_fail (series >= 0 && (guint) series < self->series->len, NULL);
+  return ((NfnPlotData *) g_ptr_array_index (self->series, series))->label;
+}
+
 static void
 nfn_plot_replace_string (NfnPlot *self, char **field, const char *value)
 {

@@ -76,6 +76,9 @@ void nfn_plot_clear (NfnPlot *self);
 int nfn_plot_add_series (NfnPlot *self, const char *label, NfnRgb colour, gboolean dashed, const double *x,
                          const double *y, int n);
 int nfn_plot_get_n_series (NfnPlot *self);
+/* Points of series s (as added, before smoothing), and its legend label. */
+int nfn_plot_get_series_length (NfnPlot *self, int series);
+const char *nfn_plot_get_series_label (NfnPlot *self, int series);
 void nfn_plot_set_title (NfnPlot *self, const char *title);
 void nfn_plot_set_axis_labels (NfnPlot *self, const char *x_label, const char *y_label);
 void nfn_plot_set_log_y (NfnPlot *self, gboolean log_y);

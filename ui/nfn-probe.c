@@ -5,6 +5,8 @@
 #include <gsl/gsl_rng.h>
 #include <math.h>
 
+#include "nfn_fit.h"
+
 static gboolean
 nfn_probe_arch_is_image (const nfn_arch *arch)
 {
@@ -23,13 +25,7 @@ nfn_probe_new (const nfn_arch *arch, int grid)
       probe->grid = grid;
       probe->n = grid * grid;
       probe->inputs = g_new (float, (size_t) probe->n * 2);
-      for (int row = 0; row < grid; row++)
-        for (int col = 0; col < grid; col++)
-          {
-            float *xy = probe->inputs + ((size_t) row * grid + col) * 2;
-            xy[0] = (float) (-1.0 + 2.0 * col / (grid - 1));
-            xy[1] = (float) (-1.0 + 2.0 * row / (grid - 1));
-          }
+      nfn_fit_grid (probe->inputs, grid, grid);
     }
   else
     {

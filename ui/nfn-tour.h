@@ -3,8 +3,8 @@
  *   1. open the sample SIREN;  2. permute its hidden neurons: the weights change, the image
  *   does not;  3. count the orbit, n_1!·n_2! equivalent networks;  4. an NFN follows the
  *   permutation;  5. an invariant classifier gives the same answer;  6. weight matching brings
- *   a network and a permuted noisy twin of it (two "training runs" of one function) into one
- *   basin. */
+ *   two independently trained networks (the sample and its twin, the same image fitted from
+ *   another init) into one basin. */
 #ifndef NFN_TOUR_H
 #define NFN_TOUR_H
 
@@ -20,8 +20,12 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (NfnTour, nfn_tour, NFN, TOUR, GtkWidget)
 
 GtkWidget *nfn_tour_new (void);
-/* The network every step shows (copied); the tour starts on it at step 1. */
-void nfn_tour_set_network (NfnTour *self, const NfnNetwork *network);
+/* The network every step shows (copied); the tour starts on it at step 1. `twin` (copied, may
+ * be NULL) is a second network trained independently to the same end, which step 6 aligns to
+ * the first; without one, step 6 uses a permuted noisy copy. A source image named in the
+ * network's metadata (nfn_network_source_image) is shown beside the rendered function and is
+ * what step 6 measures the barrier against. */
+void nfn_tour_set_network (NfnTour *self, const NfnNetwork *network, const NfnNetwork *twin);
 /* 1 … NFN_TOUR_STEPS; out-of-range steps clamp. */
 void nfn_tour_set_step (NfnTour *self, int step);
 int nfn_tour_get_step (NfnTour *self);

@@ -1,5 +1,7 @@
 #include "datatestutil.h"
 
+#include <glib/gstdio.h>
+
 #include <math.h>
 #include <string.h>
 #include <zlib.h>
@@ -87,4 +89,20 @@ dtu_deflate (const guint8 *data, gsize length, int window_bits)
   g_byte_array_set_size (out, (guint) (bound - zs.avail_out));
   deflateEnd (&zs);
   return out;
+}
+
+void
+dtu_remove_tree (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  while (d && (name = g_dir_read_name (d)))
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        dtu_remove_tree (path);
+      else
+        g_unlink (path);
+    }
+  g_rmdir (dir);
 }

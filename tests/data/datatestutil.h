@@ -27,4 +27,7 @@ void dtu_assert_error_impl (const GError *error, GQuark domain, int code, const 
  * 15 + 16 a gzip member (unref it). */
 GByteArray *dtu_deflate (const guint8 *data, gsize length, int window_bits);
 
+/* Removes a directory and everything under it. */
+void dtu_remove_tree (const char *dir);
+
 #endif

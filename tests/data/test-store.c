@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "datatestutil.h"
+#include "nfn_run_report.h"
 #include "nfn_store.h"
 
 typedef struct {
@@ -827,6 +828,210 @@ test_not_a_database (fixture *f, gconstpointer data)
   g_assert_true (g_bytes_equal (before, after));
 }
 
+
+/* ---- rename, delete, metric summaries (the experiment browser's needs) ---- */
+
+static void
+test_rename_delete (fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfnStore) store = nfn_store_open (f->path, FALSE, &error);
+  g_assert_no_error (error);
+  gint64 keep = nfn_store_run_begin (store, NULL, "zoo-fit", NULL, NULL, 0, &error);
+  gint64 doomed = nfn_store_run_begin (store, NULL, "train-classify", "np", NULL, 0, &error);
+  g_assert_no_error (error);
+  const char *names[] = { "loss" };
+  for (gint64 step = 0; step < 4; step++)
+    {
+      double value = (double) step;
+      g_assert_true (nfn_store_run_log (store, keep, step, 1, names, &value, &error));
+      g_assert_true (nfn_store_run_log (store, doomed, step, 1, names, &value, &error));
+    }
+  g_assert_true (nfn_store_run_add_artifact (store, doomed, "model", "/tmp/m.safetensors", NULL, &error));
+  g_assert_no_error (error);
+
+  /* a fresh run has no name; a name is trimmed and persists; "" takes it away again */
+  g_autoptr (NfnRun) fresh = nfn_store_get_run (store, keep, &error);
+  g_assert_cmpstr (fresh->name, ==, "");
+  g_assert_true (nfn_store_run_rename (store, keep, "  baseline, lr 1e-3 ", &error));
+  g_assert_no_error (error);
+  g_assert_false (nfn_store_run_rename (store, 999, "x", &error));
+  dtu_assert_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_NOT_FOUND, f->path, "no run 999");
+  g_clear_error (&error);
+
+  /* a run whose writer (this process) is alive is refused, and nothing goes */
+  g_assert_false (nfn_store_run_delete (store, doomed, &error));
+  dtu_assert_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED, f->path, "still running");
+  g_clear_error (&error);
+  g_assert_true (nfn_store_run_finish (store, doomed, NFN_RUN_FAILED, &error));
+  g_assert_true (nfn_store_run_delete (store, doomed, &error));
+  g_assert_no_error (error);
+  g_assert_false (nfn_store_run_delete (store, doomed, &error));
+  dtu_assert_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_NOT_FOUND, f->path, "no run");
+  g_clear_error (&error);
+  g_assert_true (nfn_store_run_finish (store, keep, NFN_RUN_COMPLETED, &error));
+  g_clear_pointer (&store, nfn_store_close);
+
+  /* what a second connection sees after reopening: the name, and no trace of the deleted run */
+  sqlite3 *db = raw_open (f->path);
+  g_autofree char *name = raw_text (db, "SELECT name FROM runs WHERE id = 1");
+  g_assert_cmpstr (name, ==, "baseline, lr 1e-3");
+  g_autofree char *gone = g_strdup_printf ("SELECT (SELECT count(*) FROM runs WHERE id = %" G_GINT64_FORMAT ")"
+                                           " + (SELECT count(*) FROM metrics WHERE run_id = %" G_GINT64_FORMAT ")"
+                                           " + (SELECT count(*) FROM artifacts WHERE run_id = %" G_GINT64_FORMAT ")",
+                                           doomed, doomed, doomed);
+  g_assert_cmpint (raw_int (db, gone), ==, 0);
+  g_assert_cmpint (raw_int (db, "SELECT count(*) FROM metrics"), ==, 4);
+  sqlite3_close (db);
+
+  store = nfn_store_open (f->path, TRUE, &error);
+  g_assert_no_error (error);
+  g_autoptr (GPtrArray) runs = nfn_store_list_runs (store, NULL, &error);
+  g_assert_cmpuint (runs->len, ==, 1);
+  g_assert_cmpstr (((NfnRun *) runs->pdata[0])->name, ==, "baseline, lr 1e-3");
+  g_clear_pointer (&store, nfn_store_close);
+  store = nfn_store_open (f->path, FALSE, &error);
+  g_assert_true (nfn_store_run_rename (store, keep, "", &error));
+  g_autoptr (NfnRun) unnamed = nfn_store_get_run (store, keep, &error);
+  g_assert_cmpstr (unnamed->name, ==, "");
+}
+
+/* A store of schema 1 (no run names) migrates to 2 on opening for writing, keeping its runs. */
+static void
+test_migrate_1_to_2 (fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  NfnStore *store = nfn_store_open (f->path, FALSE, &error);
+  g_assert_no_error (error);
+  gint64 run = nfn_store_run_begin (store, NULL, "zoo-fit", NULL, "{\"steps\": 20}", 7, &error);
+  g_assert_true (nfn_store_run_finish (store, run, NFN_RUN_COMPLETED, &error));
+  nfn_store_close (store);
+  /* what version 1 wrote: the same tables without runs.name */
+  sqlite3 *db = raw_open (f->path);
+  raw_exec (db, "ALTER TABLE runs DROP COLUMN name; PRAGMA user_version = 1");
+  sqlite3_close (db);
+
+  g_assert_null (nfn_store_open (f->path, TRUE, &error));
+  dtu_assert_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_FORMAT, f->path, "open it once for writing");
+  g_clear_error (&error);
+  store = nfn_store_open (f->path, FALSE, &error);
+  g_assert_no_error (error);
+  assert_tables (f->path);
+  g_autoptr (NfnRun) kept = nfn_store_get_run (store, run, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (kept->name, ==, "");
+  g_assert_cmpstr (kept->config_json, ==, "{\"steps\": 20}");
+  g_assert_cmpint (kept->status, ==, NFN_RUN_COMPLETED);
+  g_assert_true (nfn_store_run_rename (store, run, "old run", &error));
+  g_assert_no_error (error);
+  nfn_store_close (store);
+}
+
+/* Count and last point of every series, against the points logged (steps out of order, a NaN
+ * last value, a replaced step). */
+static void
+test_metric_summaries (fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfnStore) store = nfn_store_open (f->path, FALSE, &error);
+  gint64 run = nfn_store_run_begin (store, NULL, "t", NULL, NULL, 0, &error);
+  gint64 other = nfn_store_run_begin (store, NULL, "t", NULL, NULL, 0, &error);
+  g_assert_no_error (error);
+  const gint64 steps[] = { 5, 1, 9, 3, 9 };
+  for (guint k = 0; k < G_N_ELEMENTS (steps); k++)
+    {
+      const char *names[] = { "b/loss", "a/acc" };
+      double values[] = { 10.0 * k, k == 4 ? NAN : (double) k };
+      g_assert_true (nfn_store_run_log (store, run, steps[k], k < 3 ? 2 : 1, names, values, &error));
+    }
+  double value = 42;
+  const char *name = "b/loss";
+  g_assert_true (nfn_store_run_log (store, other, 100, 1, &name, &value, &error));
+  g_assert_no_error (error);
+
+  g_autoptr (GArray) summaries = nfn_store_run_metric_summaries (store, run, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (summaries->len, ==, 2);
+  NfnMetricSummary *acc = &g_array_index (summaries, NfnMetricSummary, 0);
+  NfnMetricSummary *loss = &g_array_index (summaries, NfnMetricSummary, 1);
+  g_assert_cmpstr (acc->name, ==, "a/acc");
+  g_assert_cmpint (acc->count, ==, 3);   /* steps 5, 1, 9 */
+  g_assert_cmpint (acc->last_step, ==, 9);
+  g_assert_cmpfloat (acc->last_value, ==, 2.0);
+  g_assert_cmpstr (loss->name, ==, "b/loss");
+  g_assert_cmpint (loss->count, ==, 4);  /* 5, 1, 9, 3 (9 replaced) */
+  g_assert_cmpint (loss->last_step, ==, 9);
+  g_assert_cmpfloat (loss->last_value, ==, 40.0);
+  /* the same numbers from the series themselves */
+  g_autoptr (GArray) series = nfn_store_run_metric (store, run, "b/loss", G_MININT64, &error);
+  g_assert_cmpuint (series->len, ==, loss->count);
+  g_assert_cmpint (g_array_index (series, NfnMetricPoint, series->len - 1).step, ==, loss->last_step);
+
+  g_autoptr (GArray) empty = nfn_store_run_metric_summaries (store, 12345, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (empty->len, ==, 0);
+}
+
+/* ---- run reports: comparison sections and CSV ---- */
+
+static void
+test_report (fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfnStore) store = nfn_store_open (f->path, FALSE, &error);
+  gint64 a = nfn_store_run_begin (store, NULL, "train-classify", "np",
+                                  "{\"lr\": 0.001, \"opt\": {\"wd\": 0, \"betas\": [0.9, 0.99]}, \"name\": \"\"}", 1, &error);
+  gint64 b = nfn_store_run_begin (store, NULL, "train-classify", "hnp",
+                                  "{\"lr\": 0.001, \"opt\": {\"wd\": 0.1, \"betas\": [0.9, 0.99]}, \"extra\": {}}", 1, &error);
+  g_assert_no_error (error);
+  const char *names[] = { "val, \"quoted\"", "loss" };
+  double values[] = { 0.1, NAN };
+  g_assert_true (nfn_store_run_log (store, a, 3, 2, names, values, &error));
+  values[1] = 0.30000000000000004;
+  g_assert_true (nfn_store_run_log (store, a, 7, 1, &names[1], &values[1], &error));
+
+  g_autoptr (NfnRun) run_a = nfn_store_get_run (store, a, &error);
+  g_autoptr (NfnRun) run_b = nfn_store_get_run (store, b, &error);
+  g_autoptr (JsonNode) config_a = nfn_run_parse_object (run_a->config_json);
+  g_autoptr (JsonNode) config_b = nfn_run_parse_object (run_b->config_json);
+  g_autoptr (NfnRunSection) section = nfn_run_section_new ("config");
+  nfn_run_section_add (section, config_a);
+  nfn_run_section_add (section, config_b);
+  /* flattened, sorted, an empty object a leaf, an array one value */
+  const char *keys[] = { "extra", "lr", "name", "opt.betas", "opt.wd" };
+  g_assert_cmpuint (section->keys->len, ==, G_N_ELEMENTS (keys));
+  for (guint k = 0; k < G_N_ELEMENTS (keys); k++)
+    g_assert_cmpstr (section->keys->pdata[k], ==, keys[k]);
+  const gboolean equal[] = { FALSE, TRUE, FALSE, TRUE, FALSE };
+  for (guint k = 0; k < G_N_ELEMENTS (keys); k++)
+    g_assert_cmpint (nfn_run_section_key_equal (section, keys[k]), ==, equal[k]);
+  g_assert_null (nfn_run_section_get (section, 0, "extra"));
+  g_autofree char *wd = nfn_run_format_value (nfn_run_section_get (section, 1, "opt.wd"));
+  g_autofree char *empty = nfn_run_format_value (nfn_run_section_get (section, 0, "name"));
+  g_autofree char *betas = nfn_run_format_value (nfn_run_section_get (section, 0, "opt.betas"));
+  g_assert_cmpstr (wd, ==, "0.1");
+  g_assert_cmpstr (empty, ==, "\"\"");
+  /* json-glib writes doubles with 17 digits: check the array reads back, not its spelling */
+  g_autoptr (JsonNode) betas_node = json_from_string (betas, NULL);
+  g_assert_true (JSON_NODE_HOLDS_ARRAY (betas_node));
+  g_assert_cmpfloat (json_array_get_double_element (json_node_get_array (betas_node), 1), ==, 0.99);
+  g_autoptr (JsonNode) garbage = nfn_run_parse_object ("[1, 2]");
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (garbage));
+
+  g_assert_true (nfn_store_run_rename (store, b, "wide", &error));
+  g_autoptr (NfnRun) renamed = nfn_store_get_run (store, b, &error);
+  g_autofree char *name_a = nfn_run_display_name (run_a), *name_b = nfn_run_display_name (renamed);
+  g_autofree char *expected_a = g_strdup_printf ("run %" G_GINT64_FORMAT, a);
+  g_assert_cmpstr (name_a, ==, expected_a);
+  g_assert_cmpstr (name_b, ==, "wide");
+
+  guint points = 0;
+  g_autofree char *csv = nfn_store_run_metrics_csv (store, a, &points, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (points, ==, 3);
+  g_assert_cmpstr (csv, ==, "step,name,value\n3,loss,nan\n7,loss,0.30000000000000004\n3,\"val, \"\"quoted\"\"\",0.1\n");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -844,6 +1049,10 @@ main (int argc, char **argv)
   ADD ("/store/crash/read-only", test_read_only);
   ADD ("/store/crash/newer-schema", test_newer_schema);
   ADD ("/store/crash/not-a-database", test_not_a_database);
+  ADD ("/store/rename-delete", test_rename_delete);
+  ADD ("/store/migrate-1-to-2", test_migrate_1_to_2);
+  ADD ("/store/metric-summaries", test_metric_summaries);
+  ADD ("/store/report", test_report);
 #undef ADD
   return g_test_run ();
 }

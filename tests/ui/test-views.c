@@ -22,7 +22,11 @@
 #include "nfn-tour.h"
 #include "nfn_perm.h"
 #include <gsl/gsl_rng.h>
+#include "nfn-function-panel.h"
+#include "nfn_datasets.h"
+#include "nfn_fit.h"
 #include "nfn_sample.h"
+#include "nfn_zoo.h"
 #include "uitestutil.h"
 
 #define COLOUR_TOLERANCE (2.5 / 255)
@@ -509,7 +513,7 @@ test_tour_steps (void)
   NfnTour *tour = NFN_TOUR (nfn_tour_new ());
   gtk_window_set_child (GTK_WINDOW (window), GTK_WIDGET (tour));
   g_autoptr (NfnNetwork) sample = nfn_sample_network ();
-  nfn_tour_set_network (tour, sample);
+  nfn_tour_set_network (tour, sample, NULL);
   ut_present_and_wait (GTK_WINDOW (window));
 
   g_assert_cmpint (nfn_tour_get_step (tour), ==, 1);
@@ -654,6 +658,95 @@ test_export (void)
   g_rmdir (dir);
 }
 
+
+/* ---- The source image beside the INR, and the barrier measured against it ---- */
+
+/* The sample names Fashion-MNIST test image 0: the panel shows that image (read here from the
+ * data set itself) on the INR's grey scale, beside the INR's own rendering. */
+static void
+test_function_source_image (void)
+{
+  g_autoptr (NfnNetwork) sample = nfn_sample_network ();
+  g_autoptr (NfnOrbit) orbit = nfn_orbit_new (sample, 3);
+  g_autoptr (NfnFunctionPanel) panel = g_object_ref_sink (NFN_FUNCTION_PANEL (nfn_function_panel_new ()));
+  nfn_function_panel_set_orbit (panel, orbit);
+  GtkWidget *source_view = nfn_function_panel_get_source_view (panel);
+  g_assert_false (gtk_widget_get_visible (source_view));
+
+  int rows = 0, cols = 0;
+  g_autofree char *caption = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree float *pixels = nfn_network_source_image (sample, &rows, &cols, &caption, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (pixels);
+  g_test_message ("%s", caption);
+  g_assert_cmpstr (caption, ==, "fashion-mnist test #0 (Ankle boot)");
+  g_autoptr (NfnDataset) ds = nfn_dataset_load ("fashion-mnist", "test", 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (rows, ==, ds->rows);
+  g_assert_cmpint (memcmp (pixels, ds->images, (size_t) rows * cols * sizeof (float)), ==, 0);
+
+  nfn_function_panel_set_source_image (panel, pixels, rows, cols, caption);
+  g_assert_true (gtk_widget_get_visible (source_view));
+  /* the INR's scale: the original's outputs on both grids */
+  double lo = INFINITY, hi = -INFINITY;
+  for (int fine = 0; fine < 2; fine++)
+    {
+      NfnProbe *probe = nfn_orbit_get_probe (orbit, fine);
+      const float *out = nfn_orbit_get_original_outputs (orbit, fine);
+      for (size_t e = 0; e < nfn_probe_output_size (probe); e++)
+        lo = MIN (lo, out[e]), hi = MAX (hi, out[e]);
+    }
+  double worst = 0;
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c < cols; c++)
+      {
+        double expected = CLAMP ((2.0 * ds->images[r * cols + c] - 1 - lo) / (hi - lo), 0, 1);
+        worst = MAX (worst, fabs (nfn_image_grid_get_pixel (NFN_IMAGE_GRID (source_view), 0, r, c, 0) - expected));
+      }
+  g_test_message ("source tile vs data set: worst %.3g", worst);
+  g_assert_cmpfloat (worst, <, 1e-6);
+  nfn_function_panel_set_source_image (panel, NULL, 0, 0, NULL);
+  g_assert_false (gtk_widget_get_visible (source_view));
+}
+
+/* With a target the solid curves are the MSE against the source image: at α = 0 that is A's
+ * own fitting error, recomputed here on the engine's grid. */
+static void
+test_align_target (void)
+{
+  g_autoptr (NfnNetwork) sample = nfn_sample_network ();
+  g_autoptr (NfnNetwork) twin = nfn_sample_network_seeded (1);
+  g_autoptr (NfnOrbit) orbit = nfn_orbit_new (sample, 3);
+  g_autoptr (NfnAlignView) view = g_object_ref_sink (NFN_ALIGN_VIEW (nfn_align_view_new ()));
+  nfn_align_view_set_orbit (view, orbit);
+  int rows, cols;
+  g_autofree float *pixels = nfn_sample_source_image (&rows, &cols);
+  g_assert_nonnull (pixels);
+  nfn_align_view_set_target (view, pixels, rows, cols);
+  nfn_align_view_set_twin (view, twin);
+  nfn_align_view_run (view); /* the twin is the selected partner */
+  g_assert_true (ut_wait_for (align_idle, view, 20));
+  g_test_message ("%s", nfn_align_view_get_summary (view));
+  g_assert_cmpint (nfn_plot_get_n_series (nfn_align_view_get_plot (view)), ==, 4);
+  g_assert_nonnull (strstr (nfn_align_view_get_summary (view), "source image"));
+
+  g_autofree float *coords = g_new (float, (size_t) 2 * rows * cols);
+  g_autofree float *f = g_new (float, (size_t) rows * cols);
+  nfn_fit_grid (coords, rows, cols);
+  g_assert_cmpint (nfn_net_forward (&sample->arch, &sample->weights, rows * cols, coords, 0, f, NULL), ==, NFN_OK);
+  double mse = 0;
+  for (int e = 0; e < rows * cols; e++)
+    mse += (f[e] - (2.0 * pixels[e] - 1)) * (f[e] - (2.0 * pixels[e] - 1));
+  mse /= rows * cols;
+  const double *naive = nfn_align_view_get_curve (view, FALSE), *aligned = nfn_align_view_get_curve (view, TRUE);
+  g_test_message ("A's MSE against its image %.6g; curves start at %.6g and %.6g", mse, naive[0], aligned[0]);
+  g_assert_cmpfloat (fabs (naive[0] - mse), <, 1e-6 * (1 + mse));
+  g_assert_cmpfloat (fabs (aligned[0] - mse), <, 1e-6 * (1 + mse));
+  /* alignment never makes the path's worst point worse than the naive one's here */
+  g_assert_cmpfloat (nfn_align_barrier (aligned), <=, nfn_align_barrier (naive));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -667,6 +760,8 @@ main (int argc, char **argv)
   g_test_add_func ("/ui/equivariance/coupled-and-broken", test_equivariance_view);
   g_test_add_func ("/ui/tour/steps", test_tour_steps);
   g_test_add_func ("/ui/align/permuted-twin", test_align_noisy_copy);
+  g_test_add_func ("/ui/align/against-source-image", test_align_target);
+  g_test_add_func ("/ui/function/source-image", test_function_source_image);
   g_test_add_func ("/ui/export/png-and-svg", test_export);
   return g_test_run ();
 }

@@ -1,6 +1,7 @@
 /* uitestutil.c — see uitestutil.h. */
 #include "uitestutil.h"
 
+#include <glib/gstdio.h>
 #include <math.h>
 
 static gboolean
@@ -122,4 +123,23 @@ ut_count_colours (cairo_surface_t *surface)
         g_hash_table_add (seen, GSIZE_TO_POINTER ((gsize) pixel + 1)); /* + 1: NULL is no key */
       }
   return g_hash_table_size (seen);
+}
+
+void
+ut_remove_tree (const char *path)
+{
+  if (!g_file_test (path, G_FILE_TEST_IS_DIR) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+    {
+      g_unlink (path);
+      return;
+    }
+  GDir *dir = g_dir_open (path, 0, NULL);
+  for (const char *name; dir && (name = g_dir_read_name (dir));)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      ut_remove_tree (child);
+    }
+  if (dir)
+    g_dir_close (dir);
+  g_rmdir (path);
 }

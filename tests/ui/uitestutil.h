@@ -25,4 +25,7 @@ cairo_surface_t *ut_texture_to_surface (GdkTexture *texture);
 /* Distinct 8-bit colours in a surface. */
 guint ut_count_colours (cairo_surface_t *surface);
 
+/* Deletes a scratch directory and everything below it. */
+void ut_remove_tree (const char *path);
+
 #endif
