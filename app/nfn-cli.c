@@ -1,5 +1,6 @@
 /* nfn-cli.c — the `nfn` command line: info, permute, check, align, bench.
  * Every failure is one line on stderr naming the file and the fault, and exit status 1. */
+#include "nfn_json.h"
 #include "nfn-config.h"
 #include "nfn-cli.h"
 
@@ -39,11 +40,7 @@ nfn_cli_fail_error (GError *error)
 void
 nfn_cli_print_json (JsonBuilder *builder)
 {
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autoptr (JsonNode) root = json_builder_get_root (builder);
-  json_generator_set_root (gen, root);
-  json_generator_set_pretty (gen, TRUE);
-  g_autofree char *text = json_generator_to_data (gen, NULL);
+  g_autofree char *text = nfn_json_builder_to_text (builder, TRUE);
   printf ("%s\n", text);
 }
 

@@ -46,7 +46,8 @@ void nfn_cli_train_display_end (NfnCliTrainDisplay *display); /* ends the bar's 
 typedef struct {
   gboolean terminal;
   gint64 started_us, last_draw_us;
-  int shards;
+  int shards;               /* 0 until known: with "all of the split" the first progress call tells */
+  int shard_size;
   const char *unit;         /* what is built, e.g. "INRs", "CNNs" */
   const char *quality_name; /* e.g. "mean PSNR" */
   double quality_scale;     /* e.g. 100 for a fraction shown in % */

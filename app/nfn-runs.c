@@ -5,6 +5,7 @@
  * is for people (aligned tables, local times); --json, --csv are for scripts and carry the full
  * values. A non-finite number (a diverged loss) is null in JSON, which has no NaN.
  */
+#include "nfn_json.h"
 #include "nfn-cli.h"
 
 #include "nfn_run_report.h"
@@ -578,11 +579,7 @@ runs_export (int argc, char **argv)
   json_builder_end_array (b);
   if (json)
     {
-      g_autoptr (JsonGenerator) generator = json_generator_new ();
-      g_autoptr (JsonNode) root = json_builder_get_root (b);
-      json_generator_set_root (generator, root);
-      json_generator_set_pretty (generator, TRUE);
-      g_autofree char *data = json_generator_to_data (generator, NULL);
+      g_autofree char *data = nfn_json_builder_to_text (b, TRUE);
       g_string_append_printf (text, "%s\n", data);
     }
   if (!out)

@@ -16,6 +16,7 @@
  * network per image (refit 0). Without --val the last 10 % of the training zoo's images (and
  * all their refits) are held out for validation.
  */
+#include "nfn_json.h"
 #include "nfn-cli.h"
 
 #include <math.h>
@@ -191,10 +192,7 @@ classify_config_json (const ClassifySettings *s)
   json_builder_set_member_name (b, "nfn_model");
   nfn_model_config_build_json (b, &s->model);
   json_builder_end_object (b);
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  return json_generator_to_data (gen, NULL);
+  return nfn_json_builder_to_text (b, FALSE);
 }
 
 static char *
@@ -423,10 +421,7 @@ classify_extra_json (const NfnTrainerNorm *norm)
       nfn_trainer_norm_build_json (b, norm);
     }
   json_builder_end_object (b);
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  return json_generator_to_data (gen, NULL);
+  return nfn_json_builder_to_text (b, FALSE);
 }
 
 /* The norm a model file asks for (identity without one). */

@@ -20,6 +20,7 @@
  *
  * Shape letters: N networks, B a batch, P scalars of one network, L layers.
  */
+#include "nfn_json.h"
 #include "nfn-cli.h"
 
 #include <math.h>
@@ -48,15 +49,6 @@ mask_clamp_threads (int threads)
 {
   int cores = (int) g_get_num_processors ();
   return threads < 1 ? cores : MIN (threads, cores);
-}
-
-static char *
-mask_json_text (JsonBuilder *b)
-{
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  return json_generator_to_data (gen, NULL);
 }
 
 /* "32,32" → widths (1 … NFN_MAX_LAYERS − 1 of them, each in 1 … 4096). */
@@ -265,7 +257,7 @@ mask_extra_json (const NfnTrainerNorm *norm, const MaskSelection *sel)
   json_builder_set_member_name (b, "ticket");
   mask_selection_build_json (b, sel);
   json_builder_end_object (b);
-  return mask_json_text (b);
+  return nfn_json_builder_to_text (b, FALSE);
 }
 
 /* A loaded mask model: refuses other tasks and outputs; fills the norm and the selection. */
@@ -658,7 +650,7 @@ mask_config_json (const MaskSettings *s)
   json_builder_set_member_name (b, "nfn_model");
   nfn_model_config_build_json (b, &s->model);
   json_builder_end_object (b);
-  return mask_json_text (b);
+  return nfn_json_builder_to_text (b, FALSE);
 }
 
 static char *
@@ -1387,7 +1379,7 @@ nfn_cli_eval_mask (int argc, char **argv)
   json_builder_set_member_name (config, "sparsity");
   json_builder_add_string_value (config, g_ascii_formatd (text, sizeof text, "%.12g", s));
   json_builder_end_object (config);
-  config_json = mask_json_text (config);
+  config_json = nfn_json_builder_to_text (config, FALSE);
   if ((run = nfn_store_run_begin (store, NULL, MASK_EVAL_TASK, nfn_model_kind_name (nfn_model_get_config (model)->kind),
                                   config_json, (guint64) seed, &error)) <= 0)
     goto done;
@@ -1462,7 +1454,7 @@ nfn_cli_eval_mask (int argc, char **argv)
   json_builder_set_member_name (b, "wall_seconds");
   json_builder_add_double_value (b, seconds);
   json_builder_end_object (b);
-  summary = mask_json_text (b);
+  summary = nfn_json_builder_to_text (b, FALSE);
   if (!nfn_store_run_set_summary (store, run, summary, &error) || !nfn_store_run_finish (store, run, NFN_RUN_COMPLETED, &error))
     goto done;
   if (json)

@@ -49,7 +49,8 @@ nfn_cli_zoo_display_init (NfnCliZooDisplay *display, gint64 networks, int shard_
                           const char *quality_name, double quality_scale, const char *quality_unit)
 {
   *display = (NfnCliZooDisplay) { .terminal = isatty (STDERR_FILENO), .started_us = g_get_monotonic_time (),
-                                  .shards = (int) ((networks + shard_size - 1) / shard_size), .unit = unit,
+                                  .shards = (int) ((networks + shard_size - 1) / shard_size),
+                                  .shard_size = shard_size, .unit = unit,
                                   .quality_name = quality_name, .quality_scale = quality_scale,
                                   .quality_unit = quality_unit };
 }
@@ -58,6 +59,8 @@ void
 nfn_cli_zoo_progress (gint64 done, gint64 total, gint64 fitted, gpointer user_data)
 {
   NfnCliZooDisplay *d = user_data;
+  if (d->shards == 0 && d->shard_size > 0)
+    d->shards = (int) ((total + d->shard_size - 1) / d->shard_size);
   if (!d->terminal)
     return;
   gint64 now = g_get_monotonic_time ();

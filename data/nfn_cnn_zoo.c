@@ -3,6 +3,7 @@
  *
  * Shape letters: K networks in a shard, M metrics, N images of H×W pixels.
  */
+#include "nfn_json.h"
 #include "nfn_cnn_zoo.h"
 
 #include <gio/gio.h>
@@ -107,7 +108,7 @@ cnn_zoo_training_json (const NfnCnnZooSettings *s, const char *test_split)
     }
   json_builder_end_object (b);
   g_autoptr (JsonNode) root = json_builder_get_root (b);
-  return json_to_string (root, FALSE);
+  return nfn_json_to_text (root, FALSE);
 }
 
 typedef struct {

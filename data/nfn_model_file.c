@@ -3,6 +3,7 @@
  * Shape letters: the parameter blocks' own (rows, cols) as nfn_model_param_blocks lists them;
  * P parameters of the arena.
  */
+#include "nfn_json.h"
 #include "nfn_model_file.h"
 
 #include <math.h>
@@ -88,10 +89,7 @@ nfn_model_config_to_json (const nfn_model_config *cfg)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   nfn_model_config_build_json (b, cfg);
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  return json_generator_to_data (gen, NULL);
+  return nfn_json_builder_to_text (b, FALSE);
 }
 
 static gboolean
@@ -344,10 +342,7 @@ nfn_model_to_safetensors (nfn_model *model, const NfnModelFileInfo *info)
       for (char **name = info->class_names; *name; name++)
         json_builder_add_string_value (b, *name);
       json_builder_end_array (b);
-      g_autoptr (JsonGenerator) gen = json_generator_new ();
-      g_autoptr (JsonNode) root = json_builder_get_root (b);
-      json_generator_set_root (gen, root);
-      g_autofree char *text = json_generator_to_data (gen, NULL);
+      g_autofree char *text = nfn_json_builder_to_text (b, FALSE);
       nfn_safetensors_set_metadata (st, "nfn.classes", text);
     }
   if (info && info->extra_json)

@@ -1,4 +1,5 @@
 /* nfn_run_report.c — see nfn_run_report.h. */
+#include "nfn_json.h"
 #include "nfn_run_report.h"
 
 #include <math.h>
@@ -73,7 +74,7 @@ nfn_run_format_value (JsonNode *node)
       if (type == G_TYPE_DOUBLE)
         return nfn_run_format_double (json_node_get_double (node));
     }
-  return json_to_string (node, FALSE);
+  return nfn_json_to_text (node, FALSE);
 }
 
 char *
@@ -195,7 +196,7 @@ nfn_run_section_key_equal (const NfnRunSection *section, const char *key)
       JsonNode *node = nfn_run_section_get (section, r, key);
       if (!node)
         return FALSE;
-      g_autofree char *text = json_to_string (node, FALSE);
+      g_autofree char *text = nfn_json_to_text (node, FALSE);
       if (!first)
         first = g_steal_pointer (&text);
       else if (strcmp (first, text) != 0)

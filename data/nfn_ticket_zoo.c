@@ -3,6 +3,7 @@
  *
  * Shape letters: K networks in a shard, M metrics, B networks in a loaded range.
  */
+#include "nfn_json.h"
 #include "nfn_ticket_zoo.h"
 
 #include <gio/gio.h>
@@ -155,7 +156,7 @@ ticket_training_json (const NfnTicketZooSettings *s)
   json_builder_add_string_value (b, "network n: init from nfn_fit_init_network (seed, n); minibatch order from (seed, n)");
   json_builder_end_object (b);
   g_autoptr (JsonNode) root = json_builder_get_root (b);
-  return json_to_string (root, FALSE);
+  return nfn_json_to_text (root, FALSE);
 }
 
 gboolean

@@ -9,6 +9,7 @@
  *   object {run, epoch, step, seed, n_params, best_epoch, best_value, best_val {name: value},
  *   seconds, rng {name, state (base64)}}.
  */
+#include "nfn_json.h"
 #include "nfn_trainer.h"
 
 #include <gio/gio.h>
@@ -515,10 +516,7 @@ trainer_checkpoint_json (const NfnTrainerTask *task, const NfnTrainerOptions *op
       json_builder_end_object (b);
     }
   json_builder_end_object (b);
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  return json_generator_to_data (gen, NULL);
+  return nfn_json_builder_to_text (b, FALSE);
 }
 
 static gboolean
@@ -999,10 +997,7 @@ trainer_train (const NfnTrainerTask *task, const NfnTrainerSet *train, const Nfn
   json_builder_end_object (summary);
   if (store)
     {
-      g_autoptr (JsonGenerator) gen = json_generator_new ();
-      g_autoptr (JsonNode) root = json_builder_get_root (summary);
-      json_generator_set_root (gen, root);
-      g_autofree char *text = json_generator_to_data (gen, NULL);
+      g_autofree char *text = nfn_json_builder_to_text (summary, FALSE);
       if (!nfn_store_run_set_summary (store, run, text, error) || !nfn_store_run_finish (store, run, NFN_RUN_COMPLETED, error))
         return FALSE;
     }

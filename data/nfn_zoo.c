@@ -6,6 +6,7 @@
  * The shard loop (nfn_zoo_build) knows nothing of what builds a shard: SIREN fitting is one
  * NfnZooBuilder (below), CNN training another (nfn_cnn_zoo.c).
  */
+#include "nfn_json.h"
 #include "nfn_zoo.h"
 
 #include <errno.h>
@@ -166,21 +167,11 @@ zoo_add_arch (JsonBuilder *b, const nfn_arch *arch)
 }
 
 static char *
-zoo_json_text (JsonBuilder *b, gboolean pretty)
-{
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  json_generator_set_pretty (gen, pretty);
-  return json_generator_to_data (gen, NULL);
-}
-
-static char *
 zoo_arch_json (const nfn_arch *arch)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   zoo_add_arch (b, arch);
-  return zoo_json_text (b, FALSE);
+  return nfn_json_builder_to_text (b, FALSE);
 }
 
 /* A JSON object text as this file writes it (compact), so that two texts of one object
@@ -191,7 +182,7 @@ zoo_normalize_json (const char *text)
   g_autoptr (JsonNode) node = text ? json_from_string (text, NULL) : NULL;
   if (!node || !JSON_NODE_HOLDS_OBJECT (node))
     return NULL;
-  return json_to_string (node, FALSE);
+  return nfn_json_to_text (node, FALSE);
 }
 
 static char *
@@ -237,7 +228,7 @@ zoo_manifest_json (const NfnZooSettings *s, gboolean pretty)
     }
 #undef MEMBER
   json_builder_end_object (b);
-  return zoo_json_text (b, pretty);
+  return nfn_json_builder_to_text (b, pretty);
 }
 
 static gboolean
@@ -428,7 +419,7 @@ zoo_read_manifest (const char *dir, NfnZooSettings *s, GError **error)
       return FALSE;
     }
   s->kind = siren ? NULL : g_strdup (kind);
-  s->training_json = training ? json_to_string (training, FALSE) : NULL;
+  s->training_json = training ? nfn_json_to_text (training, FALSE) : NULL;
   s->dataset = g_strdup (dataset);
   s->split = g_strdup (split);
   s->count = (int) count;
@@ -718,7 +709,7 @@ zoo_summary_json (const NfnZooFitReport *report, const NfnZooBuilder *builder)
       json_builder_add_double_value (b, quality->p5);
     }
   json_builder_end_object (b);
-  return zoo_json_text (b, FALSE);
+  return nfn_json_builder_to_text (b, FALSE);
 }
 
 gboolean

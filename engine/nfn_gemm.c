@@ -11,7 +11,8 @@
  *   packed A  (mc, A_LD) pairs, row-major: one 32-bit pair per (row, p), broadcast by the kernel;
  *   packed B  (⌈nc/NR⌉ panels, kp16, NR) pairs: for each p one row of NR columns, two zmm.
  * An odd kc pads its last pair with a zero; ragged M and N edges use kernels specialised to
- * the tile's mr rows and masked loads/stores, so no padding is ever multiplied into C.
+ * the tile's mr rows and masked loads/stores, so nothing outside the M × N block of C (or the
+ * given parts of A and B) is ever read or written.
  *
  * Blocking for one Zen 4/5 core (48 KiB L1d, 1 MiB L2): a B panel of kp ≤ 256 pairs × 32
  * columns is 32 KiB and stays near L1 while the mr-row A slivers (≤ 12 KiB) stream past it;
@@ -20,13 +21,15 @@
  * 24 vdpbf16ps per 14 loads, enough independent chains to cover the instruction's latency.
  *
  * Threads: the work is split along M, N or K, whichever duplicates least packing (M: every
- * thread packs all of B; N: all of A; K: each thread sums into its own M×N buffer, added at
- * the end). M and N splits give the same bits as one thread; a K split changes the order of
- * the sum (still deterministic for a given thread count).
+ * thread packs all of B; N: all of A; K: each chunk of K sums into its own M×N buffer, added
+ * in order at the end), in chunks handed out as threads come free. M and N splits give the
+ * same bits as one thread; a K split changes the order of the sum (deterministic for a given
+ * thread count, whichever thread took which chunk).
  */
 #include "nfn_gemm.h"
 
-#include <omp.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +48,7 @@
 #define GEMM_NC 512
 #define GEMM_A_LD (GEMM_KC / 2 + 16)    /* pairs per packed A row: a spare cache line apart
                                            so the 12 rows of a sliver fall in different L1 sets */
-/* Below this many multiply-adds one thread beats waking a second. */
+/* Below this many multiply-adds (~10 µs of one core) a GEMM stays on the calling thread. */
 #define GEMM_PARALLEL_MIN_MACS (4 << 20)
 
 static nfn_precision gemm_precision = NFN_PRECISION_FP32;
@@ -411,11 +414,14 @@ gemm_prefetch_step (gemm_prefetch *pf, long lines)
 
 /* The loops around the micro-kernel, on one thread (Goto/BLIS order: B block packed once per
  * (jc, pc), A block once per (jc, pc, ic), a B panel reused down the whole A block). */
+/* a_kept, b_kept (NULL: never): set once this call leaves an A (B) that is one whole block
+ * packed; while set, a later call on the same A (B) skips packing it again. */
 GEMM_TARGET static void
 gemm_bf16_blocked (const gemm_problem *pr, uint32_t *a_pack /* (MC, A_LD) */,
-                   uint32_t *b_pack /* (NC/NR, KC/2, NR) */)
+                   uint32_t *b_pack /* (NC/NR, KC/2, NR) */, int *a_kept, int *b_kept)
 {
   int kc_step = gemm_kc_step (pr->K);
+  int a_whole = pr->M <= GEMM_MC && pr->K <= kc_step, b_whole = pr->N <= GEMM_NC && pr->K <= kc_step;
   gemm_prefetch pf;
   for (int jc = 0; jc < pr->N; jc += GEMM_NC)
     {
@@ -424,11 +430,17 @@ gemm_bf16_blocked (const gemm_problem *pr, uint32_t *a_pack /* (MC, A_LD) */,
         {
           int kc = gemm_min (kc_step, pr->K - pc), kp = (kc + 1) / 2, kp16 = gemm_round_up (kp, 16);
           float beta = pc == 0 ? pr->beta : 1.0f; /* later K blocks add onto the first */
-          gemm_pack_b (pr, pc, kc, jc, nc, b_pack);
+          if (!(b_whole && b_kept && *b_kept))
+            gemm_pack_b (pr, pc, kc, jc, nc, b_pack);
+          if (b_whole && b_kept)
+            *b_kept = 1;
           for (int ic = 0; ic < pr->M; ic += GEMM_MC)
             {
               int mc = gemm_min (GEMM_MC, pr->M - ic);
-              gemm_pack_a (pr, ic, mc, pc, kc, a_pack);
+              if (!(a_whole && a_kept && *a_kept))
+                gemm_pack_a (pr, ic, mc, pc, kc, a_pack);
+              if (a_whole && a_kept)
+                *a_kept = 1;
               long lines = gemm_prefetch_plan (pr, jc, pc, ic, kc_step, &pf);
               long calls = (long) ((nc + GEMM_NR - 1) / GEMM_NR) * ((mc + GEMM_MR - 1) / GEMM_MR);
               long lines_per_call = (lines + calls - 1) / calls;
@@ -452,9 +464,21 @@ gemm_bf16_blocked (const gemm_problem *pr, uint32_t *a_pack /* (MC, A_LD) */,
 
 #endif /* GEMM_HAVE_BF16_KERNEL */
 
-/* ---- Threads and buffers ---- */
+/* ---- Threads and buffers ----
+ * The split's extent is cut into chunks handed out first come, first served, to the calling
+ * thread and to helper threads of our own. Not OpenMP: libgomp's idle threads spin without
+ * yielding (OMP_WAIT_POLICY can only be chosen before the program starts), and when another
+ * process holds one of two cores, a spinning waiter and the thread with work share the other:
+ * each parallel GEMM then cost a scheduler time slice (measured: 17 ms for a 0.5 ms GEMM).
+ * Helpers here yield while they spin, then sleep; the caller works too and never waits for a
+ * helper that has not started (it takes the chunks itself), only for chunks being worked on. */
 
 typedef enum { GEMM_SPLIT_NONE, GEMM_SPLIT_M, GEMM_SPLIT_N, GEMM_SPLIT_K } gemm_split;
+
+#define GEMM_MAX_THREADS 64
+/* sched_yield calls a helper makes before it sleeps: some 100 µs on an idle core, enough to
+ * carry it from one GEMM of a layer to the next without a wake-up */
+#define GEMM_HELPER_SPINS 200
 
 /* How to share pr among at most max_threads: the split that repeats the least work. */
 static gemm_split
@@ -474,15 +498,11 @@ gemm_choose_split (const gemm_problem *pr, int max_threads)
   return best;
 }
 
-/* Thread t of T's part of pr; partial (M, N) receives a K split's part when t > 0. */
+/* The part of pr in [lo, hi) along the split. */
 static gemm_problem
-gemm_part (const gemm_problem *pr, gemm_split split, int t, int T, float *partial)
+gemm_range (const gemm_problem *pr, gemm_split split, int lo, int hi)
 {
   gemm_problem part = *pr;
-  int granule = split == GEMM_SPLIT_M ? GEMM_MR : split == GEMM_SPLIT_N ? GEMM_NR : 2;
-  int extent = split == GEMM_SPLIT_M ? pr->M : split == GEMM_SPLIT_N ? pr->N : pr->K;
-  int share = gemm_round_up ((extent + T - 1) / T, granule);
-  int lo = gemm_min (extent, t * share), hi = gemm_min (extent, lo + share);
   switch (split)
     {
     case GEMM_SPLIT_M:
@@ -499,12 +519,6 @@ gemm_part (const gemm_problem *pr, gemm_split split, int t, int T, float *partia
       part.K = hi - lo;
       part.A += pr->trans_a ? (size_t) lo * pr->lda : (size_t) lo;
       part.B += pr->trans_b ? (size_t) lo : (size_t) lo * pr->ldb;
-      if (t > 0)
-        {
-          part.C = partial + (size_t) (t - 1) * pr->M * pr->N;
-          part.ldc = pr->N;
-          part.beta = 0.0f;
-        }
       break;
     case GEMM_SPLIT_NONE:
       break;
@@ -520,62 +534,198 @@ gemm_cblas (const gemm_problem *pr)
 }
 
 #if GEMM_HAVE_BF16_KERNEL
-/* One thread's share of a parallel bf16 GEMM (called inside the parallel region). */
+/* One parallel bf16 GEMM: what its workers share. */
+typedef struct {
+  const gemm_problem *pr;
+  gemm_split split;
+  int workers;               /* at most this many take part: one pack slot each */
+  int extent, chunk, chunks; /* along the split */
+  int next_chunk, next_slot; /* handed out with atomic increments */
+  uint32_t *packs;           /* (workers, per_thread): each worker's A block, then its B block */
+  size_t per_thread, a_pairs;
+  float *partial;            /* K split: (chunks, M, N), one sum per chunk, so that the total
+                                does not depend on which worker took which chunk */
+} gemm_team;
+
+/* Takes chunks until none is left (the caller and every helper run this). */
 static void
-gemm_bf16_thread (const gemm_problem *pr, gemm_split split, uint32_t *packs /* (threads, per_thread) */,
-                  size_t per_thread, size_t a_pairs, float *partial /* (threads - 1, M, N) for a K split */)
+gemm_team_work (gemm_team *team)
 {
-  /* the runtime may grant fewer threads than asked: partition by what it gave */
-  int t = omp_get_thread_num (), granted = omp_get_num_threads ();
-  uint32_t *mine = packs + per_thread * t;
-  gemm_problem part = gemm_part (pr, split, t, granted, partial);
-  if (part.M > 0 && part.N > 0 && part.K > 0)
-    gemm_bf16_blocked (&part, mine, mine + a_pairs);
-  else if (split == GEMM_SPLIT_K && t > 0)
-    memset (part.C, 0, (size_t) pr->M * pr->N * sizeof (float));
-  if (split != GEMM_SPLIT_K)
+  int slot = __atomic_fetch_add (&team->next_slot, 1, __ATOMIC_RELAXED);
+  if (slot >= team->workers)
     return;
-#pragma omp barrier
-  /* C += every other thread's partial sum, rows shared out among the threads */
-  int share = (pr->M + granted - 1) / granted;
-  for (int i = t * share; i < gemm_min (pr->M, (t + 1) * share); i++)
-    for (int u = 1; u < granted; u++)
-      {
-        const float *restrict src = partial + ((size_t) (u - 1) * pr->M + i) * pr->N;
-        float *restrict dst = pr->C + (size_t) i * pr->ldc;
+  const gemm_problem *pr = team->pr;
+  uint32_t *a_pack = team->packs + team->per_thread * slot, *b_pack = a_pack + team->a_pairs;
+  int a_kept = 0, b_kept = 0;
+  for (;;)
+    {
+      int c = __atomic_fetch_add (&team->next_chunk, 1, __ATOMIC_RELAXED);
+      if (c >= team->chunks)
+        break;
+      int lo = c * team->chunk;
+      gemm_problem part = gemm_range (pr, team->split, lo, gemm_min (team->extent, lo + team->chunk));
+      if (team->split == GEMM_SPLIT_K)
+        {
+          part.C = team->partial + (size_t) c * pr->M * pr->N;
+          part.ldc = pr->N;
+          part.beta = 0.0f;
+        }
+      /* every M chunk multiplies the same B, every N chunk the same A */
+      gemm_bf16_blocked (&part, a_pack, b_pack, team->split == GEMM_SPLIT_N ? &a_kept : NULL,
+                         team->split == GEMM_SPLIT_M ? &b_kept : NULL);
+    }
+}
+
+/* C = beta·C + the chunks' sums in chunk order. */
+static void
+gemm_team_reduce (const gemm_team *team)
+{
+  const gemm_problem *pr = team->pr;
+  for (int i = 0; i < pr->M; i++)
+    {
+      float *restrict dst = pr->C + (size_t) i * pr->ldc;
+      if (pr->beta == 0.0f) /* as sgemm: C is not read */
+        memset (dst, 0, (size_t) pr->N * sizeof (float));
+      else if (pr->beta != 1.0f)
         for (int j = 0; j < pr->N; j++)
-          dst[j] += src[j];
-      }
+          dst[j] *= pr->beta;
+      for (int c = 0; c < team->chunks; c++)
+        {
+          const float *restrict src = team->partial + ((size_t) c * pr->M + i) * pr->N;
+          for (int j = 0; j < pr->N; j++)
+            dst[j] += src[j];
+        }
+    }
+}
+
+/* The helper threads, created on first need and kept for the life of the process. A job is
+ * published by setting `team`, then `open`, then bumping `generation`; a helper counts itself
+ * in `active` BEFORE it looks at `open`, and the caller closes `open` BEFORE it waits for
+ * `active` to drain, so no helper can touch a team after its caller returned. */
+static struct {
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  int helpers;           /* created (under lock) */
+  int sleeping;          /* blocked on `wake` (under lock) */
+  int busy;              /* a caller owns the pool (atomic) */
+  unsigned generation;   /* one per job (atomic) */
+  int open;              /* helpers may join the current job (atomic) */
+  int active;            /* helpers between joining and leaving (atomic) */
+  gemm_team *team;
+} gemm_pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, NULL };
+
+static void *
+gemm_helper_main (void *unused)
+{
+  unsigned seen = __atomic_load_n (&gemm_pool.generation, __ATOMIC_ACQUIRE);
+  for (;;)
+    {
+      for (int spin = 0; spin < GEMM_HELPER_SPINS && __atomic_load_n (&gemm_pool.generation, __ATOMIC_ACQUIRE) == seen;
+           spin++)
+        sched_yield ();
+      pthread_mutex_lock (&gemm_pool.lock);
+      gemm_pool.sleeping++;
+      while (__atomic_load_n (&gemm_pool.generation, __ATOMIC_ACQUIRE) == seen)
+        pthread_cond_wait (&gemm_pool.wake, &gemm_pool.lock);
+      gemm_pool.sleeping--;
+      pthread_mutex_unlock (&gemm_pool.lock);
+      seen = __atomic_load_n (&gemm_pool.generation, __ATOMIC_ACQUIRE);
+      __atomic_fetch_add (&gemm_pool.active, 1, __ATOMIC_SEQ_CST);
+      if (__atomic_load_n (&gemm_pool.open, __ATOMIC_SEQ_CST))
+        gemm_team_work (gemm_pool.team);
+      __atomic_fetch_sub (&gemm_pool.active, 1, __ATOMIC_SEQ_CST);
+    }
+  return unused;
+}
+
+/* Runs team on the calling thread and up to team->workers - 1 helpers; 0 if the pool is in
+ * use by another caller (or no helper could be started), and nothing was done. */
+static int
+gemm_pool_run (gemm_team *team)
+{
+  if (__atomic_exchange_n (&gemm_pool.busy, 1, __ATOMIC_ACQUIRE))
+    return 0;
+  pthread_mutex_lock (&gemm_pool.lock);
+  while (gemm_pool.helpers < team->workers - 1)
+    {
+      pthread_t thread;
+      pthread_attr_t attr;
+      pthread_attr_init (&attr);
+      pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
+      int failed = pthread_create (&thread, &attr, gemm_helper_main, NULL);
+      pthread_attr_destroy (&attr);
+      if (failed)
+        break;
+      gemm_pool.helpers++;
+    }
+  int have_helpers = gemm_pool.helpers > 0;
+  if (have_helpers)
+    {
+      gemm_pool.team = team;
+      __atomic_store_n (&gemm_pool.open, 1, __ATOMIC_SEQ_CST);
+      __atomic_fetch_add (&gemm_pool.generation, 1, __ATOMIC_RELEASE);
+      if (gemm_pool.sleeping)
+        pthread_cond_broadcast (&gemm_pool.wake);
+    }
+  pthread_mutex_unlock (&gemm_pool.lock);
+  if (!have_helpers)
+    {
+      __atomic_store_n (&gemm_pool.busy, 0, __ATOMIC_RELEASE);
+      return 0;
+    }
+  gemm_team_work (team);
+  __atomic_store_n (&gemm_pool.open, 0, __ATOMIC_SEQ_CST);
+  while (__atomic_load_n (&gemm_pool.active, __ATOMIC_SEQ_CST) > 0)
+    sched_yield (); /* only helpers inside a chunk are waited for */
+  __atomic_store_n (&gemm_pool.busy, 0, __ATOMIC_RELEASE);
+  return 1;
 }
 
 static void
 gemm_bf16 (const gemm_problem *pr)
 {
-  int max_threads = nfn_get_threads ();
-  gemm_split split = gemm_choose_split (pr, max_threads);
-  int T = split == GEMM_SPLIT_NONE ? 1 : max_threads;
-  /* per thread: one A block and one B block, sized to what this problem can use */
-  /* a thread's K part may block differently, but never beyond min(GEMM_KC, K rounded up to even) */
+  int max_threads = gemm_min (nfn_get_threads (), GEMM_MAX_THREADS);
+  gemm_team team = { .pr = pr, .split = gemm_choose_split (pr, max_threads) };
+  team.workers = team.split == GEMM_SPLIT_NONE ? 1 : max_threads;
+  team.chunks = 1;
+  if (team.workers > 1)
+    {
+      /* a few chunks per worker; two where each chunk must repack a multi-block operand
+       * (a one-block B of an M split, or A of an N split, is packed once per worker) */
+      int granule = team.split == GEMM_SPLIT_M ? GEMM_MR : team.split == GEMM_SPLIT_N ? GEMM_NR : 2;
+      int kept = team.split == GEMM_SPLIT_M   ? pr->N <= GEMM_NC && pr->K <= GEMM_KC
+                 : team.split == GEMM_SPLIT_N ? pr->M <= GEMM_MC && pr->K <= GEMM_KC
+                                              : 0;
+      team.extent = team.split == GEMM_SPLIT_M ? pr->M : team.split == GEMM_SPLIT_N ? pr->N : pr->K;
+      int wanted = team.workers * (kept ? 4 : 2);
+      team.chunk = gemm_round_up ((team.extent + wanted - 1) / wanted, granule);
+      team.chunks = (team.extent + team.chunk - 1) / team.chunk;
+    }
+  /* per worker: one A block and one B block, sized to what this problem can use; a K chunk
+   * may block differently, but never beyond min(GEMM_KC, K rounded up to even) */
   int kc = gemm_min (GEMM_KC, gemm_round_up (pr->K, 2)), kp16 = gemm_round_up (kc / 2, 16);
-  size_t a_pairs = (size_t) gemm_min (GEMM_MC, pr->M) * GEMM_A_LD;
+  team.a_pairs = (size_t) gemm_min (GEMM_MC, pr->M) * GEMM_A_LD;
   size_t b_pairs = (size_t) gemm_round_up (gemm_min (GEMM_NC, pr->N), GEMM_NR) * kp16;
-  size_t per_thread = gemm_round_up ((int) (a_pairs + b_pairs), 16);
-  size_t partial_floats = split == GEMM_SPLIT_K ? (size_t) (T - 1) * pr->M * pr->N : 0;
-  size_t bytes = (per_thread * T + partial_floats) * 4;
+  team.per_thread = (size_t) gemm_round_up ((int) (team.a_pairs + b_pairs), 16);
+  size_t partial_floats = team.split == GEMM_SPLIT_K ? (size_t) team.chunks * pr->M * pr->N : 0;
+  size_t bytes = (team.per_thread * team.workers + partial_floats) * 4;
   void *buffer = aligned_alloc (64, (bytes + 63) / 64 * 64);
   if (!buffer)
     {
       gemm_cblas (pr); /* out of memory: the exact answer instead of none */
       return;
     }
-  uint32_t *packs = buffer;
-  float *partial = (float *) (packs + per_thread * T);
-  if (T == 1)
-    gemm_bf16_blocked (pr, packs, packs + a_pairs);
+  team.packs = buffer;
+  team.partial = (float *) (team.packs + team.per_thread * team.workers);
+  if (team.workers == 1)
+    gemm_bf16_blocked (pr, team.packs, team.packs + team.a_pairs, NULL, NULL);
   else
     {
-#pragma omp parallel num_threads (T)
-      gemm_bf16_thread (pr, split, packs, per_thread, a_pairs, partial);
+      /* the same chunks, the same sums, on however many workers actually came */
+      if (!gemm_pool_run (&team))
+        gemm_team_work (&team);
+      if (team.split == GEMM_SPLIT_K)
+        gemm_team_reduce (&team);
     }
   free (buffer);
 }

@@ -54,8 +54,8 @@ fixture_setup (void)
   g_assert_cmpint (r.status, ==, 0);
   run_result_clear (&r);
   r = run_nfn ("train", "edit", "--task", "dilate", "--zoo", fx.train_zoo, "--test", fx.test_zoo, "--model", "np",
-               "--epochs", "8", "--batch", "16", "--channels", "16", "--depth", "2", "--lr", "3e-3", "--db", fx.db,
-               "--out", fx.model, "--json", NULL);
+               "--epochs", "8", "--batch", "16", "--channels", "16", "--depth", "2", "--lr", "3e-3", "--normalize",
+               "--db", fx.db, "--out", fx.model, "--json", NULL);
   if (r.status != 0)
     g_error ("nfn train edit failed: %s", r.err);
   fx.parser = json_parser_new ();
@@ -378,8 +378,15 @@ test_resume (void)
   g_assert_cmpint (json_object_get_int_member (result, "epochs"), ==, 12);
   g_assert_cmpstr (json_object_get_string_member (result, "transform"), ==, "invert");
   g_assert_cmpstr (json_object_get_string_member (result, "model"), ==, "hnp");
-  g_assert_true (g_file_test (model, G_FILE_TEST_EXISTS));
   run_result_clear (&r);
+  /* without --normalize the model takes the raw weights, and its file says so */
+  NfnModelFileInfo info = { 0 };
+  nfn_model *saved = nfn_model_file_load (model, 1, &info, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (info.extra_json, "\"invert\""));
+  g_assert_null (strstr (info.extra_json, "input_norm"));
+  nfn_model_file_info_clear (&info);
+  nfn_model_free (saved);
   g_autoptr (NfnStore) store = nfn_store_open (db, TRUE, &error);
   g_autoptr (NfnRun) finished = nfn_store_get_run (store, run, &error);
   g_assert_no_error (error);

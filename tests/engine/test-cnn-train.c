@@ -210,7 +210,10 @@ test_gradient (void)
 static void
 test_optimisers_learn (void)
 {
-  gsl_rng *rng = tu_rng ();
+  /* a fixed seed: how far 30 epochs get varies with the draw (1 in ~30 random draws stopped
+   * short of the 0.7 bound), and a learning check must not depend on luck */
+  gsl_rng *rng = gsl_rng_alloc (gsl_rng_mt19937);
+  gsl_rng_set (rng, 20230228);
   const int N = 160;
   float *images = g_new (float, N * PIXELS), *test_images = g_new (float, N * PIXELS);
   uint8_t labels[160], test_labels[160];
@@ -408,14 +411,21 @@ test_equivariance_on_zoo_space (void)
                       nfn_symmetry_name (syms[k]), nfn_eq_param_count (&plan), err, D, pool_err / pool_max);
       g_assert_cmpfloat (err, <, 1e-5);
       g_assert_cmpfloat (pool_err, <, 1e-5 * pool_max);
-      /* the filter positions are channels: moving one position of W_2 alone is no symmetry */
+      /* the filter positions are channels: moving one position of W_2 alone is no symmetry.
+       * Swap the two most different positions of entry (0, 0), so the move is never a near no-op. */
       memcpy (px.data, x.data, x.size * sizeof (float));
       float *w2 = px.t[nfn_tensor_weight (2)];
-      float swap = w2[0];
-      w2[0] = w2[1];
-      w2[1] = swap;
+      int lo = 0, hi = 0;
+      for (int p = 1; p < s->f[2]; p++)
+        {
+          lo = w2[p] < w2[lo] ? p : lo;
+          hi = w2[p] > w2[hi] ? p : hi;
+        }
+      float swap = w2[lo];
+      w2[lo] = w2[hi];
+      w2[hi] = swap;
       g_assert_cmpint (nfn_eq_forward (&plan, params, &px, &ypx, scratch), ==, NFN_OK);
-      g_assert_cmpfloat (nfn_feature_max_abs_diff (&y, &ypx), >, 1e-3);
+      g_assert_cmpfloat (nfn_feature_max_abs_diff (&y, &ypx), >, 1e-3 * nfn_feature_max_abs (&y));
       nfn_perm_free (&perm);
       nfn_feature_free (&x);
       nfn_feature_free (&px);

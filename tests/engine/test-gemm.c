@@ -314,8 +314,8 @@ test_alpha_beta (void)
 }
 
 /* Shapes that cross every block (K > 512 in uneven blocks, M > 144, N > 512) and the shapes
- * that pick each thread split, on 1 and 2 threads: M and N splits must give the same bits as
- * one thread. */
+ * that pick each thread split (with the shared operand one block or two), on 1 and 2 threads:
+ * M and N splits must give the same bits as one thread, every split the same bits twice. */
 static void
 test_blocks_and_threads (void)
 {
@@ -330,26 +330,32 @@ test_blocks_and_threads (void)
   static const struct {
     int M, N, K;
     const char *split;
-  } splits[] = { { 2000, 40, 70, "M" }, { 20, 1000, 300, "N" }, { 30, 40, 5000, "K" } };
+  } splits[] = { { 2000, 40, 70, "M" },  { 600, 40, 700, "M (B of two blocks)" }, { 20, 1000, 300, "N" },
+                 { 200, 3000, 100, "N (A of two blocks)" }, { 30, 40, 5000, "K" } };
   for (size_t s = 0; s < G_N_ELEMENTS (splits); s++)
     for (int t = 0; t < 4; t++)
       {
         int ta = t & 1, tb = t >> 1, M = splits[s].M, N = splits[s].N, K = splits[s].K;
         int lda = ta ? M : K, ldb = tb ? K : N;
         float *A = g_new (float, (size_t) M * K), *B = g_new (float, (size_t) K * N);
-        float *C1 = g_new (float, (size_t) M * N), *C2 = g_new (float, (size_t) M * N);
+        float *C[3];
+        for (int run = 0; run < 3; run++)
+          C[run] = g_new (float, (size_t) M * N);
         tu_fill_normal (A, (size_t) M * K, 1.0, rng);
         tu_fill_normal (B, (size_t) K * N, 1.0, rng);
         double worst = 0;
-        for (int threads = 1; threads <= 2; threads++)
+        for (int run = 0; run < 3; run++) /* 1 thread, then 2 threads twice */
           {
-            nfn_set_threads (threads);
-            float *C = threads == 1 ? C1 : C2;
-            nfn_gemm (CblasRowMajor, transposes[ta], transposes[tb], M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N);
+            nfn_set_threads (run ? 2 : 1);
+            nfn_gemm (CblasRowMajor, transposes[ta], transposes[tb], M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C[run], N);
           }
         nfn_set_threads (1);
-        if (have_bf16 && splits[s].split[0] != 'K') /* OpenBLAS's own splits need not agree */
-          g_assert_cmpmem (C1, (size_t) M * N * sizeof (float), C2, (size_t) M * N * sizeof (float));
+        size_t bytes = (size_t) M * N * sizeof (float);
+        if (have_bf16) /* whichever thread took which chunk; OpenBLAS makes no such promise */
+          g_assert_cmpmem (C[1], bytes, C[2], bytes);
+        if (have_bf16 && splits[s].split[0] != 'K')
+          g_assert_cmpmem (C[0], bytes, C[1], bytes);
+        float *C1 = C[0], *C2 = C[1];
         for (size_t e = 0; e < (size_t) M * N; e++)
           worst = fmax (worst, fabs (C1[e] - C2[e]));
         /* a K split only reorders an fp32 sum of K terms of size ~1 */
@@ -359,10 +365,10 @@ test_blocks_and_threads (void)
                           worst);
         g_free (A);
         g_free (B);
-        g_free (C1);
-        g_free (C2);
-        gemm_case g = { CblasRowMajor, transposes[ta], transposes[tb], M, N, K, 1.0f, 0.0f, 0 };
-        if (t == 1)
+        for (int run = 0; run < 3; run++)
+          g_free (C[run]);
+        gemm_case g = { CblasRowMajor, transposes[ta], transposes[tb], M, N, K, 1.5f, -0.5f, 0 };
+        if (t == (int) (s % 4)) /* one transpose pair per shape against the reference, on 2 threads */
           {
             nfn_set_threads (2);
             run_case (&g, rng, &err);
