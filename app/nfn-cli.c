@@ -517,7 +517,7 @@ static const command commands[] = {
   { "permute", command_permute, "write a randomly permuted copy (hidden neurons by default)" },
   { "check", command_check, "show that a hidden permutation changes the weights but not the function" },
   { "align", command_align, "weight-match network B to network A (Git Re-Basin)" },
-  { "zoo", nfn_cli_zoo, "fit and inspect zoos of networks: `nfn zoo fit|list|info`" },
+  { "zoo", nfn_cli_zoo, "build and inspect zoos: `nfn zoo fit|list|info|tickets|cnn`" },
   { "render", nfn_cli_render, "render an INR (a file or ZOO:IDX) beside its source image to PNG" },
   { "train", nfn_cli_train, "train an NFN: `nfn train classify|edit|mask|genpred`" },
   { "predict", nfn_cli_predict, "a trained model's prediction for networks (files or ZOO:IDX)" },
@@ -526,7 +526,7 @@ static const command commands[] = {
   { "mask", nfn_cli_mask, "predict a sparsity mask for an initialisation with a trained NFN" },
   { "eval-mask", nfn_cli_eval_mask, "train from held-out inits under random, IMP and NFN masks" },
   { "runs", nfn_cli_runs, "the experiment store: `nfn runs list|show|compare|export`" },
-  { "bench", nfn_cli_bench, "benchmarks: `nfn bench layers|zoo`" },
+  { "bench", nfn_cli_bench, "benchmarks: `nfn bench layers|zoo|gemm`" },
 };
 
 static void
