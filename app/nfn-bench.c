@@ -202,8 +202,8 @@ time_training_step (const nfn_space *space, nfn_symmetry sym, int B, int repeats
   return 0;
 }
 
-static double
-peak_rss_mb (void)
+double
+nfn_cli_peak_rss_mb (void)
 {
   struct rusage usage;
   getrusage (RUSAGE_SELF, &usage);
@@ -363,7 +363,7 @@ bench_layers (int argc, char **argv)
   gsl_rng_free (rng);
   json_builder_end_array (jb);
   json_builder_set_member_name (jb, "peak_rss_mb");
-  json_builder_add_double_value (jb, peak_rss_mb ());
+  json_builder_add_double_value (jb, nfn_cli_peak_rss_mb ());
   json_builder_end_object (jb);
   if (rc)
     return rc;
@@ -377,7 +377,7 @@ bench_layers (int argc, char **argv)
             "bfloat16 and sums in fp32 (AVX512-BF16, the engine's own kernel).\n"
             "Classifier: Fourier features (256 channels), 3 NF layers of 128 with ReLU, invariant pool,\n"
             "head 1000-1000-10, batch %d, Adam.\n",
-            peak_rss_mb (), B);
+            nfn_cli_peak_rss_mb (), B);
   return 0;
 }
 

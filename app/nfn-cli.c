@@ -32,6 +32,13 @@ nfn_cli_fail (const char *format, ...)
 }
 
 int
+nfn_cli_clamp_threads (int threads)
+{
+  int cores = (int) g_get_num_processors ();
+  return threads < 1 ? cores : MIN (threads, cores);
+}
+
+int
 nfn_cli_fail_error (GError *error)
 {
   return nfn_cli_fail ("%s", error->message);

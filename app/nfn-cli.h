@@ -11,6 +11,8 @@
 
 /* Prints "nfn: <message>" as one line on stderr; returns the exit status 1. */
 int nfn_cli_fail (const char *format, ...) G_GNUC_PRINTF (1, 2);
+/* A --threads value as the machine allows it: < 1 means every core, more than the cores is cut. */
+int nfn_cli_clamp_threads (int threads);
 /* Reports a GError (its message already names the file and the fault). */
 int nfn_cli_fail_error (GError *error);
 /* Prints the builder's root as pretty JSON on stdout. */
@@ -62,6 +64,8 @@ void nfn_cli_zoo_shard_done (int shard, int networks, double mean_quality, doubl
 volatile int *nfn_cli_zoo_catch_sigint (void);
 
 int nfn_cli_bench (int argc, char **argv);
+/* This process's peak resident memory in MB (app/nfn-bench.c), for every benchmark. */
+double nfn_cli_peak_rss_mb (void);
 int nfn_cli_bench_zoo (int argc, char **argv);   /* app/nfn-zoo.c */
 int nfn_cli_zoo (int argc, char **argv);         /* app/nfn-zoo.c: zoo fit|list|info */
 int nfn_cli_render (int argc, char **argv);      /* app/nfn-zoo.c */

@@ -500,13 +500,6 @@ classify_class_names (const char *dataset, int n_classes)
   return names;
 }
 
-static int
-clamp_threads (int threads)
-{
-  int cores = (int) g_get_num_processors ();
-  return threads < 1 ? cores : MIN (threads, cores);
-}
-
 /* ---- nfn train classify ---- */
 
 int
@@ -655,7 +648,7 @@ nfn_cli_train_classify (int argc, char **argv)
       goto done;
     }
 
-  nfn_set_threads (clamp_threads (threads));
+  nfn_set_threads (nfn_cli_clamp_threads (threads));
   nfn_status st = nfn_model_new (&settings.model, (unsigned long) settings.seed, &model);
   if (st != NFN_OK)
     {
@@ -871,7 +864,7 @@ nfn_cli_eval (int argc, char **argv)
     return nfn_cli_fail ("eval: expected MODEL --zoo ZOO (see nfn eval --help)");
   if (batch < 1)
     return nfn_cli_fail ("eval: --batch must be ≥ 1");
-  nfn_set_threads (clamp_threads (threads));
+  nfn_set_threads (nfn_cli_clamp_threads (threads));
   g_autoptr (GError) error = NULL;
   NfnModelFileInfo info = { 0 };
   nfn_model *model = nfn_model_file_load (argv[1], batch, &info, &error);

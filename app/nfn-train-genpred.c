@@ -799,8 +799,7 @@ nfn_cli_train_genpred (int argc, char **argv)
   g_autoptr (NfnStore) store = nfn_cli_open_store (db, FALSE);
   if (!store)
     return 1;
-  int cores = (int) g_get_num_processors ();
-  nfn_set_threads (threads < 1 ? cores : MIN (threads, cores));
+  nfn_set_threads (nfn_cli_clamp_threads (threads));
 
   /* the run's config: every setting, as a JSON object */
   g_autoptr (JsonBuilder) config = json_builder_new ();

@@ -44,13 +44,6 @@
 #define MASK_VAL_FRACTION 0.1
 #define MASK_MODEL_TASK "mask"
 
-static int
-mask_clamp_threads (int threads)
-{
-  int cores = (int) g_get_num_processors ();
-  return threads < 1 ? cores : MIN (threads, cores);
-}
-
 /* "32,32" → widths (1 … NFN_MAX_LAYERS − 1 of them, each in 1 … 4096). */
 static gboolean
 mask_parse_widths (const char *text, int *widths, int *count)
@@ -1021,7 +1014,7 @@ nfn_cli_train_mask (int argc, char **argv)
         }
     }
 
-  nfn_set_threads (mask_clamp_threads (threads));
+  nfn_set_threads (nfn_cli_clamp_threads (threads));
   nfn_status st = nfn_model_new (&settings.model, (unsigned long) settings.seed, &model);
   if (st != NFN_OK)
     {
@@ -1032,7 +1025,7 @@ nfn_cli_train_mask (int argc, char **argv)
   size_t batch_floats = nfn_feature_size (&settings.model.space, settings.model.max_batch, 1);
   mt = (MaskTask) { .model = model, .space = settings.model.space, .selection = data.selection, .data = &data.images,
                     .val = &data.val, .test = data.test.set.networks.B > 0 ? &data.test : NULL,
-                    .threads = mask_clamp_threads (threads), .cancel = &mask_cancel_flag,
+                    .threads = nfn_cli_clamp_threads (threads), .cancel = &mask_cancel_flag,
                     .batch_masks = g_new (float, batch_floats), .batch_grad = g_new (float, batch_floats) };
   memcpy (mt.pos_weight, data.pos_weight, sizeof mt.pos_weight);
   NfnTrainerTask task = {
@@ -1275,7 +1268,7 @@ nfn_cli_eval_mask (int argc, char **argv)
     return nfn_cli_fail ("eval-mask: expected MODEL --zoo ZOO (see nfn eval-mask --help)");
   if (count < 0 || batch < 1 || seed < 0)
     return nfn_cli_fail ("eval-mask: --count and --seed must be ≥ 0, --batch ≥ 1");
-  threads = mask_clamp_threads (threads);
+  threads = nfn_cli_clamp_threads (threads);
   nfn_set_threads (threads);
 
   g_autoptr (GError) error = NULL;

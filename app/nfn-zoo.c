@@ -14,7 +14,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "nfn_datasets.h"
@@ -694,10 +693,8 @@ nfn_cli_bench_zoo (int argc, char **argv)
                     zoo_reference[c].steps, t, r.inrs_per_s, ref, r.inrs_per_s / ref, r.psnr.mean, r.psnr.p5);
           }
     }
-  struct rusage usage;
-  getrusage (RUSAGE_SELF, &usage);
   printf ("\npeak memory %.0f MB. Reference: PyTorch, 64 SIRENs at once, full batch, Adam, this kind of machine\n"
           "(issue 3). The machine is shared: other processes' load lowers our numbers, never the reference's.\n",
-          usage.ru_maxrss / 1024.0);
+          nfn_cli_peak_rss_mb ());
   return 0;
 }
