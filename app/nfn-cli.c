@@ -7,6 +7,7 @@
 #include <gsl/gsl_rng.h>
 #include <locale.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,8 +35,7 @@ nfn_cli_fail (const char *format, ...)
 int
 nfn_cli_clamp_threads (int threads)
 {
-  int cores = (int) g_get_num_processors ();
-  return threads < 1 ? cores : MIN (threads, cores);
+  return nfn_task_clamp_threads (threads);
 }
 
 int
@@ -61,6 +61,185 @@ nfn_cli_parse (GOptionContext *context, int *argc, char ***argv)
       return FALSE;
     }
   return TRUE;
+}
+
+/* ---- nfn train TASK: the shared options, the resume check, the run ---- */
+
+/* The group's strings (help texts with the defaults) live as long as the group. */
+static const char *
+train_keep (GPtrArray *strings, char *text)
+{
+  g_ptr_array_add (strings, text);
+  return text;
+}
+
+GOptionGroup *
+nfn_cli_train_group (const NfnCliTrainSpec *spec, NfnTaskOptions *o, NfnCliTrainArgs *args)
+{
+  GPtrArray *strings = g_ptr_array_new_with_free_func (g_free);
+  GOptionGroup *group = g_option_group_new ("train", "The options every nfn train task shares", "Show the shared options",
+                                            strings, (GDestroyNotify) g_ptr_array_unref);
+  char lr[G_ASCII_DTOSTR_BUF_SIZE], scale[G_ASCII_DTOSTR_BUF_SIZE], hd[G_ASCII_DTOSTR_BUF_SIZE], dr[G_ASCII_DTOSTR_BUF_SIZE];
+  g_ascii_formatd (lr, sizeof lr, "%g", o->lr);
+  g_ascii_formatd (scale, sizeof scale, "%g", o->fourier_scale);
+  g_ascii_formatd (hd, sizeof hd, "%g", o->head_dropout);
+  g_ascii_formatd (dr, sizeof dr, "%g", o->dropout);
+  GOptionEntry common[] = {
+    { "zoo", 0, 0, G_OPTION_ARG_FILENAME, &o->zoo, spec->zoo_help, "ZOO" },
+    { "model", 0, 0, G_OPTION_ARG_STRING, &o->model, spec->model_help, "KIND" },
+    { "epochs", 0, 0, G_OPTION_ARG_INT, &o->epochs,
+      train_keep (strings, g_strdup_printf ("passes over the training zoo (default %d)", o->epochs)), "E" },
+    { "batch", 0, 0, G_OPTION_ARG_INT, &o->batch,
+      train_keep (strings, g_strdup_printf ("networks per step (default %d)", o->batch)), "B" },
+    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &o->lr, train_keep (strings, g_strdup_printf ("learning rate (default %s)", lr)), "LR" },
+    { "warmup", 0, 0, G_OPTION_ARG_INT64, &o->warmup,
+      train_keep (strings, g_strdup_printf ("linear warmup steps (default %" G_GINT64_FORMAT ")", o->warmup)), "W" },
+    { "channels", 0, 0, G_OPTION_ARG_INT, &o->channels,
+      o->channels > 0 ? train_keep (strings, g_strdup_printf ("NF layer channels (default %d)", o->channels))
+                      : "NF layer channels (default: the model's)", "C" },
+    { "depth", 0, 0, G_OPTION_ARG_INT, &o->depth,
+      o->depth > 0 ? train_keep (strings, g_strdup_printf ("NF layers (default %d)", o->depth))
+                   : "NF layers (default: the model's)", "D" },
+    { "augment", 0, 0, G_OPTION_ARG_NONE, &o->augment, "a random hidden-neuron permutation of every training network at every step", NULL },
+    { "seed", 0, 0, G_OPTION_ARG_INT64, &o->seed, "seed of init, shuffling, augmentation and dropout (default 0)", "S" },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &o->threads, "threads (default and maximum: the number of cores)", "T" },
+    { "db", 0, 0, G_OPTION_ARG_FILENAME, &args->db, "experiment store (default: the XDG data dir)", "PATH" },
+    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &o->out,
+      spec->out_help ? spec->out_help : "the model file (default: models/run-ID….safetensors beside the store)", "MODEL" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &args->json, "print the summary as JSON", NULL },
+    { NULL },
+  };
+  g_option_group_add_entries (group, common);
+  GOptionEntry val_test[] = {
+    { "val", 0, 0, G_OPTION_ARG_FILENAME, &o->val, "validation zoo (default: the last 10 % of the training zoo's images)", "ZOO" },
+    { "test", 0, 0, G_OPTION_ARG_FILENAME, &o->test, "test zoo, evaluated with the best epoch's model", "ZOO" },
+    { NULL },
+  };
+  GOptionEntry resume[] = {
+    { "resume", 0, 0, G_OPTION_ARG_INT64, &o->resume, "continue run RUN from its last checkpoint (takes its settings from the run)", "RUN" },
+    { NULL },
+  };
+  GOptionEntry weight_decay[] = {
+    { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &o->weight_decay, "AdamW's decoupled weight decay (default 0)", "WD" },
+    { NULL },
+  };
+  GOptionEntry fourier[] = {
+    { "fourier", 0, 0, G_OPTION_ARG_INT, &o->fourier,
+      train_keep (strings, g_strdup_printf ("Gaussian Fourier features m (2m channels; 0 = off; default %d)", o->fourier)), "M" },
+    { "fourier-scale", 0, 0, G_OPTION_ARG_DOUBLE, &o->fourier_scale,
+      train_keep (strings, g_strdup_printf ("std of the Fourier matrix (default %s)", scale)), "S" },
+    { "io-bands", 0, 0, G_OPTION_ARG_INT, &o->io_bands,
+      train_keep (strings, g_strdup_printf ("NP/pointwise IO encoding bands (0 = off; default %d)", o->io_bands)), "K" },
+    { NULL },
+  };
+  GOptionEntry head[] = {
+    { "dropout", 0, 0, G_OPTION_ARG_DOUBLE, &o->dropout,
+      train_keep (strings, g_strdup_printf ("channel dropout after each NF layer (default %s)", dr)), "P" },
+    { "head", 0, 0, G_OPTION_ARG_STRING, &o->head,
+      train_keep (strings, g_strdup_printf ("hidden widths of the MLP head (default %s)", o->head ? o->head : "1000,1000")), "W,W" },
+    { "head-dropout", 0, 0, G_OPTION_ARG_DOUBLE, &o->head_dropout,
+      train_keep (strings, g_strdup_printf ("dropout in the head (default %s)", hd)), "P" },
+    { NULL },
+  };
+  GOptionEntry raw_weights[] = {
+    { "raw-weights", 0, 0, G_OPTION_ARG_NONE, &args->raw_weights,
+      "feed the weights as they are (default: each tensor standardised by the training set's mean and std)", NULL },
+    { NULL },
+  };
+  GOptionEntry normalize[] = {
+    { "normalize", 0, 0, G_OPTION_ARG_NONE, &args->normalize,
+      "feed the model each tensor standardised by the training set's mean and std (default: the raw weights)", NULL },
+    { NULL },
+  };
+  const struct {
+    guint bit;
+    const GOptionEntry *entries;
+  } optional[] = {
+    { NFN_CLI_TRAIN_VAL_TEST, val_test }, { NFN_CLI_TRAIN_RESUME, resume }, { NFN_CLI_TRAIN_WEIGHT_DECAY, weight_decay },
+    { NFN_CLI_TRAIN_FOURIER, fourier }, { NFN_CLI_TRAIN_HEAD, head }, { NFN_CLI_TRAIN_RAW_WEIGHTS, raw_weights },
+    { NFN_CLI_TRAIN_NORMALIZE, normalize },
+  };
+  for (guint k = 0; k < G_N_ELEMENTS (optional); k++)
+    if (spec->entries & optional[k].bit)
+      g_option_group_add_entries (group, optional[k].entries);
+  return group;
+}
+
+void
+nfn_cli_train_finish_options (const NfnCliTrainSpec *spec, NfnTaskOptions *o, const NfnCliTrainArgs *args)
+{
+  if ((spec->entries & NFN_CLI_TRAIN_RAW_WEIGHTS) && args->raw_weights)
+    o->normalize = FALSE;
+  if ((spec->entries & NFN_CLI_TRAIN_NORMALIZE) && args->normalize)
+    o->normalize = TRUE;
+}
+
+void
+nfn_cli_train_args_clear (NfnCliTrainArgs *args)
+{
+  g_free (args->db);
+  memset (args, 0, sizeof *args);
+}
+
+int
+nfn_cli_train_check_resume (const char *command, gint64 resume, gboolean settings_given)
+{
+  if (resume < 0)
+    return nfn_cli_fail ("%s: --resume needs a run id", command);
+  if (resume > 0 && settings_given)
+    return nfn_cli_fail ("%s: --resume RUN takes the zoos, model and settings from the run; give only --db and --threads",
+                         command);
+  return 0;
+}
+
+/* Ctrl-C cancels at the next step (the last checkpoint stays); a second one kills. */
+static volatile int train_cancel_flag;
+
+static void
+train_on_sigint (int signum)
+{
+  train_cancel_flag = 1;
+}
+
+static void
+train_started (const char *description, gpointer display)
+{
+  NfnCliTrainDisplay *d = display;
+  g_free (d->header);
+  d->header = g_strdup (description);
+}
+
+gboolean
+nfn_cli_train_run (NfnCliTaskRunFunc run, const NfnTaskOptions *options, NfnStore *store, const char *metric,
+                   gboolean percent, NfnTaskResult *result, GError **error)
+{
+  NfnCliTrainDisplay display;
+  nfn_cli_train_display_init (&display, metric, percent);
+  NfnTaskHooks hooks = { .started = train_started, .progress = nfn_cli_train_progress, .user_data = &display,
+                         .cancel = &train_cancel_flag };
+  struct sigaction action = { .sa_handler = train_on_sigint, .sa_flags = SA_RESETHAND };
+  sigemptyset (&action.sa_mask);
+  sigaction (SIGINT, &action, NULL);
+  gboolean ok = run (options, store, &hooks, NULL, result, error);
+  signal (SIGINT, SIG_DFL);
+  nfn_cli_train_display_end (&display);
+  return ok;
+}
+
+void
+nfn_cli_train_print_summary_json (const NfnTaskResult *result)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  if (!result->summary_json || !json_parser_load_from_data (parser, result->summary_json, -1, NULL))
+    return;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "run");
+  json_builder_add_int_value (b, result->run_id);
+  json_builder_set_member_name (b, "summary");
+  json_builder_add_value (b, json_node_copy (json_parser_get_root (parser)));
+  json_builder_end_object (b);
+  nfn_cli_print_json (b);
 }
 
 /* ---- nfn info ---- */

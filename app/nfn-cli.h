@@ -6,12 +6,14 @@
 #include <json-glib/json-glib.h>
 #include "nfn_model_file.h"
 #include "nfn_store.h"
+#include "nfn_task.h"
 #include "nfn_trainer.h"
 #include "nfn_zoo.h"
 
 /* Prints "nfn: <message>" as one line on stderr; returns the exit status 1. */
 int nfn_cli_fail (const char *format, ...) G_GNUC_PRINTF (1, 2);
-/* A --threads value as the machine allows it: < 1 means every core, more than the cores is cut. */
+/* A --threads value as the machine allows it: < 1 means every core, more than the cores is cut
+ * (nfn_task_clamp_threads). */
 int nfn_cli_clamp_threads (int threads);
 /* Reports a GError (its message already names the file and the fault). */
 int nfn_cli_fail_error (GError *error);
@@ -23,9 +25,57 @@ gboolean nfn_cli_parse (GOptionContext *context, int *argc, char ***argv);
  * one-line error itself and returns NULL (app/nfn-runs.c). */
 NfnStore *nfn_cli_open_store (const char *db, gboolean read_only);
 
-/* "1h02m", "3m05s", "42s"; "--" for a negative or unknown time (app/nfn-train-classify.c). */
+/* ---- `nfn train TASK`: the options they share, the resume check, the run (app/nfn-cli.c) ---- */
+
+/* Which shared entries a command offers besides those every `nfn train` task has (--zoo,
+ * --model, --epochs, --batch, --lr, --warmup, --channels, --depth, --augment, --seed,
+ * --threads, --db, --out, --json). */
+typedef enum {
+  NFN_CLI_TRAIN_VAL_TEST = 1 << 0,     /* --val, --test */
+  NFN_CLI_TRAIN_RESUME = 1 << 1,       /* --resume */
+  NFN_CLI_TRAIN_WEIGHT_DECAY = 1 << 2, /* --weight-decay */
+  NFN_CLI_TRAIN_FOURIER = 1 << 3,      /* --fourier, --fourier-scale, --io-bands */
+  NFN_CLI_TRAIN_HEAD = 1 << 4,         /* --dropout, --head, --head-dropout */
+  NFN_CLI_TRAIN_RAW_WEIGHTS = 1 << 5,  /* --raw-weights: normalize is the default */
+  NFN_CLI_TRAIN_NORMALIZE = 1 << 6,    /* --normalize: raw weights are the default */
+} NfnCliTrainEntries;
+
+typedef struct {
+  guint entries;          /* NfnCliTrainEntries */
+  const char *zoo_help;   /* --zoo's help: what zoo the task reads */
+  const char *model_help; /* --model's: the kinds it takes and the default */
+  const char *out_help;   /* --out's (NULL: the model file beside the store) */
+} NfnCliTrainSpec;
+
+/* What only the command line has. */
+typedef struct {
+  char *db;
+  gboolean json;
+  gboolean raw_weights, normalize; /* the flags as given; nfn_cli_train_finish_options applies them */
+} NfnCliTrainArgs;
+
+/* The shared entries as one group writing into `options` (holding the task's defaults, which
+ * the help shows) and `args`. Make it the context's main group (g_option_context_set_main_group)
+ * and add the command's own entries to it. */
+GOptionGroup *nfn_cli_train_group (const NfnCliTrainSpec *spec, NfnTaskOptions *options, NfnCliTrainArgs *args);
+/* After parsing: --raw-weights / --normalize into options->normalize. */
+void nfn_cli_train_finish_options (const NfnCliTrainSpec *spec, NfnTaskOptions *options, const NfnCliTrainArgs *args);
+void nfn_cli_train_args_clear (NfnCliTrainArgs *args);
+/* The shared resume check of the arguments: a run id > 0, and nothing else that names the
+ * run's settings (`settings_given`). Prints the one-line error and returns 1, else 0. */
+int nfn_cli_train_check_resume (const char *command, gint64 resume, gboolean settings_given);
+/* Runs a task (data/nfn_task.h) with the progress display (`metric`, `percent`: as
+ * nfn_cli_train_display_init) and Ctrl-C as cancel (a second one kills). FALSE with error. */
+typedef gboolean (*NfnCliTaskRunFunc) (const NfnTaskOptions *options, NfnStore *store, const NfnTaskHooks *hooks,
+                                       GCancellable *cancellable, NfnTaskResult *result, GError **error);
+gboolean nfn_cli_train_run (NfnCliTaskRunFunc run, const NfnTaskOptions *options, NfnStore *store, const char *metric,
+                            gboolean percent, NfnTaskResult *result, GError **error);
+/* {"run": ID, "summary": {...}} on stdout. */
+void nfn_cli_train_print_summary_json (const NfnTaskResult *result);
+
+/* "1h02m", "3m05s", "42s"; "--" for a negative or unknown time (app/nfn-train.c). */
 char *nfn_cli_format_duration (double seconds);
-/* The progress display of every `nfn train` task (app/nfn-train-classify.c): a bar with the
+/* The progress display of every `nfn train` task (app/nfn-train.c): a bar with the
  * epoch, step, loss, the validation metric and an ETA when stderr is a terminal, one line per
  * epoch otherwise. Pass nfn_cli_train_progress as NfnTrainerOptions.progress with the display
  * as user_data; `metric` names the validation metric shown, `percent` prints it as a percentage. */
@@ -90,5 +140,9 @@ int nfn_cli_train_genpred (int argc, char **argv);  /* app/nfn-train-genpred.c *
  * accuracy; returns the exit status. The model is the caller's. */
 int nfn_cli_predict_genpred (nfn_model *model, const NfnModelFileInfo *info, const char *model_path, int n_nets,
                              char **nets, gboolean json);        /* app/nfn-runs.c: runs list|show|compare|export */
+/* The spectral baseline's model file (app/nfn-train-genpred.c): is `path` one, and `nfn predict`
+ * with it (each NET's predicted test accuracy; returns the exit status). */
+gboolean nfn_cli_is_spectral_model (const char *path);
+int nfn_cli_predict_spectral (const char *model_path, int n_nets, char **nets, gboolean json);
 
 #endif

@@ -26,6 +26,9 @@
 #include "nfn_sample.h"
 #include "nfn_zoo.h"
 
+/* Any seed but the sample's own fits the sample's image again from another init. */
+#define NFN_WINDOW_TWIN_SEED 1
+
 /* ---- NfnTensorRow ---- */
 
 struct _NfnTensorRow
@@ -131,11 +134,53 @@ nfn_tensor_row_column_text (NfnTensorRow *row, guint prop_id)
     }
 }
 
+/* ---- The built-in sample and its twin, fitted ahead ---- */
+
+/* Each is a SIREN fit; started on threads of their own before GTK starts up, they are ready
+ * (or nearly) by the time the first window wants them, instead of delaying its first frame. */
+typedef struct {
+  GThread *thread;
+  guint64 seed; /* 0: the sample's own */
+  NfnNetwork *network;
+} NfnWindowSampleFit;
+
+static NfnWindowSampleFit nfn_window_sample_fits[2] = { { .seed = 0 }, { .seed = NFN_WINDOW_TWIN_SEED } };
+
+static gpointer
+nfn_window_sample_fit_run (gpointer data)
+{
+  NfnWindowSampleFit *fit = data;
+  fit->network = fit->seed == 0 ? nfn_sample_network () : nfn_sample_network_seeded (fit->seed);
+  return NULL;
+}
+
+void
+nfn_window_prefetch_samples (void)
+{
+  for (guint f = 0; f < G_N_ELEMENTS (nfn_window_sample_fits); f++)
+    if (nfn_window_sample_fits[f].thread == NULL && nfn_window_sample_fits[f].network == NULL)
+      nfn_window_sample_fits[f].thread = g_thread_new ("nfn-sample-fit", nfn_window_sample_fit_run,
+                                                      &nfn_window_sample_fits[f]);
+}
+
+/* The prefetched fit (once), or a fresh one. */
+static NfnNetwork *
+nfn_window_take_sample (guint which)
+{
+  NfnWindowSampleFit *fit = &nfn_window_sample_fits[which];
+  if (fit->thread)
+    {
+      g_thread_join (g_steal_pointer (&fit->thread));
+      return g_steal_pointer (&fit->network);
+    }
+  NfnWindowSampleFit fresh = { .seed = fit->seed };
+  nfn_window_sample_fit_run (&fresh);
+  return fresh.network;
+}
+
 /* ---- NfnWindow ---- */
 
 #define NFN_WINDOW_ORBIT_SEED 1
-/* Any seed but the sample's own fits the sample's image again from another init. */
-#define NFN_WINDOW_TWIN_SEED 1
 #define NFN_WINDOW_RECENT_MAX 10
 
 struct _NfnWindow
@@ -232,15 +277,18 @@ nfn_window_dismiss_error (NfnWindow *self)
   nfn_window_set_error_message (self, NULL);
 }
 
-/* "dir/net.safetensors" → "net"; a path without a directory or extension is kept whole. */
+/* "dir/net.safetensors" → "net", "dir/net.npz" → "net", a zoo entry "dir/zoo:17" → "zoo:17";
+ * a path without a directory or extension is kept whole. */
 static char *
 nfn_window_name_from_path (const char *path)
 {
   if (path == NULL)
     return g_strdup ("untitled");
   char *name = g_path_get_basename (path);
-  if (g_str_has_suffix (name, ".safetensors") && strlen (name) > strlen (".safetensors"))
-    name[strlen (name) - strlen (".safetensors")] = '\0';
+  const char *suffixes[] = { ".safetensors", ".npz" };
+  for (guint k = 0; k < G_N_ELEMENTS (suffixes); k++)
+    if (g_str_has_suffix (name, suffixes[k]) && strlen (name) > strlen (suffixes[k]))
+      name[strlen (name) - strlen (suffixes[k])] = '\0';
   return name;
 }
 
@@ -653,6 +701,7 @@ nfn_window_set_store_path (NfnWindow *self, const char *path)
   g_free (self->store_path);
   self->store_path = path ? g_strdup (path) : nfn_store_default_path ();
   nfn_task_panel_set_store_path (self->task_panel, self->store_path);
+  nfn_equivariance_view_set_store_path (self->equivariance_view, self->store_path);
   nfn_runs_browser_set_store_path (self->runs_browser, NULL, NULL);
   if (g_strcmp0 (nfn_window_get_page (self), "experiments") == 0)
     nfn_window_open_store (self);
@@ -696,10 +745,11 @@ nfn_window_show_run (NfnWindow *self, gint64 run)
 /* ---- Loading ---- */
 
 static void
-nfn_window_load_thread (GTask *task, gpointer source, gpointer path, GCancellable *cancellable)
+nfn_window_load_thread (GTask *task, gpointer source, gpointer spec, GCancellable *cancellable)
 {
   GError *error = NULL;
-  NfnNetwork *network = nfn_network_load (path, &error);
+  /* a file, or a zoo entry "DIR:INDEX" */
+  NfnNetwork *network = nfn_network_load_spec (spec, &error);
   if (network)
     g_task_return_pointer (task, network, (GDestroyNotify) nfn_network_free);
   else
@@ -721,7 +771,10 @@ nfn_window_load_done (GObject *source, GAsyncResult *result, gpointer user_data)
   nfn_window_set_busy (self, FALSE);
   if (network)
     {
-      g_autofree char *uri = g_filename_to_uri (network->path, NULL, NULL);
+      /* zoo entries ("DIR:INDEX") are no file a URI can name */
+      g_autofree char *uri = nfn_zoo_parse_spec (network->path, NULL, NULL)
+                               ? NULL
+                               : g_filename_to_uri (network->path, NULL, NULL);
       if (uri)
         gtk_recent_manager_add_item (self->recent_manager, uri);
       nfn_window_set_network (self, network);
@@ -730,13 +783,40 @@ nfn_window_load_done (GObject *source, GAsyncResult *result, gpointer user_data)
     nfn_window_set_error_message (self, error->message);
 }
 
+/* What to load for a file: itself; network 0 of a zoo given by its directory or its
+ * zoo.json; or, for a command-line argument "DIR:INDEX" (a URI to GIO when DIR has no slash),
+ * that zoo entry. NULL when it is none of these. */
+static char *
+nfn_window_spec_for_file (GFile *file)
+{
+  g_autofree char *path = g_file_get_path (file);
+  if (path == NULL)
+    {
+      g_autofree char *uri = g_file_get_uri (file);
+      return uri && nfn_zoo_parse_spec (uri, NULL, NULL) ? g_steal_pointer (&uri) : NULL;
+    }
+  g_autofree char *base = g_path_get_basename (path);
+  if (g_str_equal (base, "zoo.json"))
+    {
+      g_autofree char *dir = g_path_get_dirname (path);
+      return g_strdup_printf ("%s:0", dir);
+    }
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      g_autofree char *manifest = g_build_filename (path, "zoo.json", NULL);
+      if (g_file_test (manifest, G_FILE_TEST_IS_REGULAR))
+        return g_strdup_printf ("%s:0", path);
+    }
+  return g_steal_pointer (&path);
+}
+
 void
 nfn_window_open_file (NfnWindow *self, GFile *file)
 {
   g_return_if_fail (NFN_IS_WINDOW (self));
   g_return_if_fail (G_IS_FILE (file));
 
-  g_autofree char *path = g_file_get_path (file);
+  g_autofree char *path = nfn_window_spec_for_file (file);
   if (path == NULL)
     {
       g_autofree char *uri = g_file_get_uri (file);
@@ -780,8 +860,10 @@ nfn_window_open_activated (GtkWidget *widget, const char *action_name, GVariant 
   self->chooser = gtk_file_chooser_native_new ("Open Network", GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_OPEN,
                                                "_Open", "_Cancel");
   g_autoptr (GtkFileFilter) weights = gtk_file_filter_new ();
-  gtk_file_filter_set_name (weights, "Network weights (*.safetensors)");
+  gtk_file_filter_set_name (weights, "Networks (*.safetensors, *.npz, a zoo’s zoo.json)");
   gtk_file_filter_add_suffix (weights, "safetensors");
+  gtk_file_filter_add_suffix (weights, "npz");
+  gtk_file_filter_add_pattern (weights, "zoo.json");
   gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->chooser), weights);
   g_autoptr (GtkFileFilter) all = gtk_file_filter_new ();
   gtk_file_filter_set_name (all, "All files");
@@ -826,7 +908,9 @@ nfn_window_rebuild_recent_menu (NfnWindow *self)
   GList *items = gtk_recent_manager_get_items (self->recent_manager);
   g_autoptr (GPtrArray) networks = g_ptr_array_new ();
   for (GList *l = items; l; l = l->next)
-    if (g_str_has_suffix (gtk_recent_info_get_uri (l->data), ".safetensors") && gtk_recent_info_exists (l->data))
+    if ((g_str_has_suffix (gtk_recent_info_get_uri (l->data), ".safetensors")
+         || g_str_has_suffix (gtk_recent_info_get_uri (l->data), ".npz"))
+        && gtk_recent_info_exists (l->data))
       g_ptr_array_add (networks, l->data);
   g_ptr_array_sort (networks, nfn_window_compare_recent);
   for (guint r = 0; r < MIN (networks->len, NFN_WINDOW_RECENT_MAX); r++)
@@ -1221,6 +1305,10 @@ nfn_window_class_init (NfnWindowClass *klass)
     gtk_widget_class_add_binding_action (widget_class, GDK_KEY_1 + p, GDK_CONTROL_MASK, "win.page", "s", pages[p]);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_plus, GDK_CONTROL_MASK, "win.zoom-in", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_minus, GDK_CONTROL_MASK, "win.zoom-out", NULL);
+  /* "+" is shifted on most layouts: Ctrl with the key under it, and the keypad's, zoom too */
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_equal, GDK_CONTROL_MASK, "win.zoom-in", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_KP_Add, GDK_CONTROL_MASK, "win.zoom-in", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_KP_Subtract, GDK_CONTROL_MASK, "win.zoom-out", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_0, GDK_CONTROL_MASK, "win.zoom-reset", NULL);
 }
 
@@ -1247,8 +1335,8 @@ nfn_window_init (NfnWindow *self)
 
   /* The tour always teaches on the built-in sample, whatever the explorer shows; its pages are
    * built when it is first shown (nfn_window_page_changed). */
-  self->sample = nfn_sample_network ();
-  self->sample_twin = nfn_sample_network_seeded (NFN_WINDOW_TWIN_SEED);
+  self->sample = nfn_window_take_sample (0);
+  self->sample_twin = nfn_window_take_sample (1);
   self->tour_step = 1;
 
   g_autoptr (GtkBuilder) builder = gtk_builder_new_from_resource ("/org/nfn/Workbench/nfn-shortcuts.ui");

@@ -25,6 +25,9 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (NfnWindow, nfn_window, NFN, WINDOW, GtkApplicationWindow)
 
 NfnWindow *nfn_window_new (GtkApplication *application);
+/* Starts fitting the built-in sample and its twin on threads of their own, for the first
+ * window to take; a process that shows a window calls it first thing. */
+void nfn_window_prefetch_samples (void);
 
 /* Shows `network` (the window takes ownership; NULL shows nothing) and clears any error. */
 void nfn_window_set_network (NfnWindow *self, NfnNetwork *network);

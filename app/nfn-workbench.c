@@ -1,7 +1,8 @@
 /* nfn-workbench.c — the GUI's entry point, GtkApplication org.nfn.Workbench.
  *
  *   nfn-workbench                          a window on the built-in sample network
- *   nfn-workbench FILE…                    a window per file (.safetensors)
+ *   nfn-workbench FILE…                    a window per network: .safetensors, .npz, a zoo
+ *                                          directory (its network 0) or a zoo entry DIR:INDEX
  *   nfn-workbench --tour                   the window on the teaching tour
  *   nfn-workbench --page explorer|equivariance|experiments|tasks|tour [--tour-step K]
  *       opens on that page (and tour step K, 1 … 6)
@@ -20,6 +21,7 @@
 
 #include "nfn-bench-ui.h"
 #include "nfn-window.h"
+#include "nfn_core.h"
 
 /* Frames the window must draw, loaded and mapped, before it counts as laid out: the first
  * one allocates, the next paints what that allocation produced. */
@@ -31,6 +33,7 @@ typedef struct {
   char *page;            /* --page (or "tour" for --tour), or NULL */
   char *db;              /* --db, or NULL for the default store */
   gboolean bench_ui;     /* --bench-ui */
+  gboolean bench_window_up; /* --bench-ui-window-up: one more launch timed by --bench-ui */
   int tour_step;         /* --tour-step, 0 when not given */
   gboolean screenshot_started;
   int status;            /* the process exit status */
@@ -144,8 +147,8 @@ nfn_workbench_activate (GApplication *application, NfnWorkbench *workbench)
   nfn_window_show_sample (window);
   nfn_workbench_show_page (workbench, window);
   gtk_window_present (GTK_WINDOW (window));
-  if (workbench->bench_ui)
-    nfn_bench_ui_start (application, window, &workbench->status);
+  if (workbench->bench_ui || workbench->bench_window_up)
+    nfn_bench_ui_start (application, window, &workbench->status, !workbench->bench_ui);
   nfn_screenshot_start (workbench, application, window);
 }
 
@@ -205,7 +208,9 @@ nfn_workbench_handle_local_options (GApplication *application, GVariantDict *opt
   if (g_variant_dict_lookup (options, "tour-step", "i", &workbench->tour_step) && workbench->page == NULL)
     workbench->page = g_strdup ("tour");
   workbench->bench_ui = g_variant_dict_contains (options, "bench-ui");
-  if (g_variant_dict_lookup (options, "screenshot", "^ay", &workbench->screenshot_path) || workbench->bench_ui)
+  workbench->bench_window_up = g_variant_dict_contains (options, "bench-ui-window-up");
+  if (g_variant_dict_lookup (options, "screenshot", "^ay", &workbench->screenshot_path) || workbench->bench_ui
+      || workbench->bench_window_up)
     /* A screenshot or a benchmark is this process's own work: never hand it to a running instance. */
     g_application_set_flags (application, g_application_get_flags (application) | G_APPLICATION_NON_UNIQUE);
   return -1;
@@ -214,6 +219,12 @@ nfn_workbench_handle_local_options (GApplication *application, GVariantDict *opt
 int
 main (int argc, char **argv)
 {
+  /* The engine's own default is one thread, but OpenBLAS starts with one per core, and after
+   * each of the GUI's small GEMMs (probe batches) its idle worker spins on sched_yield for a
+   * tenth of a second, taking the second core from drawing. Tasks set their own count. */
+  nfn_set_threads (1);
+  /* the sample is fitted while GTK starts up, not after */
+  nfn_window_prefetch_samples ();
   NfnWorkbench workbench = { 0 };
   g_autoptr (GtkApplication) application = gtk_application_new ("org.nfn.Workbench", G_APPLICATION_HANDLES_OPEN);
   const GOptionEntry options[] = {
@@ -226,11 +237,14 @@ main (int argc, char **argv)
     { "tour-step", 0, 0, G_OPTION_ARG_INT, NULL, "Open the tour on step K (1 … 6)", "K" },
     { "bench-ui", 0, 0, G_OPTION_ARG_NONE, NULL,
       "Print the window-up, open+draw and animation times, then quit (needs a display)", NULL },
+    { "bench-ui-window-up", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, NULL,
+      "Print the time to the first frame, then quit (--bench-ui runs this)", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL, "Print the version and quit", NULL },
     { NULL },
   };
   g_application_add_main_option_entries (G_APPLICATION (application), options);
-  g_application_set_option_context_parameter_string (G_APPLICATION (application), "[FILE.safetensors…]");
+  g_application_set_option_context_parameter_string (G_APPLICATION (application),
+                                                     "[FILE.safetensors|FILE.npz|ZOO-DIR[:INDEX]…]");
   g_signal_connect (application, "handle-local-options", G_CALLBACK (nfn_workbench_handle_local_options),
                     &workbench);
   g_signal_connect (application, "startup", G_CALLBACK (nfn_workbench_startup), &workbench);

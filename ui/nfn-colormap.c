@@ -44,6 +44,36 @@ nfn_colormap_diverging (double t)
   };
 }
 
+#define NFN_COLORMAP_TABLE 4096 /* entries over −1 … 1, both ends included */
+
+static guint32
+nfn_colormap_pack (NfnRgb rgb)
+{
+  return (guint32) (rgb.r * 255 + 0.5) << 16 | (guint32) (rgb.g * 255 + 0.5) << 8 | (guint32) (rgb.b * 255 + 0.5);
+}
+
+void
+nfn_colormap_diverging_rgb24 (const float *t, size_t n, guint32 *pixels)
+{
+  static guint32 table[NFN_COLORMAP_TABLE + 1];
+  static gsize ready = 0;
+  if (g_once_init_enter (&ready))
+    {
+      for (int i = 0; i <= NFN_COLORMAP_TABLE; i++)
+        table[i] = nfn_colormap_pack (nfn_colormap_diverging (-1.0 + 2.0 * i / NFN_COLORMAP_TABLE));
+      g_once_init_leave (&ready, 1);
+    }
+  guint32 nan = nfn_colormap_pack (nfn_colormap_nan ());
+  for (size_t e = 0; e < n; e++)
+    {
+      float v = t[e];
+      if (isnan (v))
+        pixels[e] = nan;
+      else
+        pixels[e] = table[(int) ((CLAMP (v, -1.0f, 1.0f) + 1.0f) * (0.5f * NFN_COLORMAP_TABLE) + 0.5f)];
+    }
+}
+
 NfnRgb
 nfn_colormap_fixed (void)
 {

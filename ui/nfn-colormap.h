@@ -18,6 +18,11 @@ typedef struct {
  * nfn_colormap_nan(), a grey no other value takes. */
 NfnRgb nfn_colormap_diverging (double t);
 
+/* nfn_colormap_diverging of n values as RGB24 pixels (0x00RRGGBB, 8 bits a channel, as a cairo
+ * RGB24 image holds them), from a table of the map sampled every 1/2048: within 0.6 of an
+ * 8-bit step of the exact colour, at a table look-up a value (a million-cell heatmap). */
+void nfn_colormap_diverging_rgb24 (const float *t /* (n) */, size_t n, guint32 *pixels /* (n) */);
+
 /* The colour of a missing (NaN) value. */
 NfnRgb nfn_colormap_nan (void);
 

@@ -11,8 +11,10 @@
 #include "nfn_equivariant.h"
 #include "nfn_layers.h"
 #include "nfn_model.h"
+#include "nfn_model_file.h"
 #include "nfn_network_text.h"
 #include "nfn_perm.h"
+#include "nfn_store.h"
 #include "nfn-draw.h"
 #include "nfn-ui-resources.h"
 
@@ -22,18 +24,21 @@
 
 typedef struct {
   NfnEquivarianceModel kind;
+  nfn_symmetry sym;
+  int n_out;                    /* classifiers: K */
+  gboolean weights_model;       /* a trained WEIGHTS model: equivariant through `classifier` */
   nfn_space space;
   int depth;                    /* equivariant layers: 1 or 2 */
   nfn_eq_plan plans[2];
   float *params[2];
   float *scratch;
-  nfn_model *classifier;        /* classifiers only */
+  nfn_model *classifier;        /* classifiers and trained models */
 } NfnEquivarianceNfn;
 
 static gboolean
-nfn_equivariance_is_classifier (NfnEquivarianceModel kind)
+nfn_equivariance_is_classifier (const NfnEquivarianceNfn *nfn)
 {
-  return kind == NFN_EQUIVARIANCE_NP_CLASSIFIER || kind == NFN_EQUIVARIANCE_HNP_CLASSIFIER;
+  return nfn->classifier != NULL && !nfn->weights_model;
 }
 
 static nfn_symmetry
@@ -68,7 +73,9 @@ nfn_equivariance_nfn_new (NfnEquivarianceModel kind, const nfn_space *space, uns
   nfn->kind = kind;
   nfn->space = *space;
   nfn_symmetry sym = nfn_equivariance_symmetry (kind);
-  if (nfn_equivariance_is_classifier (kind))
+  nfn->sym = sym;
+  nfn->n_out = NFN_EQUIVARIANCE_CLASSES;
+  if (kind == NFN_EQUIVARIANCE_NP_CLASSIFIER || kind == NFN_EQUIVARIANCE_HNP_CLASSIFIER)
     {
       nfn_model_config cfg;
       nfn_model_config_default (&cfg, sym == NFN_SYM_NP ? NFN_MODEL_NP : NFN_MODEL_HNP, space,
@@ -113,10 +120,49 @@ nfn_equivariance_nfn_new (NfnEquivarianceModel kind, const nfn_space *space, uns
   return nfn;
 }
 
-/* out (C = 1 feature) = NFN(in): layer, or layer → ReLU → layer. */
+/* A trained model from a file, if it fits `space` and this view; NULL and an error if not. */
+static NfnEquivarianceNfn *
+nfn_equivariance_nfn_load (const char *path, const nfn_space *space, GError **error)
+{
+  nfn_model *model = nfn_model_file_load (path, 1, NULL, error);
+  if (model == NULL)
+    return NULL;
+  const nfn_model_config *cfg = nfn_model_get_config (model);
+  const char *fault = NULL;
+  if (cfg->kind != NFN_MODEL_NP && cfg->kind != NFN_MODEL_HNP)
+    fault = "not an NP or HNP model (only those respect the permutation symmetry)";
+  else if (!nfn_space_equal (&cfg->space, space))
+    fault = "trained on another weight space than this network's";
+  else if (cfg->output == NFN_MODEL_OUT_WEIGHTS && cfg->out_channels != 1)
+    fault = "outputs more than one channel per weight";
+  if (fault)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: %s", path, fault);
+      nfn_model_free (model);
+      return NULL;
+    }
+  NfnEquivarianceNfn *nfn = g_new0 (NfnEquivarianceNfn, 1);
+  nfn->kind = NFN_EQUIVARIANCE_TRAINED;
+  nfn->space = *space;
+  nfn->sym = cfg->kind == NFN_MODEL_NP ? NFN_SYM_NP : NFN_SYM_HNP;
+  nfn->n_out = cfg->n_out;
+  nfn->weights_model = cfg->output == NFN_MODEL_OUT_WEIGHTS;
+  nfn->classifier = model;
+  return nfn;
+}
+
+/* out (C = 1 feature) = NFN(in): layer, or layer → ReLU → layer, or the trained model. */
 static nfn_status
 nfn_equivariance_nfn_forward (NfnEquivarianceNfn *nfn, const nfn_feature *in, nfn_feature *out)
 {
+  if (nfn->weights_model)
+    {
+      const nfn_feature *result;
+      nfn_status status = nfn_model_forward_weights (nfn->classifier, in, 0, &result);
+      if (status == NFN_OK)
+        memcpy (out->data, result->data, out->size * sizeof (float)); /* the arena's is overwritten next call */
+      return status;
+    }
   if (nfn->depth == 1)
     return nfn_eq_forward (&nfn->plans[0], nfn->params[0], in, out, nfn->scratch);
   nfn_feature middle;
@@ -139,7 +185,7 @@ nfn_equivariance_nfn_classify (NfnEquivarianceNfn *nfn, const nfn_feature *in, f
   const float *out;
   nfn_status status = nfn_model_forward (nfn->classifier, in, 0, &out);
   if (status == NFN_OK)
-    memcpy (logits, out, NFN_EQUIVARIANCE_CLASSES * sizeof (float));
+    memcpy (logits, out, nfn->n_out * sizeof (float));
   return status;
 }
 
@@ -157,6 +203,8 @@ struct _NfnEquivarianceView
 
   NfnNetwork *network;
   NfnEquivarianceNfn *nfn;
+  char *store_path;   /* where NFN_EQUIVARIANCE_TRAINED looks, or NULL */
+  char *trained_path; /* the trained model file shown, or NULL */
   nfn_perm sigma, sigma_biases; /* σ, and the σ′ biases get when the coupling is broken */
   gboolean has_perms;
   gsl_rng *rng;
@@ -212,18 +260,19 @@ nfn_equivariance_view_update (NfnEquivarianceView *self)
   nfn_feature permuted_input;
   nfn_feature_alloc (&permuted_input, s, 1, 1);
   nfn_equivariance_view_permuted_input (self, &permuted_input);
-  gboolean classifier = nfn_equivariance_is_classifier (self->nfn->kind);
+  gboolean classifier = nfn_equivariance_is_classifier (self->nfn);
   const char *coupling = self->broken ? " — coupling broken: biases permuted by σ′ ≠ σ" : "";
 
   if (classifier)
     {
-      float original[NFN_EQUIVARIANCE_CLASSES], moved[NFN_EQUIVARIANCE_CLASSES], diff[NFN_EQUIVARIANCE_CLASSES];
+      int classes = self->nfn->n_out;
+      g_autofree float *original = g_new (float, classes), *moved = g_new (float, classes), *diff = g_new (float, classes);
       nfn_equivariance_nfn_classify (self->nfn, &self->network->weights, original);
       nfn_equivariance_nfn_classify (self->nfn, &permuted_input, moved);
       double scale = 0;
       int best_original = 0, best_moved = 0;
       self->max_difference = 0;
-      for (int k = 0; k < NFN_EQUIVARIANCE_CLASSES; k++)
+      for (int k = 0; k < classes; k++)
         {
           diff[k] = moved[k] - original[k];
           self->max_difference = MAX (self->max_difference, fabs (diff[k]));
@@ -241,7 +290,7 @@ nfn_equivariance_view_update (NfnEquivarianceView *self)
       for (int m = 0; m < 3; m++)
         {
           nfn_heatmap_set_scale (maps[m], scale);
-          nfn_heatmap_set_matrix (maps[m], 1, NFN_EQUIVARIANCE_CLASSES, values[m]);
+          nfn_heatmap_set_matrix (maps[m], 1, classes, values[m]);
         }
       char number[G_ASCII_DTOSTR_BUF_SIZE];
       g_ascii_formatd (number, sizeof number, "%.2g", self->max_difference);
@@ -284,7 +333,7 @@ nfn_equivariance_view_update (NfnEquivarianceView *self)
       gtk_label_set_text (self->summary_label, summary);
       gtk_label_set_text (
         self->explanation_label,
-        nfn_equivariance_symmetry (self->nfn->kind) == NFN_SYM_NP
+        self->nfn->sym == NFN_SYM_NP
           ? "NP layers commute with permutations of every neuron set (inputs and outputs too). Permuting the input network and "
             "then applying the NFN gives the same output as applying the NFN and then permuting: the difference is "
             "rounding noise."
@@ -306,7 +355,7 @@ nfn_equivariance_view_draw_permutations (NfnEquivarianceView *self)
 {
   if (!self->has_perms || self->nfn == NULL)
     return;
-  nfn_symmetry sym = nfn_equivariance_symmetry (self->nfn->kind);
+  nfn_symmetry sym = self->nfn->sym;
   nfn_perm_random (&self->sigma, sym, self->rng);
   /* σ′ must differ from σ on some set that has a bias, or nothing would break. */
   const nfn_space *s = &self->network->arch.space;
@@ -322,6 +371,53 @@ nfn_equivariance_view_draw_permutations (NfnEquivarianceView *self)
     }
 }
 
+/* Store runs whose models are tried, newest first: each try reads a model file. */
+#define NFN_EQUIVARIANCE_STORE_RUNS 50
+
+/* The newest model in the store that fits the network; NULL and a message saying why not. */
+static NfnEquivarianceNfn *
+nfn_equivariance_view_find_trained (NfnEquivarianceView *self, char **path, char **message)
+{
+  if (self->store_path == NULL)
+    {
+      *message = g_strdup ("No experiment store to look in.");
+      return NULL;
+    }
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfnStore) store = nfn_store_open (self->store_path, TRUE, &error);
+  g_autoptr (GPtrArray) runs = store ? nfn_store_list_runs (store, NULL, &error) : NULL;
+  if (runs == NULL)
+    {
+      *message = g_strdup (error->message);
+      return NULL;
+    }
+  g_ptr_array_set_free_func (runs, (GDestroyNotify) nfn_run_free);
+  for (guint r = 0; r < MIN (runs->len, NFN_EQUIVARIANCE_STORE_RUNS); r++)
+    {
+      NfnRun *run = runs->pdata[r];
+      g_autoptr (GPtrArray) artifacts = nfn_store_run_artifacts (store, run->id, NULL);
+      if (artifacts == NULL)
+        continue;
+      g_ptr_array_set_free_func (artifacts, (GDestroyNotify) nfn_artifact_free);
+      for (guint a = 0; a < artifacts->len; a++)
+        {
+          NfnArtifact *artifact = artifacts->pdata[a];
+          if (g_strcmp0 (artifact->kind, "model") != 0)
+            continue;
+          NfnEquivarianceNfn *nfn = nfn_equivariance_nfn_load (artifact->path, &self->network->arch.space, NULL);
+          if (nfn)
+            {
+              *path = g_strdup (artifact->path);
+              return nfn;
+            }
+        }
+    }
+  *message = g_strdup_printf ("No trained NP or HNP model for this network’s weight space in %s: train one on the "
+                              "Tasks page or with `nfn train classify`.",
+                              self->store_path);
+  return NULL;
+}
+
 static void
 nfn_equivariance_view_build_model (NfnEquivarianceView *self)
 {
@@ -329,10 +425,26 @@ nfn_equivariance_view_build_model (NfnEquivarianceView *self)
   if (self->network == NULL)
     return;
   NfnEquivarianceModel kind = gtk_drop_down_get_selected (self->model_dropdown);
-  self->nfn = nfn_equivariance_nfn_new (kind, &self->network->arch.space, self->model_seed);
+  g_autofree char *message = NULL;
+  if (kind == NFN_EQUIVARIANCE_TRAINED)
+    {
+      g_autoptr (GError) error = NULL;
+      if (self->trained_path)
+        self->nfn = nfn_equivariance_nfn_load (self->trained_path, &self->network->arch.space, &error);
+      if (self->nfn == NULL)
+        {
+          g_clear_pointer (&self->trained_path, g_free);
+          self->nfn = nfn_equivariance_view_find_trained (self, &self->trained_path, &message);
+        }
+    }
+  else
+    self->nfn = nfn_equivariance_nfn_new (kind, &self->network->arch.space, self->model_seed);
   if (self->nfn == NULL)
     {
-      gtk_label_set_text (self->summary_label, "This NFN cannot be built for this network’s weight space.");
+      self->max_difference = NAN;
+      gtk_label_set_text (self->summary_label,
+                          message ? message : "This NFN cannot be built for this network’s weight space.");
+      gtk_label_set_text (self->explanation_label, "");
       return;
     }
   nfn_equivariance_view_draw_permutations (self);
@@ -368,21 +480,65 @@ nfn_equivariance_view_set_network (NfnEquivarianceView *self, const NfnNetwork *
                                                nfn_network_tensor_name (network, t));
       gtk_string_list_append (names, name);
     }
-  /* Start on the largest tensor: the one where a permutation shows most. */
-  self->tensor = 0;
+  /* Start on the largest tensor: the one where a permutation shows most. (A local: the new
+   * model selects its first row, and the handler of that would overwrite self->tensor.) */
+  int largest = 0;
   for (int t = 1; t < nfn_tensor_count (s); t++)
-    if (nfn_tensor_entries (s, t) > nfn_tensor_entries (s, self->tensor))
-      self->tensor = t;
+    if (nfn_tensor_entries (s, t) > nfn_tensor_entries (s, largest))
+      largest = t;
   gtk_drop_down_set_model (self->tensor_dropdown, G_LIST_MODEL (names));
-  gtk_drop_down_set_selected (self->tensor_dropdown, self->tensor);
+  gtk_drop_down_set_selected (self->tensor_dropdown, largest);
+  self->tensor = largest;
   nfn_equivariance_view_build_model (self);
+}
+
+void
+nfn_equivariance_view_set_store_path (NfnEquivarianceView *self, const char *path)
+{
+  g_return_if_fail (NFN_IS_EQUIVARIANCE_VIEW (self));
+  if (g_strcmp0 (path, self->store_path) == 0)
+    return;
+  g_free (self->store_path);
+  self->store_path = g_strdup (path);
+  if (gtk_drop_down_get_selected (self->model_dropdown) == NFN_EQUIVARIANCE_TRAINED && self->trained_path == NULL)
+    nfn_equivariance_view_build_model (self);
+}
+
+gboolean
+nfn_equivariance_view_set_trained_model (NfnEquivarianceView *self, const char *path, GError **error)
+{
+  g_return_val_if_fail (NFN_IS_EQUIVARIANCE_VIEW (self), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+  if (self->network == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED, "%s: no network to apply it to", path);
+      return FALSE;
+    }
+  NfnEquivarianceNfn *nfn = nfn_equivariance_nfn_load (path, &self->network->arch.space, error);
+  if (nfn == NULL)
+    return FALSE;
+  nfn_equivariance_nfn_free (nfn); /* it fits: build_model loads it again as the selected NFN */
+  g_free (self->trained_path);
+  self->trained_path = g_strdup (path);
+  if (gtk_drop_down_get_selected (self->model_dropdown) == NFN_EQUIVARIANCE_TRAINED)
+    nfn_equivariance_view_build_model (self);
+  else
+    gtk_drop_down_set_selected (self->model_dropdown, NFN_EQUIVARIANCE_TRAINED);
+  return TRUE;
+}
+
+const char *
+nfn_equivariance_view_get_trained_path (NfnEquivarianceView *self)
+{
+  g_return_val_if_fail (NFN_IS_EQUIVARIANCE_VIEW (self), NULL);
+  return self->nfn && self->nfn->kind == NFN_EQUIVARIANCE_TRAINED ? self->trained_path : NULL;
 }
 
 void
 nfn_equivariance_view_set_model (NfnEquivarianceView *self, NfnEquivarianceModel model)
 {
   g_return_if_fail (NFN_IS_EQUIVARIANCE_VIEW (self));
-  g_return_if_fail (model < NFN_EQUIVARIANCE_N_MODELS);
+  g_return_if_fail (model <= NFN_EQUIVARIANCE_TRAINED);
   if (gtk_drop_down_get_selected (self->model_dropdown) == (guint) model && self->nfn)
     return;
   gtk_drop_down_set_selected (self->model_dropdown, model); /* rebuilds through notify::selected */
@@ -477,6 +633,8 @@ nfn_equivariance_view_dispose (GObject *object)
   NfnEquivarianceView *self = NFN_EQUIVARIANCE_VIEW (object);
   nfn_equivariance_view_set_network (self, NULL);
   g_clear_pointer (&self->rng, gsl_rng_free);
+  g_clear_pointer (&self->store_path, g_free);
+  g_clear_pointer (&self->trained_path, g_free);
   gtk_widget_dispose_template (GTK_WIDGET (self), NFN_TYPE_EQUIVARIANCE_VIEW);
   nfn_widget_unparent_children (GTK_WIDGET (self));
   G_OBJECT_CLASS (nfn_equivariance_view_parent_class)->dispose (object);

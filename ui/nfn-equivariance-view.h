@@ -22,7 +22,10 @@ typedef enum {
   NFN_EQUIVARIANCE_HNP_STACK,
   NFN_EQUIVARIANCE_NP_CLASSIFIER,
   NFN_EQUIVARIANCE_HNP_CLASSIFIER,
-  NFN_EQUIVARIANCE_N_MODELS
+  NFN_EQUIVARIANCE_N_MODELS, /* the fresh random ones above */
+  /* A trained NP/HNP model from the store (or a file): a classifier (invariant) or a WEIGHTS
+   * model with one output channel, e.g. an edit or a mask (equivariant). */
+  NFN_EQUIVARIANCE_TRAINED = NFN_EQUIVARIANCE_N_MODELS
 } NfnEquivarianceModel;
 
 #define NFN_EQUIVARIANCE_STACK_CHANNELS 8
@@ -39,6 +42,16 @@ NfnEquivarianceModel nfn_equivariance_view_get_model (NfnEquivarianceView *self)
 /* The tensor t shown (W_1, b_1, … as in nfn_core.h) for equivariant models. */
 void nfn_equivariance_view_set_tensor (NfnEquivarianceView *self, int tensor);
 void nfn_equivariance_view_set_break_coupling (NfnEquivarianceView *self, gboolean broken);
+/* The experiment store NFN_EQUIVARIANCE_TRAINED looks in: the newest "model" artifact whose
+ * model fits the network's weight space. NULL: none. */
+void nfn_equivariance_view_set_store_path (NfnEquivarianceView *self, const char *path);
+/* Shows a trained model file (nfn_model_file.h) as NFN_EQUIVARIANCE_TRAINED. FALSE, with the
+ * view unchanged, when it cannot be read or does not fit: not NP/HNP, another weight space, or
+ * a WEIGHTS model with more than one output channel. */
+gboolean nfn_equivariance_view_set_trained_model (NfnEquivarianceView *self, const char *path, GError **error);
+/* The file the trained model came from, or NULL. */
+const char *nfn_equivariance_view_get_trained_path (NfnEquivarianceView *self);
+
 /* New σ (and σ'); new random NFN parameters. */
 void nfn_equivariance_view_resample_permutation (NfnEquivarianceView *self);
 void nfn_equivariance_view_resample_model (NfnEquivarianceView *self);

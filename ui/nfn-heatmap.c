@@ -18,6 +18,7 @@
 /* Natural size: the longer side of the matrix aims at this many pixels, cells stay in range. */
 #define NFN_HEATMAP_NATURAL_EXTENT 256.0
 #define NFN_HEATMAP_NATURAL_CELL_MAX 20.0
+#define NFN_HEATMAP_VECTOR_EXTENT NFN_HEATMAP_LEGEND_MIN_WIDTH
 
 /* ---- Stage 2: normalisation ---- */
 
@@ -119,14 +120,8 @@ nfn_heatmap_cells_surface (const float *normalised, int rows, int cols)
   unsigned char *pixels = cairo_image_surface_get_data (cells);
   int stride = cairo_image_surface_get_stride (cells);
   for (int r = 0; r < rows; r++)
-    {
-      guint32 *line = (guint32 *) (void *) (pixels + (size_t) r * stride);
-      for (int k = 0; k < cols; k++)
-        {
-          NfnRgb rgb = nfn_colormap_diverging (normalised[(size_t) r * cols + k]);
-          line[k] = (guint32) (rgb.r * 255 + 0.5) << 16 | (guint32) (rgb.g * 255 + 0.5) << 8 | (guint32) (rgb.b * 255 + 0.5);
-        }
-    }
+    nfn_colormap_diverging_rgb24 (normalised + (size_t) r * cols, cols,
+                                  (guint32 *) (void *) (pixels + (size_t) r * stride));
   cairo_surface_mark_dirty (cells);
   return cells;
 }
@@ -149,22 +144,36 @@ nfn_heatmap_line_map (int *map, int extent, int lines, const float *positions, d
     }
 }
 
-/* Rows and columns away from their stored places (mid-animation): every pixel of the grid
- * looks up the stored row and column drawn there, so a frame costs one pass over the grid's
- * pixels however many rows and columns move. */
+/* Pixels the moved image may hold: a zoomed wide matrix (784 columns at 32 px) would
+ * otherwise ask for gigabytes every frame of a permutation. */
+#define NFN_HEATMAP_MOVED_PIXELS 4e6
+
+/* Rows and columns away from their stored places (mid-animation): every pixel of an image of
+ * the grid looks up the stored row and column drawn there, so a frame costs one pass over the
+ * image's pixels however many rows and columns move. The image has at most `cell` pixels per
+ * cell — fewer when that would exceed NFN_HEATMAP_MOVED_PIXELS, then it is scaled up with
+ * nearest-neighbour sampling and the rows move in steps of a fraction of a cell. */
 static void
 nfn_heatmap_draw_moved_cells (cairo_t *cr, const NfnHeatmapLayout *layout, cairo_surface_t *cells,
                               const float *row_positions /* (R) or NULL */,
                               const float *col_positions /* (K) or NULL */)
 {
-  int width = MAX (1, (int) ceil (layout->cell * layout->cols));
-  int height = MAX (1, (int) ceil (layout->cell * layout->rows));
+  double per_cell = layout->cell, count = (double) layout->rows * layout->cols;
+  if (per_cell > 1 && per_cell * per_cell * count > NFN_HEATMAP_MOVED_PIXELS)
+    per_cell = MIN (per_cell, MAX (1.0, floor (sqrt (NFN_HEATMAP_MOVED_PIXELS / count))));
+  int width = MAX (1, (int) ceil (per_cell * layout->cols));
+  int height = MAX (1, (int) ceil (per_cell * layout->rows));
   g_autofree int *col_map = g_new (int, width);
   g_autofree int *row_map = g_new (int, height);
-  nfn_heatmap_line_map (col_map, width, layout->cols, col_positions, layout->cell);
-  nfn_heatmap_line_map (row_map, height, layout->rows, row_positions, layout->cell);
+  nfn_heatmap_line_map (col_map, width, layout->cols, col_positions, per_cell);
+  nfn_heatmap_line_map (row_map, height, layout->rows, row_positions, per_cell);
 
   cairo_surface_t *moved = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width, height);
+  if (cairo_surface_status (moved) != CAIRO_STATUS_SUCCESS)
+    {
+      cairo_surface_destroy (moved);
+      return;
+    }
   cairo_surface_flush (moved);
   unsigned char *out = cairo_image_surface_get_data (moved);
   int out_stride = cairo_image_surface_get_stride (moved);
@@ -183,8 +192,15 @@ nfn_heatmap_draw_moved_cells (cairo_t *cr, const NfnHeatmapLayout *layout, cairo
         line[x] = col_map[x] < 0 ? 0 : 0xff000000u | source[col_map[x]];
     }
   cairo_surface_mark_dirty (moved);
-  cairo_set_source_surface (cr, moved, layout->grid_x, layout->grid_y);
-  cairo_paint (cr);
+  cairo_save (cr);
+  cairo_translate (cr, layout->grid_x, layout->grid_y);
+  if (per_cell != layout->cell)
+    cairo_scale (cr, layout->cell / per_cell, layout->cell / per_cell);
+  cairo_set_source_surface (cr, moved, 0, 0);
+  cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_NEAREST);
+  cairo_rectangle (cr, 0, 0, width, height);
+  cairo_fill (cr);
+  cairo_restore (cr);
   cairo_surface_destroy (moved);
 }
 
@@ -410,12 +426,16 @@ nfn_heatmap_describe_cell (NfnHeatmap *self, int row, int col)
   return g_strdup_printf ("row %d, column %d: %s", row, col, value);
 }
 
-/* Natural cell edge at zoom 1: the longer matrix side near NFN_HEATMAP_NATURAL_EXTENT pixels. */
+/* Natural cell edge at zoom 1: the longer matrix side near NFN_HEATMAP_NATURAL_EXTENT pixels,
+ * and a vector (one row or column, e.g. a bias or a SIREN's 1×32 output layer) no longer than
+ * its legend bar's least width: at the full extent every layer's column of the explorer was as
+ * wide as a square matrix's, and the last one ran past the explorer's pane. */
 static double
 nfn_heatmap_natural_cell (int rows, int cols)
 {
   int longer = MAX (MAX (rows, cols), 1);
-  return CLAMP (floor (NFN_HEATMAP_NATURAL_EXTENT / longer), 1.0, NFN_HEATMAP_NATURAL_CELL_MAX);
+  double extent = MIN (rows, cols) <= 1 ? NFN_HEATMAP_VECTOR_EXTENT : NFN_HEATMAP_NATURAL_EXTENT;
+  return CLAMP (floor (extent / longer), 1.0, NFN_HEATMAP_NATURAL_CELL_MAX);
 }
 
 double

@@ -59,6 +59,14 @@ typedef struct {
   const int *identity[NFN_MAX_LAYERS + 1];    /* [i]: (n_i) original index of the neuron at j */
   const float *positions[NFN_MAX_LAYERS + 1]; /* [i]: (n_i) draw position of the neuron at j, NULL = j */
   float min_magnitude[NFN_MAX_LAYERS + 1];    /* [i]: weaker edges are not drawn (0: all) */
+  /* [i]: the edges to draw, as indices j·n_{i-1} + k into edges[i], in drawing order (weakest
+   * first), order_count[i] of them; NULL to scan every edge (weak ones first, then strong).
+   * A widget keeps this list so that a frame never walks the n_i·n_{i-1} edges of a wide layer. */
+  const guint32 *order[NFN_MAX_LAYERS + 1];
+  int order_count[NFN_MAX_LAYERS + 1];
+  /* The edges already rasterised at this drawing's size (ARGB32, from
+   * nfn_neuron_graph_rasterise_edges), used instead of edges/order on a raster target; or NULL. */
+  cairo_surface_t *edges_image;
   int drag_set, drag_position;                /* the neuron being dragged, −1 for none */
   double drag_y;                              /* its centre's y while dragged */
   GdkRGBA foreground;
@@ -66,6 +74,9 @@ typedef struct {
 } NfnNeuronGraphDrawing;
 
 void nfn_neuron_graph_draw (cairo_t *cr, double width, double height, const NfnNeuronGraphDrawing *drawing);
+/* Only the edges of a drawing, on a transparent width × height ARGB32 image: pure, so a worker
+ * thread can make it (the widget does, for the at-rest graph of a wide network). */
+cairo_surface_t *nfn_neuron_graph_rasterise_edges (const NfnNeuronGraphDrawing *drawing, int width, int height);
 
 /* The fill colour a neuron of set i with this identity gets. */
 NfnRgb nfn_neuron_graph_neuron_colour (const nfn_space *space, int set, int identity);
@@ -77,6 +88,10 @@ GtkWidget *nfn_neuron_graph_new (void);
 /* Shows the orbit's current member and follows its changes and animation (NULL unbinds). */
 void nfn_neuron_graph_set_orbit (NfnNeuronGraph *self, NfnOrbit *orbit);
 NfnOrbit *nfn_neuron_graph_get_orbit (NfnNeuronGraph *self);
+/* The widget draws every edge of the graph at rest from an image a worker thread rasterises
+ * once per change of the weights or the size; until it arrives (a frame or two on a wide
+ * network) the NFN_NEURON_GRAPH_MOVING_EDGES strongest stand in. FALSE while they do. */
+gboolean nfn_neuron_graph_get_complete (NfnNeuronGraph *self);
 /* The normalised edge of layer i from neuron k (set i−1) to neuron j (set i), at current
  * positions; NaN when it is not drawn. */
 float nfn_neuron_graph_get_edge (NfnNeuronGraph *self, int layer, int j, int k);

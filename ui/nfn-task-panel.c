@@ -9,20 +9,35 @@
 #include "nfn-task-panel.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "nfn-draw.h"
+#include "nfn-heatmap.h"
+#include "nfn-image-grid.h"
 #include "nfn-ui-resources.h"
 
 /* ---- The job ---- */
 
 typedef struct {
   NfnTaskPanel *panel;  /* a reference, for the messages */
+  NfnTaskKind kind;
   char *store_path;
+  /* zoo fit */
   char *dir;
   NfnZooSettings settings;
   int threads;
   volatile int cancel;  /* the engine's cancel flag */
   gint64 last_post_us;  /* progress messages are throttled */
+  /* training tasks (data/nfn_task.h): options in, result out, then a preview of network
+   * preview_index of the training zoo under the trained model */
+  NfnTaskOptions options;
+  NfnTaskResult result;
+  gint64 preview_index;
+  int rows, cols;
+  float *before, *after, *target; /* edit: (P) each, 0…1 */
+  nfn_feature mask;               /* mask: (1, C = 1), 0/1 */
+  double sparsity;
+  GError *preview_error;
   /* results */
   NfnZooFitReport report;
   gboolean ok;
@@ -36,6 +51,13 @@ nfn_task_job_free (NfnTaskJob *job)
   g_free (job->store_path);
   g_free (job->dir);
   nfn_zoo_settings_clear (&job->settings);
+  nfn_task_options_clear (&job->options);
+  nfn_task_result_clear (&job->result);
+  g_free (job->before);
+  g_free (job->after);
+  g_free (job->target);
+  nfn_feature_free (&job->mask);
+  g_clear_error (&job->preview_error);
   g_clear_error (&job->error);
   g_free (job);
 }
@@ -45,7 +67,22 @@ typedef struct {
   gint64 done, total, fitted;
   gboolean has_point; /* a finished shard: its mean PSNR joins the curve */
   double point_x, point_y;
+  /* training tasks */
+  gboolean train;
+  gint64 step, steps;      /* optimiser steps done, of all epochs' */
+  int epoch, epochs;
+  double loss, val;        /* the epoch's running loss; the last validation metric (NAN before) */
+  gboolean epoch_end;      /* val is the epoch's: it joins the curve */
+  char *description;       /* the run's one-line description, once */
 } NfnTaskProgress;
+
+static void
+nfn_task_progress_free (gpointer data)
+{
+  NfnTaskProgress *message = data;
+  g_free (message->description);
+  g_free (message);
+}
 
 static gboolean nfn_task_panel_apply_progress (gpointer data);
 
@@ -53,7 +90,7 @@ static void
 nfn_task_job_post (NfnTaskJob *job, NfnTaskProgress *message)
 {
   message->panel = g_object_ref (job->panel);
-  g_main_context_invoke_full (NULL, G_PRIORITY_DEFAULT, nfn_task_panel_apply_progress, message, g_free);
+  g_main_context_invoke_full (NULL, G_PRIORITY_DEFAULT, nfn_task_panel_apply_progress, message, nfn_task_progress_free);
 }
 
 static void
@@ -84,12 +121,78 @@ nfn_task_job_shard_done (int shard, int networks, double mean_psnr, double inrs_
 }
 
 static void
+nfn_task_job_started (const char *description, gpointer data)
+{
+  NfnTaskJob *job = data;
+  NfnTaskProgress *message = g_new0 (NfnTaskProgress, 1);
+  *message = (NfnTaskProgress) { .done = -1, .description = g_strdup (description) };
+  nfn_task_job_post (job, message);
+}
+
+static void
+nfn_task_job_train_progress (const NfnTrainerProgress *p, gpointer data)
+{
+  NfnTaskJob *job = data;
+  gint64 now = g_get_monotonic_time ();
+  gboolean epoch_end = strcmp (p->phase, "epoch") == 0;
+  if (!epoch_end && now - job->last_post_us < G_USEC_PER_SEC / NFN_TASK_PANEL_PROGRESS_HZ)
+    return;
+  job->last_post_us = now;
+  NfnTaskProgress *message = g_new0 (NfnTaskProgress, 1);
+  *message = (NfnTaskProgress) {
+    .done = -1, .train = TRUE, .step = p->step, .steps = p->steps_per_epoch * p->epochs, .epoch = p->epoch,
+    .epochs = p->epochs, .loss = p->loss, .val = p->val_value, .epoch_end = epoch_end,
+  };
+  nfn_task_job_post (job, message);
+}
+
+/* The trained model on one network of the training zoo: drawn when the job ends. */
+static void
+nfn_task_job_preview (NfnTaskJob *job)
+{
+  g_autoptr (NfnStore) store = NULL;
+  g_autofree char *zoo = NULL;
+  if (job->options.zoo)
+    zoo = g_strdup (job->options.zoo);
+  else
+    {
+      /* a resumed run: the zoo its config names */
+      g_autoptr (NfnRun) run = (store = nfn_store_open (job->store_path, TRUE, &job->preview_error))
+                                   ? nfn_store_get_run (store, job->result.run_id, &job->preview_error) : NULL;
+      g_autoptr (JsonParser) parser = json_parser_new ();
+      if (run && json_parser_load_from_data (parser, run->config_json, -1, NULL)
+          && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+        zoo = g_strdup (json_object_get_string_member_with_default (json_node_get_object (json_parser_get_root (parser)),
+                                                                    "zoo", NULL));
+    }
+  if (!zoo || !job->result.model_path)
+    return;
+  if (job->kind == NFN_TASK_KIND_EDIT)
+    nfn_task_edit_preview (job->result.model_path, zoo, job->preview_index, &job->rows, &job->cols, &job->before,
+                           &job->after, &job->target, &job->preview_error);
+  else if (job->kind == NFN_TASK_KIND_MASK)
+    nfn_task_mask_preview (job->result.model_path, zoo, job->preview_index, &job->mask, &job->sparsity,
+                           &job->preview_error);
+}
+
+static void
 nfn_task_job_run (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
   NfnTaskJob *job = data;
   /* a connection of this thread's own: NfnStore is one thread's at a time */
   g_autoptr (NfnStore) store = nfn_store_open (job->store_path, FALSE, &job->error);
-  if (store)
+  if (store && job->kind != NFN_TASK_KIND_ZOO_FIT)
+    {
+      NfnTaskHooks hooks = { .started = nfn_task_job_started, .progress = nfn_task_job_train_progress, .user_data = job };
+      gboolean (*run) (const NfnTaskOptions *, NfnStore *, const NfnTaskHooks *, GCancellable *, NfnTaskResult *,
+                       GError **) = job->kind == NFN_TASK_KIND_CLASSIFY ? nfn_task_classify_run
+                                    : job->kind == NFN_TASK_KIND_EDIT  ? nfn_task_edit_run
+                                                                       : nfn_task_mask_run;
+      job->ok = run (&job->options, store, &hooks, cancellable, &job->result, &job->error);
+      if (job->ok)
+        nfn_task_job_preview (job);
+    }
+  else if (store)
     {
       NfnZooFitCallbacks callbacks = {
         .threads = job->threads,
@@ -120,16 +223,30 @@ struct _NfnTaskPanel
   GtkEntry *dir_entry;
   GtkButton *run_button, *cancel_button, *show_button;
   GtkProgressBar *progress_bar;
-  GtkLabel *rate_label, *status_label;
+  GtkLabel *rate_label, *status_label, *about_label;
   GtkWidget *form;
   NfnPlot *plot;
+  GtkStack *train_stack;
+  NfnTaskTrainForm *train_forms[4]; /* by NfnTaskKind; [NFN_TASK_KIND_ZOO_FIT] is NULL */
+  GtkBox *result_box;
+  GtkLabel *result_label;
+  NfnImageGrid *edit_view;
+  NfnHeatmap *mask_view;
+  GtkWidget *mask_layer_box;
+  GtkSpinButton *mask_layer_spin, *preview_spin;
 
   char *store_path;
   GCancellable *cancellable; /* the running job's, NULL when idle */
   gboolean busy;
   gint64 started_us;
   gint64 run_id;
-  GArray *curve_x, *curve_y; /* double: the live curve's points */
+  GArray *curve_x, *curve_y; /* double: the live curve's points (zoo fit; training: the loss) */
+  GArray *val_x, *val_y;     /* double: training: the validation metric after each epoch */
+  NfnTaskKind running_kind;
+  const char *metric_name;   /* the running training task's validation metric */
+  gint64 first_step, first_step_us; /* the ETA's rate counts this call's steps only */
+  char *model_path;          /* the last training run's model */
+  nfn_feature mask;          /* the last mask run's preview mask (1, C = 1), or empty */
   GtkFileChooserNative *chooser;
   gboolean disposed; /* a running job's messages and end find no widgets to update */
 };
@@ -162,6 +279,7 @@ nfn_task_panel_set_busy (NfnTaskPanel *self, gboolean busy)
   gtk_widget_set_sensitive (GTK_WIDGET (self->cancel_button), busy);
   gtk_widget_set_sensitive (self->form, !busy);
   gtk_widget_set_sensitive (GTK_WIDGET (self->task_dropdown), !busy);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->train_stack), !busy);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
 }
 
@@ -291,16 +409,6 @@ nfn_task_panel_choose_dir (NfnTaskPanel *self)
 
 /* ---- Progress ---- */
 
-static void
-nfn_task_panel_draw_curve (NfnTaskPanel *self)
-{
-  nfn_plot_clear (self->plot);
-  if (self->curve_x->len)
-    nfn_plot_add_series (self->plot, "mean PSNR of each shard", (NfnRgb) { 0.02, 0.44, 0.69 }, FALSE,
-                         (const double *) (void *) self->curve_x->data, (const double *) (void *) self->curve_y->data,
-                         (int) self->curve_x->len);
-}
-
 static char *
 nfn_task_panel_format_eta (double seconds)
 {
@@ -309,13 +417,89 @@ nfn_task_panel_format_eta (double seconds)
   return seconds < 120 ? g_strdup_printf ("%.0f s", seconds) : g_strdup_printf ("%.1f min", seconds / 60);
 }
 
+/* The validation metric a training run selects by, as the curve and status name it. */
+static const char *
+nfn_task_panel_metric_name (NfnTaskKind kind, const NfnTaskOptions *options)
+{
+  if (kind == NFN_TASK_KIND_MASK)
+    return options->resume > 0 ? "val metric" : options->val_train > 0 ? "val masked accuracy" : "val IoU";
+  return kind == NFN_TASK_KIND_CLASSIFY ? "val accuracy" : "val MSE";
+}
+
+static void
+nfn_task_panel_draw_curve (NfnTaskPanel *self)
+{
+  nfn_plot_clear (self->plot);
+  gboolean train = self->running_kind != NFN_TASK_KIND_ZOO_FIT;
+  if (self->curve_x->len)
+    nfn_plot_add_series (self->plot, train ? "train loss (running mean of the epoch)" : "mean PSNR of each shard",
+                         (NfnRgb) { 0.02, 0.44, 0.69 }, FALSE, (const double *) (void *) self->curve_x->data,
+                         (const double *) (void *) self->curve_y->data, (int) self->curve_x->len);
+  if (train && self->val_x->len)
+    nfn_plot_add_series (self->plot, self->metric_name, (NfnRgb) { 0.85, 0.37, 0.01 },
+                         FALSE, (const double *) (void *) self->val_x->data, (const double *) (void *) self->val_y->data,
+                         (int) self->val_x->len);
+}
+
+static void
+nfn_task_panel_curve_titles (NfnTaskPanel *self)
+{
+  if (self->running_kind == NFN_TASK_KIND_ZOO_FIT)
+    {
+      nfn_plot_set_title (self->plot, "Mean PSNR of each finished shard");
+      nfn_plot_set_axis_labels (self->plot, "networks fitted", "PSNR (dB)");
+    }
+  else
+    {
+      nfn_plot_set_title (self->plot, "Training loss and validation metric");
+      nfn_plot_set_axis_labels (self->plot, "optimiser step", "loss / metric");
+    }
+}
+
+static void
+nfn_task_panel_apply_train_progress (NfnTaskPanel *self, const NfnTaskProgress *m)
+{
+  gint64 now = g_get_monotonic_time ();
+  if (self->first_step_us == 0)
+    {
+      self->first_step = m->step;
+      self->first_step_us = now;
+    }
+  double x = (double) m->step;
+  if (isfinite (m->loss) && m->step > 0)
+    {
+      g_array_append_val (self->curve_x, x);
+      g_array_append_val (self->curve_y, m->loss);
+    }
+  if (m->epoch_end && isfinite (m->val))
+    {
+      g_array_append_val (self->val_x, x);
+      g_array_append_val (self->val_y, m->val);
+    }
+  nfn_task_panel_draw_curve (self);
+  gtk_progress_bar_set_fraction (self->progress_bar, m->steps > 0 ? CLAMP ((double) m->step / m->steps, 0, 1) : 0);
+  g_autofree char *text = g_strdup_printf ("epoch %d of %d · step %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT,
+                                           MIN (m->epoch, m->epochs), m->epochs, m->step, m->steps);
+  gtk_progress_bar_set_text (self->progress_bar, text);
+  double seconds = (now - self->started_us) / 1e6, since_first = (now - self->first_step_us) / 1e6;
+  double rate = since_first > 0 ? (m->step - self->first_step) / since_first : 0;
+  g_autofree char *eta = nfn_task_panel_format_eta (rate > 0 ? (m->steps - m->step) / rate : NAN);
+  g_autofree char *line = g_strdup_printf ("%.1f steps/s · loss %.4f · %s %.4g · ETA %s · %.0f s elapsed", rate, m->loss,
+                                           self->metric_name, m->val, eta, seconds);
+  gtk_label_set_text (self->rate_label, line);
+}
+
 static gboolean
 nfn_task_panel_apply_progress (gpointer data)
 {
   NfnTaskProgress *message = data;
   NfnTaskPanel *self = message->panel;
   /* a message that arrives after the job ended (or the panel went away) is stale */
-  if (self->busy && !self->disposed)
+  if (self->busy && !self->disposed && message->description)
+    nfn_task_panel_set_status (self, message->description);
+  else if (self->busy && !self->disposed && message->train)
+    nfn_task_panel_apply_train_progress (self, message);
+  else if (self->busy && !self->disposed)
     {
       if (message->has_point)
         {
@@ -341,6 +525,80 @@ nfn_task_panel_apply_progress (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* The mask preview's W_layer on the heatmap, and the sparsity line. */
+static void
+nfn_task_panel_show_mask_layer (NfnTaskPanel *self)
+{
+  if (!self->mask.data)
+    return;
+  const nfn_space *space = &self->mask.space;
+  int layer = CLAMP (gtk_spin_button_get_value_as_int (self->mask_layer_spin), 1, space->L);
+  int rows = space->n[layer], cols = space->n[layer - 1];
+  const float *w = self->mask.t[nfn_tensor_weight (layer)];
+  size_t kept = 0;
+  for (int k = 0; k < rows * cols; k++)
+    kept += w[k] != 0;
+  nfn_heatmap_set_matrix (self->mask_view, rows, cols, w);
+  nfn_heatmap_set_scale (self->mask_view, 1.0);
+  g_autofree char *title = g_strdup_printf ("Mask of W%d (%d × %d): kept 1, pruned 0", layer, rows, cols);
+  nfn_heatmap_set_title (self->mask_view, title);
+  g_autofree char *line = g_strdup_printf ("Sparsity %.2f %% of the weights pruned (W%d: %.2f %%); model %s",
+                                           100 * nfn_task_mask_sparsity (&self->mask), layer,
+                                           100 * (1 - (double) kept / (rows * cols)), self->model_path);
+  gtk_label_set_text (self->result_label, line);
+}
+
+/* What a finished training job shows: the curve stays; edit and mask add their preview. */
+static char *
+nfn_task_panel_train_done (NfnTaskPanel *self, NfnTaskJob *job)
+{
+  const NfnTrainerReport *report = &job->result.report;
+  const char *metric = job->kind == NFN_TASK_KIND_CLASSIFY ? "accuracy" : job->kind == NFN_TASK_KIND_EDIT ? "mse" : "iou";
+  g_free (self->model_path);
+  self->model_path = g_strdup (job->result.model_path);
+  gtk_widget_set_visible (GTK_WIDGET (self->edit_view), FALSE);
+  gtk_widget_set_visible (GTK_WIDGET (self->mask_view), FALSE);
+  gtk_widget_set_visible (self->mask_layer_box, FALSE);
+  gtk_label_set_text (self->result_label, "");
+  if (job->kind == NFN_TASK_KIND_EDIT && job->before)
+    {
+      int P = job->rows * job->cols;
+      g_autofree float *images = g_new (float, 3 * P);
+      memcpy (images, job->before, P * sizeof (float));
+      memcpy (images + P, job->after, P * sizeof (float));
+      memcpy (images + 2 * P, job->target, P * sizeof (float));
+      nfn_image_grid_set_images (self->edit_view, 3, job->rows, job->cols, 1, images, 0, 1);
+      g_autofree char *title = g_strdup_printf ("Network %" G_GINT64_FORMAT ": before · after · target (%s)",
+                                                job->preview_index, job->result.transform);
+      nfn_image_grid_set_title (self->edit_view, title);
+      gtk_widget_set_visible (GTK_WIDGET (self->edit_view), TRUE);
+      g_autofree char *line = g_strdup_printf ("Val MSE %.5f (unedited %.5f); model %s",
+                                               nfn_trainer_metrics_get (&report->val, "mse"), job->result.unedited_val,
+                                               job->result.model_path);
+      gtk_label_set_text (self->result_label, line);
+    }
+  if (job->kind == NFN_TASK_KIND_MASK && job->mask.data)
+    {
+      nfn_feature_free (&self->mask);
+      self->mask = job->mask;
+      memset (&job->mask, 0, sizeof job->mask);
+      gtk_spin_button_set_range (self->mask_layer_spin, 1, self->mask.space.L);
+      nfn_task_panel_show_mask_layer (self);
+      gtk_widget_set_visible (GTK_WIDGET (self->mask_view), TRUE);
+      gtk_widget_set_visible (self->mask_layer_box, TRUE);
+    }
+  if (job->preview_error)
+    {
+      g_autofree char *line = g_strdup_printf ("No preview: %s", job->preview_error->message);
+      gtk_label_set_text (self->result_label, line);
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->result_box), job->kind != NFN_TASK_KIND_CLASSIFY || job->preview_error);
+  g_autofree char *wall = g_strdup_printf ("%.1f s", report->seconds);
+  return g_strdup_printf ("Completed: run %" G_GINT64_FORMAT " (%s), best epoch %d of %d, val %s %.4g, %zu parameters, %s.",
+                          job->result.run_id, job->result.model_name, report->best_epoch, report->epochs_done, metric,
+                          nfn_trainer_metrics_get (&report->val, metric), report->params, wall);
+}
+
 static void
 nfn_task_panel_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -350,17 +608,22 @@ nfn_task_panel_done (GObject *source, GAsyncResult *result, gpointer user_data)
   if (self->disposed)
     return;
   nfn_task_panel_set_busy (self, FALSE);
-  self->run_id = job->report.run_id;
+  gboolean train = job->kind != NFN_TASK_KIND_ZOO_FIT;
+  self->run_id = train ? job->result.report.run_id : job->report.run_id;
   gboolean cancelled = g_error_matches (job->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_autofree char *text = NULL;
   if (job->ok)
-    {
-      gtk_progress_bar_set_fraction (self->progress_bar, 1.0);
-      text = g_strdup_printf ("Completed: run %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT " networks in %s (%" G_GINT64_FORMAT
-                              " fitted now in %.1f s), mean PSNR %.2f dB, 5th percentile %.2f dB.",
-                              job->report.run_id, job->report.networks, job->dir, job->report.fitted, job->report.seconds,
-                              job->report.psnr.mean, job->report.psnr.p5);
-    }
+    gtk_progress_bar_set_fraction (self->progress_bar, 1.0);
+  if (job->ok && train)
+    text = nfn_task_panel_train_done (self, job);
+  else if (job->ok)
+    text = g_strdup_printf ("Completed: run %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT " networks in %s (%" G_GINT64_FORMAT
+                            " fitted now in %.1f s), mean PSNR %.2f dB, 5th percentile %.2f dB.",
+                            job->report.run_id, job->report.networks, job->dir, job->report.fitted, job->report.seconds,
+                            job->report.psnr.mean, job->report.psnr.p5);
+  else if (cancelled && train)
+    text = g_strdup_printf ("Cancelled: run %" G_GINT64_FORMAT " keeps its last epoch's checkpoint; `nfn train … --resume %"
+                            G_GINT64_FORMAT "` continues it.", self->run_id, self->run_id);
   else if (cancelled)
     text = g_strdup_printf ("Cancelled: the finished shards stay in %s; Run again resumes them.", job->dir);
   else
@@ -368,6 +631,13 @@ nfn_task_panel_done (GObject *source, GAsyncResult *result, gpointer user_data)
   nfn_task_panel_set_status (self, text);
   gtk_widget_set_visible (GTK_WIDGET (self->show_button), self->run_id > 0);
   g_signal_emit (self, signals[SIGNAL_FINISHED], 0, self->run_id, job->ok);
+}
+
+NfnTaskKind
+nfn_task_panel_get_task (NfnTaskPanel *self)
+{
+  g_return_val_if_fail (NFN_IS_TASK_PANEL (self), NFN_TASK_KIND_ZOO_FIT);
+  return (NfnTaskKind) gtk_drop_down_get_selected (self->task_dropdown);
 }
 
 gboolean
@@ -381,21 +651,45 @@ nfn_task_panel_start (NfnTaskPanel *self)
       nfn_task_panel_set_status (self, "No experiment store is open: nowhere to record the run.");
       return FALSE;
     }
+  NfnTaskKind kind = nfn_task_panel_get_task (self);
   NfnTaskJob *job = g_new0 (NfnTaskJob, 1);
   job->panel = g_object_ref (self);
+  job->kind = kind;
   job->store_path = g_strdup (self->store_path);
-  job->dir = nfn_task_panel_get_zoo_dir (self);
-  job->threads = gtk_spin_button_get_value_as_int (self->threads_spin);
-  nfn_task_panel_read_settings (self, &job->settings);
-
+  g_autofree char *text = NULL;
+  if (kind == NFN_TASK_KIND_ZOO_FIT)
+    {
+      job->dir = nfn_task_panel_get_zoo_dir (self);
+      job->threads = gtk_spin_button_get_value_as_int (self->threads_spin);
+      nfn_task_panel_read_settings (self, &job->settings);
+      text = g_strdup_printf ("Fitting into %s…", job->dir);
+    }
+  else
+    {
+      nfn_task_train_form_get_options (self->train_forms[kind], &job->options);
+      job->preview_index = gtk_spin_button_get_value_as_int (self->preview_spin);
+      self->metric_name = nfn_task_panel_metric_name (kind, &job->options);
+      if (!job->options.zoo)
+        {
+          nfn_task_job_free (job);
+          nfn_task_panel_set_status (self, "Choose a training zoo first.");
+          return FALSE;
+        }
+      text = g_strdup_printf ("Loading %s…", job->options.zoo);
+    }
+  self->running_kind = kind;
+  nfn_task_panel_curve_titles (self);
   g_array_set_size (self->curve_x, 0);
   g_array_set_size (self->curve_y, 0);
+  g_array_set_size (self->val_x, 0);
+  g_array_set_size (self->val_y, 0);
+  self->first_step = self->first_step_us = 0;
   nfn_task_panel_draw_curve (self);
   gtk_progress_bar_set_fraction (self->progress_bar, 0);
   gtk_progress_bar_set_text (self->progress_bar, "starting…");
   gtk_label_set_text (self->rate_label, "");
   gtk_widget_set_visible (GTK_WIDGET (self->show_button), FALSE);
-  g_autofree char *text = g_strdup_printf ("Fitting into %s…", job->dir);
+  gtk_widget_set_visible (GTK_WIDGET (self->result_box), FALSE);
   nfn_task_panel_set_status (self, text);
 
   self->cancellable = g_cancellable_new ();
@@ -416,8 +710,99 @@ nfn_task_panel_cancel (NfnTaskPanel *self)
   if (self->cancellable)
     {
       g_cancellable_cancel (self->cancellable);
-      nfn_task_panel_set_status (self, "Cancelling: the shard being fitted is dropped…");
+      nfn_task_panel_set_status (self, self->running_kind == NFN_TASK_KIND_ZOO_FIT
+                                           ? "Cancelling: the shard being fitted is dropped…"
+                                           : "Cancelling at the next step: the last epoch's checkpoint stays…");
     }
+}
+
+void
+nfn_task_panel_set_task (NfnTaskPanel *self, NfnTaskKind kind)
+{
+  g_return_if_fail (NFN_IS_TASK_PANEL (self));
+  gtk_drop_down_set_selected (self->task_dropdown, (guint) kind);
+}
+
+void
+nfn_task_panel_set_train_options (NfnTaskPanel *self, NfnTaskKind kind, const NfnTaskOptions *options)
+{
+  g_return_if_fail (NFN_IS_TASK_PANEL (self));
+  g_return_if_fail (kind != NFN_TASK_KIND_ZOO_FIT);
+  nfn_task_train_form_set_options (self->train_forms[kind], options);
+}
+
+void
+nfn_task_panel_get_train_options (NfnTaskPanel *self, NfnTaskKind kind, NfnTaskOptions *options)
+{
+  g_return_if_fail (NFN_IS_TASK_PANEL (self));
+  g_return_if_fail (kind != NFN_TASK_KIND_ZOO_FIT);
+  nfn_task_train_form_get_options (self->train_forms[kind], options);
+}
+
+void
+nfn_task_panel_set_preview_index (NfnTaskPanel *self, gint64 index)
+{
+  g_return_if_fail (NFN_IS_TASK_PANEL (self));
+  gtk_spin_button_set_value (self->preview_spin, (double) index);
+}
+
+void
+nfn_task_panel_set_mask_layer (NfnTaskPanel *self, int layer)
+{
+  g_return_if_fail (NFN_IS_TASK_PANEL (self));
+  gtk_spin_button_set_value (self->mask_layer_spin, layer);
+  nfn_task_panel_show_mask_layer (self);
+}
+
+NfnImageGrid *
+nfn_task_panel_get_edit_view (NfnTaskPanel *self)
+{
+  g_return_val_if_fail (NFN_IS_TASK_PANEL (self), NULL);
+  return self->edit_view;
+}
+
+NfnHeatmap *
+nfn_task_panel_get_mask_view (NfnTaskPanel *self)
+{
+  g_return_val_if_fail (NFN_IS_TASK_PANEL (self), NULL);
+  return self->mask_view;
+}
+
+const char *
+nfn_task_panel_get_result_text (NfnTaskPanel *self)
+{
+  g_return_val_if_fail (NFN_IS_TASK_PANEL (self), NULL);
+  return gtk_label_get_text (self->result_label);
+}
+
+const char *
+nfn_task_panel_get_model_path (NfnTaskPanel *self)
+{
+  g_return_val_if_fail (NFN_IS_TASK_PANEL (self), NULL);
+  return self->model_path;
+}
+
+/* What each task does, above its form. */
+static const char *const nfn_task_panel_about[] = {
+  "One SIREN 2→32→32→1 is fitted to each image of a data set split, by Adam on every pixel. The zoo is written in "
+  "shards and can be resumed; the run goes to the experiment store.",
+  "An NFN learns the class of each SIREN's image from its weights alone. Refits are extra training examples; the best "
+  "epoch by validation accuracy is saved. The same run as nfn train classify.",
+  "An NFN learns a weight delta so that each edited SIREN renders the transformed image. The best epoch by validation "
+  "MSE is saved; one network is shown before and after the edit, beside its target. The same run as nfn train edit.",
+  "An NFN maps an MLP's initialisation to its winning-ticket mask. The best epoch is saved; the mask it predicts for "
+  "one init is shown as a heatmap with its sparsity. The same run as nfn train mask.",
+};
+
+static void
+nfn_task_panel_task_changed (NfnTaskPanel *self)
+{
+  NfnTaskKind kind = nfn_task_panel_get_task (self);
+  gtk_label_set_text (self->about_label, nfn_task_panel_about[kind]);
+  gtk_widget_set_visible (self->form, kind == NFN_TASK_KIND_ZOO_FIT);
+  gtk_widget_set_visible (GTK_WIDGET (self->train_stack), kind != NFN_TASK_KIND_ZOO_FIT);
+  if (kind != NFN_TASK_KIND_ZOO_FIT)
+    gtk_stack_set_visible_child (self->train_stack, GTK_WIDGET (self->train_forms[kind]));
 }
 
 static void
@@ -462,6 +847,54 @@ nfn_task_panel_get_plot (NfnTaskPanel *self)
   return self->plot;
 }
 
+/* The training forms (one per task, in the stack) and the result views, made in code. */
+static void
+nfn_task_panel_build_results (NfnTaskPanel *self)
+{
+  for (NfnTaskKind kind = NFN_TASK_KIND_CLASSIFY; kind <= NFN_TASK_KIND_MASK; kind++)
+    {
+      self->train_forms[kind] = NFN_TASK_TRAIN_FORM (nfn_task_train_form_new (kind));
+      gtk_stack_add_child (self->train_stack, GTK_WIDGET (self->train_forms[kind]));
+    }
+  GtkWidget *preview_box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  GtkWidget *preview_label = gtk_label_new ("Preview network");
+  gtk_widget_add_css_class (preview_label, "dim-label");
+  self->preview_spin = GTK_SPIN_BUTTON (gtk_spin_button_new_with_range (0, G_MAXINT32, 1));
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->preview_spin),
+                               "The training zoo's network (image) an edit or mask run shows when it ends");
+  gtk_box_append (GTK_BOX (preview_box), preview_label);
+  gtk_box_append (GTK_BOX (preview_box), GTK_WIDGET (self->preview_spin));
+  gtk_box_append (GTK_BOX (gtk_widget_get_parent (GTK_WIDGET (self->train_stack))), preview_box);
+  /* keep it just under the forms, above Run and Cancel */
+  gtk_box_reorder_child_after (GTK_BOX (gtk_widget_get_parent (GTK_WIDGET (self->train_stack))), preview_box,
+                               GTK_WIDGET (self->train_stack));
+  g_object_bind_property (self->train_stack, "visible", preview_box, "visible", G_BINDING_SYNC_CREATE);
+
+  self->result_label = GTK_LABEL (gtk_label_new (""));
+  gtk_label_set_xalign (self->result_label, 0);
+  gtk_label_set_wrap (self->result_label, TRUE);
+  gtk_label_set_selectable (self->result_label, TRUE);
+  self->edit_view = NFN_IMAGE_GRID (nfn_image_grid_new ());
+  nfn_image_grid_set_columns (self->edit_view, 3);
+  nfn_image_grid_set_tile_size (self->edit_view, 112);
+  gtk_widget_set_visible (GTK_WIDGET (self->edit_view), FALSE);
+  self->mask_view = NFN_HEATMAP (nfn_heatmap_new ());
+  gtk_widget_set_size_request (GTK_WIDGET (self->mask_view), -1, 220);
+  gtk_widget_set_visible (GTK_WIDGET (self->mask_view), FALSE);
+  self->mask_layer_box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  GtkWidget *layer_label = gtk_label_new ("Layer");
+  gtk_widget_add_css_class (layer_label, "dim-label");
+  self->mask_layer_spin = GTK_SPIN_BUTTON (gtk_spin_button_new_with_range (1, 1, 1));
+  g_signal_connect_swapped (self->mask_layer_spin, "value-changed", G_CALLBACK (nfn_task_panel_show_mask_layer), self);
+  gtk_box_append (GTK_BOX (self->mask_layer_box), layer_label);
+  gtk_box_append (GTK_BOX (self->mask_layer_box), GTK_WIDGET (self->mask_layer_spin));
+  gtk_widget_set_visible (self->mask_layer_box, FALSE);
+  gtk_box_append (self->result_box, GTK_WIDGET (self->edit_view));
+  gtk_box_append (self->result_box, self->mask_layer_box);
+  gtk_box_append (self->result_box, GTK_WIDGET (self->mask_view));
+  gtk_box_append (self->result_box, GTK_WIDGET (self->result_label));
+}
+
 /* ---- GObject ---- */
 
 static void
@@ -488,6 +921,10 @@ nfn_task_panel_finalize (GObject *object)
   g_free (self->store_path);
   g_array_unref (self->curve_x);
   g_array_unref (self->curve_y);
+  g_array_unref (self->val_x);
+  g_array_unref (self->val_y);
+  g_free (self->model_path);
+  nfn_feature_free (&self->mask);
   G_OBJECT_CLASS (nfn_task_panel_parent_class)->finalize (object);
 }
 
@@ -538,8 +975,11 @@ nfn_task_panel_class_init (NfnTaskPanelClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NfnTaskPanel, progress_bar);
   gtk_widget_class_bind_template_child (widget_class, NfnTaskPanel, rate_label);
   gtk_widget_class_bind_template_child (widget_class, NfnTaskPanel, status_label);
+  gtk_widget_class_bind_template_child (widget_class, NfnTaskPanel, about_label);
   gtk_widget_class_bind_template_child (widget_class, NfnTaskPanel, form);
   gtk_widget_class_bind_template_child (widget_class, NfnTaskPanel, plot);
+  gtk_widget_class_bind_template_child (widget_class, NfnTaskPanel, train_stack);
+  gtk_widget_class_bind_template_child (widget_class, NfnTaskPanel, result_box);
   gtk_widget_class_bind_template_callback (widget_class, nfn_task_panel_form_changed);
   gtk_widget_class_bind_template_callback (widget_class, nfn_task_panel_choose_dir);
   gtk_widget_class_bind_template_callback (widget_class, nfn_task_panel_start);
@@ -553,14 +993,19 @@ nfn_task_panel_init (NfnTaskPanel *self)
 {
   self->curve_x = g_array_new (FALSE, FALSE, sizeof (double));
   self->curve_y = g_array_new (FALSE, FALSE, sizeof (double));
+  self->val_x = g_array_new (FALSE, FALSE, sizeof (double));
+  self->val_y = g_array_new (FALSE, FALSE, sizeof (double));
+  self->metric_name = "val metric";
   gtk_widget_init_template (GTK_WIDGET (self));
+  nfn_task_panel_build_results (self);
   NfnZooSettings defaults;
   nfn_zoo_settings_init (&defaults);
   defaults.count = NFN_TASK_PANEL_DEFAULT_IMAGES;
   defaults.shard_size = NFN_TASK_PANEL_DEFAULT_SHARD;
   nfn_task_panel_set_zoo_fit (self, &defaults, (int) g_get_num_processors (), NULL);
   nfn_zoo_settings_clear (&defaults);
-  nfn_plot_set_title (self->plot, "Mean PSNR of each finished shard");
-  nfn_plot_set_axis_labels (self->plot, "networks fitted", "PSNR (dB)");
+  nfn_task_panel_curve_titles (self);
+  g_signal_connect_swapped (self->task_dropdown, "notify::selected", G_CALLBACK (nfn_task_panel_task_changed), self);
+  nfn_task_panel_task_changed (self);
   nfn_task_panel_set_status (self, "Set the options and press Run.");
 }

@@ -4,16 +4,25 @@
  * the same SQLite file as a CLI run and the experiment browser sees it live.
  *
  * Tasks: zoo fitting (`nfn zoo fit`: data/nfn_zoo.h's nfn_zoo_fit, the same call the CLI
- * makes). Cancel sets the engine's cancel flag through the GCancellable: the shard being
- * fitted is dropped, the finished ones stay and the run is marked cancelled. Progress reaches
- * the main loop through g_main_context_invoke, at most NFN_TASK_PANEL_PROGRESS_HZ times a
- * second; the curve is each finished shard's mean PSNR.
+ * makes) and the training tasks classify, edit and mask (`nfn train TASK`: data/nfn_task.h,
+ * the same calls the CLI makes, with the form's options). Cancel goes through the
+ * GCancellable: a zoo fit drops the shard being fitted (the finished ones stay), a training
+ * run stops at its next step and keeps its last epoch's checkpoint; either run is marked
+ * cancelled. Progress reaches the main loop through g_main_context_invoke, at most
+ * NFN_TASK_PANEL_PROGRESS_HZ times a second (and at every epoch's end); the curve is each
+ * finished shard's mean PSNR, or the training loss and the validation metric per epoch.
+ * When an edit run ends, one training network before and after the edit and its target are
+ * shown; when a mask run ends, the mask the model predicts for one training init, a layer at
+ * a time as a heatmap (kept 1, pruned 0), with its sparsity.
  */
 #ifndef NFN_TASK_PANEL_H
 #define NFN_TASK_PANEL_H
 
 #include <gtk/gtk.h>
+#include "nfn-heatmap.h"
+#include "nfn-image-grid.h"
 #include "nfn-plot.h"
+#include "nfn-task-train-form.h"
 #include "nfn_zoo.h"
 
 G_BEGIN_DECLS
@@ -51,6 +60,23 @@ double nfn_task_panel_get_fraction (NfnTaskPanel *self);
 const char *nfn_task_panel_get_status (NfnTaskPanel *self);
 gint64 nfn_task_panel_get_run_id (NfnTaskPanel *self);
 NfnPlot *nfn_task_panel_get_plot (NfnTaskPanel *self);
+
+/* The task the chooser shows (and Run runs). */
+NfnTaskKind nfn_task_panel_get_task (NfnTaskPanel *self);
+void nfn_task_panel_set_task (NfnTaskPanel *self, NfnTaskKind kind);
+/* Fills (reads) the form of a training task (kind ≠ NFN_TASK_KIND_ZOO_FIT). */
+void nfn_task_panel_set_train_options (NfnTaskPanel *self, NfnTaskKind kind, const NfnTaskOptions *options);
+void nfn_task_panel_get_train_options (NfnTaskPanel *self, NfnTaskKind kind, NfnTaskOptions *options);
+/* The training zoo's network an edit or mask run previews when it ends (default 0). */
+void nfn_task_panel_set_preview_index (NfnTaskPanel *self, gint64 index);
+/* The mask preview's layer on the heatmap (1 … L). */
+void nfn_task_panel_set_mask_layer (NfnTaskPanel *self, int layer);
+/* The result views: before · after · target of an edit run; the mask of a mask run; the line
+ * under them (the sparsity for a mask); the last training run's model file (NULL before). */
+NfnImageGrid *nfn_task_panel_get_edit_view (NfnTaskPanel *self);
+NfnHeatmap *nfn_task_panel_get_mask_view (NfnTaskPanel *self);
+const char *nfn_task_panel_get_result_text (NfnTaskPanel *self);
+const char *nfn_task_panel_get_model_path (NfnTaskPanel *self);
 
 /* Signals: "finished" (gint64 run id, gboolean completed) when a task ends;
  * "show-run" (gint64 run id) when the result's "Show in Experiments" is pressed. */

@@ -59,6 +59,29 @@ test_colormap (void)
   g_assert_cmpfloat (fabs (nan.r - nan.g) + fabs (nan.g - nan.b), <, 0.01);
   for (double t = -1; t <= 1; t += 1.0 / 256)
     g_assert_cmpfloat (ut_rgb_distance (nfn_colormap_diverging (t), nan), >, 0.1);
+
+  /* The tabled RGB24 pixels stay within 0.6 of an 8-bit step of the exact map, everywhere
+   * (a dense sweep, beyond ±1, ±Inf, NaN). */
+  enum { N = 100003 };
+  g_autofree float *values = g_new (float, N + 4);
+  g_autofree guint32 *pixels = g_new (guint32, N + 4);
+  for (int e = 0; e < N; e++)
+    values[e] = -1.2f + 2.4f * e / (N - 1);
+  values[N] = INFINITY;
+  values[N + 1] = -INFINITY;
+  values[N + 2] = NAN;
+  values[N + 3] = 0.0f;
+  nfn_colormap_diverging_rgb24 (values, N + 4, pixels);
+  double worst = 0;
+  for (int e = 0; e < N + 4; e++)
+    {
+      NfnRgb exact = nfn_colormap_diverging (values[e]);
+      double channels[3] = { exact.r, exact.g, exact.b };
+      for (int c = 0; c < 3; c++)
+        worst = MAX (worst, fabs ((double) (pixels[e] >> (16 - 8 * c) & 0xff) - 255 * channels[c]));
+    }
+  g_test_message ("tabled colours: worst %.3f of an 8-bit step", worst);
+  g_assert_cmpfloat (worst, <=, 0.6);
 }
 
 static void
@@ -373,6 +396,56 @@ test_positions (void)
   cairo_surface_destroy (surface);
 }
 
+/* Moving rows of a zoomed wide matrix (600 × 700 at 32 px cells: 430 M pixels if drawn whole)
+ * paints quickly, and every cell still shows its value where its row and column are drawn. */
+static void
+test_positions_zoomed (void)
+{
+  enum { ROWS = 600, COLS = 700, CELL = 32 };
+  g_autofree float *values = g_new (float, ROWS * COLS);
+  for (int e = 0; e < ROWS * COLS; e++)
+    values[e] = (float) sin (0.37 * e) * (e % 7 + 1);
+  g_autoptr (NfnHeatmap) heatmap = g_object_ref_sink (NFN_HEATMAP (nfn_heatmap_new ()));
+  nfn_heatmap_set_matrix (heatmap, ROWS, COLS, values);
+  double max_abs = max_abs_of (values, ROWS * COLS);
+  g_autofree float *rows = g_new (float, ROWS);
+  g_autofree float *cols = g_new (float, COLS);
+  for (int r = 0; r < ROWS; r++)
+    rows[r] = ROWS - 1 - r; /* rows reversed */
+  for (int c = 0; c < COLS; c++)
+    cols[c] = (c + 5) % COLS; /* columns rotated */
+  nfn_heatmap_set_positions (heatmap, rows, cols);
+  NfnHeatmapLayout layout;
+  double width = 2 * NFN_HEATMAP_PADDING + CELL * COLS;
+  double height = 2 * NFN_HEATMAP_PADDING + NFN_HEATMAP_LEGEND_BAND + CELL * ROWS;
+  nfn_heatmap_layout_compute (&layout, width, height, ROWS, COLS, FALSE);
+  g_assert_cmpfloat (layout.cell, ==, CELL);
+  /* a window onto the top-left corner, as a scrolled view shows it */
+  enum { VIEW = 400 };
+  cairo_t *cr;
+  cairo_surface_t *surface = ut_white_surface (VIEW, VIEW, &cr);
+  gint64 start = g_get_monotonic_time ();
+  nfn_heatmap_paint (heatmap, cr, width, height);
+  double ms = (g_get_monotonic_time () - start) / 1e3;
+  cairo_destroy (cr);
+  g_test_message ("moved %d × %d at %d px cells: %.1f ms", ROWS, COLS, CELL, ms);
+  g_assert_cmpfloat (ms, <, 2000); /* the whole-size image took many seconds, or failed */
+  int checked = 0;
+  for (int r = 0; r < ROWS; r++)
+    for (int c = 0; c < COLS; c++)
+      {
+        int x, y;
+        cell_centre (&layout, (int) rows[r], (int) cols[c], &x, &y);
+        if (x >= VIEW || y >= VIEW)
+          continue;
+        NfnRgb got = ut_surface_rgb (surface, x, y);
+        g_assert_cmpfloat (ut_rgb_distance (got, expected_colour (values[r * COLS + c], max_abs)), <=, COLOUR_TOLERANCE);
+        checked++;
+      }
+  g_assert_cmpint (checked, >=, 100);
+  cairo_surface_destroy (surface);
+}
+
 /* Zoom scales the cell the widget asks for, within its limits; a fixed scale colours values
  * against it instead of the matrix's own max. */
 static void
@@ -421,6 +494,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ui/heatmap/zero-and-nan", test_degenerate_matrices);
   g_test_add_func ("/ui/heatmap/hover", test_hover);
   g_test_add_func ("/ui/heatmap/positions", test_positions);
+  g_test_add_func ("/ui/heatmap/positions-zoomed", test_positions_zoomed);
   g_test_add_func ("/ui/heatmap/zoom-and-scale", test_zoom_and_scale);
   return g_test_run ();
 }

@@ -21,33 +21,11 @@ typedef struct {
   NfnWindow *window;
 } session;
 
-/* The window's own shortcut for `trigger` (e.g. "<Control>p"); NULL when it has none. */
-static GtkShortcut *
-find_shortcut (NfnWindow *window, const char *trigger)
-{
-  g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (GTK_WIDGET (window));
-  g_autoptr (GtkShortcutTrigger) wanted = gtk_shortcut_trigger_parse_string (trigger);
-  g_assert_nonnull (wanted);
-  for (guint c = 0; c < g_list_model_get_n_items (controllers); c++)
-    {
-      g_autoptr (GObject) controller = g_list_model_get_item (controllers, c);
-      if (!GTK_IS_SHORTCUT_CONTROLLER (controller))
-        continue;
-      for (guint s = 0; s < g_list_model_get_n_items (G_LIST_MODEL (controller)); s++)
-        {
-          g_autoptr (GtkShortcut) shortcut = g_list_model_get_item (G_LIST_MODEL (controller), s);
-          if (gtk_shortcut_trigger_equal (gtk_shortcut_get_trigger (shortcut), wanted))
-            return g_steal_pointer (&shortcut);
-        }
-    }
-  return NULL;
-}
-
 /* Activates the shortcut as a key press would: through its action on the window. */
 static void
 press (NfnWindow *window, const char *trigger)
 {
-  g_autoptr (GtkShortcut) shortcut = find_shortcut (window, trigger);
+  g_autoptr (GtkShortcut) shortcut = ut_find_shortcut (GTK_WIDGET (window), trigger);
   if (shortcut == NULL)
     g_error ("no shortcut %s on the window", trigger);
   g_autofree char *action = gtk_shortcut_action_to_string (gtk_shortcut_get_action (shortcut));
@@ -149,7 +127,7 @@ test_scripted_tour (void)
 
   /* Ctrl+E asks where to export the visible page (a file dialog, so only its binding is
    * checked); Ctrl+? shows the shortcuts window */
-  g_autoptr (GtkShortcut) export = find_shortcut (s.window, "<Control>e");
+  g_autoptr (GtkShortcut) export = ut_find_shortcut (GTK_WIDGET (s.window), "<Control>e");
   g_assert_nonnull (export);
   g_autofree char *export_action = gtk_shortcut_action_to_string (gtk_shortcut_get_action (export));
   g_assert_cmpstr (export_action, ==, "action(win.export)");

@@ -25,6 +25,8 @@
 #include "nfn-function-panel.h"
 #include "nfn_datasets.h"
 #include "nfn_fit.h"
+#include "nfn_model_file.h"
+#include "nfn_store.h"
 #include "nfn_sample.h"
 #include "nfn_zoo.h"
 #include "uitestutil.h"
@@ -293,6 +295,186 @@ test_graph_colours_follow_permutation (void)
   cairo_surface_destroy (after);
 }
 
+static void
+record_move (NfnNeuronGraph *graph, int set, int from, int to, int *moved)
+{
+  moved[0] = set;
+  moved[1] = from;
+  moved[2] = to;
+}
+
+/* Dragging a hidden neuron (the drag gesture's signals, as a pointer would send them) moves it
+ * to the slot it is dropped on: "neuron-moved" tells where from and to, the orbit's σ puts the
+ * neuron there and shifts the ones between, and an input neuron does not move. */
+static void
+test_graph_drag (void)
+{
+  g_autoptr (NfnNetwork) sample = nfn_sample_network ();
+  g_autoptr (NfnOrbit) orbit = nfn_orbit_new (sample, 11);
+  GtkWidget *window = gtk_window_new ();
+  gtk_window_set_resizable (GTK_WINDOW (window), FALSE);
+  GtkWidget *graph = nfn_neuron_graph_new ();
+  gtk_widget_set_size_request (graph, GRAPH_WIDTH, GRAPH_HEIGHT);
+  gtk_window_set_child (GTK_WINDOW (window), graph);
+  nfn_neuron_graph_set_orbit (NFN_NEURON_GRAPH (graph), orbit);
+  ut_present_and_wait (GTK_WINDOW (window));
+  int moved[3] = { -1, -1, -1 };
+  g_signal_connect (graph, "neuron-moved", G_CALLBACK (record_move), moved);
+  GtkGesture *drag = NULL;
+  g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (graph);
+  for (guint c = 0; c < g_list_model_get_n_items (controllers); c++)
+    {
+      g_autoptr (GObject) controller = g_list_model_get_item (controllers, c);
+      if (GTK_IS_GESTURE_DRAG (controller))
+        drag = GTK_GESTURE (controller);
+    }
+  g_assert_nonnull (drag);
+
+  const nfn_space *s = &sample->arch.space;
+  NfnNeuronGraphLayout layout;
+  nfn_neuron_graph_layout_compute (&layout, gtk_widget_get_width (graph), gtk_widget_get_height (graph), s);
+  double x, y, x_to, y_to;
+  nfn_neuron_graph_layout_centre (&layout, 2, 3, &x, &y);
+  nfn_neuron_graph_layout_centre (&layout, 2, 10, &x_to, &y_to);
+  g_signal_emit_by_name (drag, "drag-begin", x, y);
+  g_signal_emit_by_name (drag, "drag-update", 0.0, (y_to - y) / 2);
+  g_signal_emit_by_name (drag, "drag-end", 0.0, y_to - y);
+  g_assert_cmpint (moved[0], ==, 2);
+  g_assert_cmpint (moved[1], ==, 3);
+  g_assert_cmpint (moved[2], ==, 10);
+  /* neuron 3 of set 2 now sits at 10, 4 … 10 moved up one, the rest stayed */
+  for (int position = 0; position < s->n[2]; position++)
+    {
+      int expected = position == 10 ? 3 : position >= 3 && position < 10 ? position + 1 : position;
+      g_assert_cmpint (nfn_orbit_identity_at (orbit, 2, position), ==, expected);
+    }
+  for (int position = 0; position < s->n[1]; position++)
+    g_assert_cmpint (nfn_orbit_identity_at (orbit, 1, position), ==, position);
+
+  /* an input neuron is fixed: the drag is refused and nothing moves */
+  moved[0] = -1;
+  nfn_neuron_graph_layout_centre (&layout, 0, 0, &x, &y);
+  g_signal_emit_by_name (drag, "drag-begin", x, y);
+  g_signal_emit_by_name (drag, "drag-end", 0.0, 40.0);
+  g_assert_cmpint (moved[0], ==, -1);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static int
+compare_floats_descending (const void *a, const void *b)
+{
+  float x = *(const float *) a, y = *(const float *) b;
+  return (x < y) - (x > y);
+}
+
+static gboolean
+graph_complete (gpointer graph)
+{
+  return nfn_neuron_graph_get_complete (graph);
+}
+
+/* A network too wide to draw every edge (64 → 100 → 100 → 10): each wide layer keeps exactly
+ * its NFN_NEURON_GRAPH_MAX_EDGES strongest edges (by a sort of the test's own), the shown
+ * widget's at-rest edges come from its worker and paint exactly what a synchronous paint does,
+ * and the small neurons (no ring) still show their identity colours while the graph is idle
+ * and after a permutation. */
+static void
+test_graph_wide (void)
+{
+  const int widths[] = { 64, 100, 100, 10 };
+  nfn_arch arch;
+  g_assert_cmpint (nfn_arch_mlp (&arch, 3, widths, NFN_ACT_RELU), ==, NFN_OK);
+  g_autoptr (NfnNetwork) net = nfn_network_new (&arch);
+  for (size_t e = 0; e < net->weights.size; e++)
+    net->weights.data[e] = (float) sin (0.7 * e + 0.3 * e * e * 1e-3);
+  g_autoptr (NfnOrbit) orbit = nfn_orbit_new (net, 5);
+  const nfn_space *s = &arch.space;
+
+  GtkWidget *window = gtk_window_new ();
+  gtk_window_set_resizable (GTK_WINDOW (window), FALSE);
+  GtkWidget *shown = nfn_neuron_graph_new ();
+  gtk_widget_set_size_request (shown, GRAPH_WIDTH, GRAPH_HEIGHT);
+  gtk_window_set_child (GTK_WINDOW (window), shown);
+  nfn_neuron_graph_set_orbit (NFN_NEURON_GRAPH (shown), orbit);
+  ut_present_and_wait (GTK_WINDOW (window));
+  g_assert_true (ut_wait_for (graph_complete, shown, 10));
+  g_autoptr (NfnNeuronGraph) hidden = g_object_ref_sink (NFN_NEURON_GRAPH (nfn_neuron_graph_new ()));
+  nfn_neuron_graph_set_orbit (hidden, orbit);
+
+  for (int i = 1; i <= s->L; i++)
+    {
+      int count = s->n[i] * s->n[i - 1];
+      const float *w = net->weights.t[nfn_tensor_weight (i)];
+      float max_abs = 0;
+      for (int e = 0; e < count; e++)
+        max_abs = MAX (max_abs, fabsf (w[e]));
+      g_autofree float *sorted = g_new (float, count);
+      for (int e = 0; e < count; e++)
+        sorted[e] = fabsf (w[e]) / max_abs;
+      qsort (sorted, count, sizeof (float), compare_floats_descending);
+      int kept = 0;
+      float weakest_kept = INFINITY, strongest_dropped = 0;
+      for (int j = 0; j < s->n[i]; j++)
+        for (int k = 0; k < s->n[i - 1]; k++)
+          {
+            float edge = nfn_neuron_graph_get_edge (NFN_NEURON_GRAPH (shown), i, j, k);
+            float expected = w[j * s->n[i - 1] + k] / max_abs;
+            if (isnan (edge))
+              strongest_dropped = MAX (strongest_dropped, fabsf (expected));
+            else
+              {
+                g_assert_cmpfloat (fabsf (edge - expected), <=, 1e-6);
+                weakest_kept = MIN (weakest_kept, fabsf (edge));
+                kept++;
+              }
+          }
+      g_test_message ("layer %d: %d of %d edges kept, weakest %g, strongest left out %g", i, kept, count,
+                      weakest_kept, strongest_dropped);
+      g_assert_cmpint (kept, ==, MIN (count, NFN_NEURON_GRAPH_MAX_EDGES));
+      if (count > NFN_NEURON_GRAPH_MAX_EDGES)
+        {
+          g_assert_cmpfloat (fabsf (weakest_kept - sorted[NFN_NEURON_GRAPH_MAX_EDGES - 1]), <=, 1e-6);
+          g_assert_cmpfloat (strongest_dropped, <, weakest_kept);
+        }
+    }
+
+  NfnNeuronGraphLayout layout;
+  nfn_neuron_graph_layout_compute (&layout, GRAPH_WIDTH, GRAPH_HEIGHT, s);
+  g_assert_cmpfloat (layout.radius[1], <, 3); /* discs without a ring */
+  for (int round = 0; round < 2; round++)
+    {
+      if (round == 1)
+        {
+          nfn_orbit_permute_random (orbit);
+          nfn_orbit_set_progress (orbit, 1.0);
+          g_assert_true (ut_wait_for (graph_complete, shown, 10));
+        }
+      /* what the widget shows at rest (its worker's edges, made at its own size) against a
+       * paint from scratch; the labels below and the output neurons' rings differ in colour
+       * (the theme's foreground against black) */
+      g_assert_cmpint (gtk_widget_get_width (shown), ==, GRAPH_WIDTH);
+      g_assert_cmpint (gtk_widget_get_height (shown), ==, GRAPH_HEIGHT);
+      cairo_surface_t *from_worker = paint_graph (NFN_NEURON_GRAPH (shown));
+      cairo_surface_t *synchronous = paint_graph (hidden);
+      int differ = 0;
+      for (int y = 0; y < (int) layout.label_y; y++)
+        for (int x = 0; x < layout.column_x[s->L] - layout.radius[s->L] - 2; x++)
+          differ += ut_rgb_distance (ut_surface_rgb (from_worker, x, y), ut_surface_rgb (synchronous, x, y)) > 0;
+      g_assert_cmpint (differ, ==, 0);
+      g_assert_cmpuint (ut_count_colours (from_worker), >, 100);
+      for (int i = 1; i < s->L; i++)
+        for (int j = 0; j < s->n[i]; j++)
+          {
+            NfnRgb expected = nfn_colormap_identity (nfn_orbit_identity_at (orbit, i, j));
+            g_assert_cmpfloat (ut_rgb_distance (neuron_pixel (from_worker, &layout, i, j), expected), <=,
+                               COLOUR_TOLERANCE);
+          }
+      cairo_surface_destroy (from_worker);
+      cairo_surface_destroy (synchronous);
+    }
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 /* ---- Orbit ---- */
 
 /* f on the test's own G×G grid (x along columns, y along rows, both linspace(−1, 1)). */
@@ -442,12 +624,127 @@ test_layer_outputs_follow_permutation (void)
 
 /* ---- Equivariance view ---- */
 
+/* A small NP/HNP model on `space` saved to dir/name: a classifier, or a WEIGHTS model. */
+static char *
+save_small_model (const char *dir, const char *name, nfn_model_kind kind, const nfn_space *space, gboolean weights)
+{
+  nfn_model_config cfg;
+  nfn_model_config_default (&cfg, kind, space, 7);
+  cfg.max_batch = 1;
+  cfg.fourier_m = 0;
+  cfg.io_bands = 0;
+  cfg.depth = 2;
+  cfg.channels = 8;
+  cfg.n_head = 1;
+  cfg.head_widths[0] = 16;
+  if (weights)
+    {
+      cfg.output = NFN_MODEL_OUT_WEIGHTS;
+      cfg.out_channels = 1;
+      cfg.out_scale = 0;
+    }
+  nfn_model *model = NULL;
+  g_assert_cmpint (nfn_model_new (&cfg, 3, &model), ==, NFN_OK);
+  char *path = g_build_filename (dir, name, NULL);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (nfn_model_file_save (model, NULL, path, &error));
+  g_assert_no_error (error);
+  nfn_model_free (model);
+  return path;
+}
+
+/* "Trained NFN from the store": the newest model artifact that fits the network is found and
+ * shown — a classifier's logits agree on U and σ·U, a WEIGHTS model's output follows σ — and
+ * a model for another weight space is refused. */
+static void
+test_equivariance_trained (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("nfn-eq-store-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_autoptr (NfnNetwork) sample = nfn_sample_network ();
+  const nfn_space *s = &sample->arch.space;
+  g_autofree char *classifier = save_small_model (dir, "classifier.safetensors", NFN_MODEL_HNP, s, FALSE);
+  g_autofree char *editor = save_small_model (dir, "editor.safetensors", NFN_MODEL_NP, s, TRUE);
+  const int other_widths[] = { 2, 16, 1 };
+  nfn_arch other;
+  g_assert_cmpint (nfn_arch_mlp (&other, 2, other_widths, NFN_ACT_RELU), ==, NFN_OK);
+  g_autofree char *misfit = save_small_model (dir, "misfit.safetensors", NFN_MODEL_HNP, &other.space, FALSE);
+
+  g_autofree char *store_path = g_build_filename (dir, "runs.db", NULL);
+  {
+    g_autoptr (NfnStore) store = nfn_store_open (store_path, FALSE, &error);
+    g_assert_no_error (error);
+    /* oldest first: the newest fitting model is the classifier, the misfit newer still */
+    const char *models[] = { editor, classifier, misfit };
+    for (guint m = 0; m < G_N_ELEMENTS (models); m++)
+      {
+        gint64 run = nfn_store_run_begin (store, NULL, "train-classify", "hnp", "{}", 0, &error);
+        g_assert_no_error (error);
+        g_assert_true (nfn_store_run_add_artifact (store, run, "model", models[m], "a model", &error));
+        g_assert_true (nfn_store_run_finish (store, run, NFN_RUN_COMPLETED, &error));
+        g_usleep (2000); /* distinct start times */
+      }
+  }
+
+  g_autoptr (NfnEquivarianceView) view = g_object_ref_sink (NFN_EQUIVARIANCE_VIEW (nfn_equivariance_view_new ()));
+  nfn_equivariance_view_set_network (view, sample);
+  nfn_equivariance_view_set_model (view, NFN_EQUIVARIANCE_TRAINED);
+  g_test_message ("no store: %s", nfn_equivariance_view_get_summary (view));
+  g_assert_true (isnan (nfn_equivariance_view_get_max_difference (view)));
+  g_assert_null (nfn_equivariance_view_get_trained_path (view));
+
+  nfn_equivariance_view_set_store_path (view, store_path);
+  g_assert_cmpstr (nfn_equivariance_view_get_trained_path (view), ==, classifier);
+  for (int broken = 0; broken < 2; broken++)
+    {
+      nfn_equivariance_view_set_break_coupling (view, broken);
+      double difference = nfn_equivariance_view_get_max_difference (view);
+      g_test_message ("stored classifier, %s: %.3g — %s", broken ? "broken" : "coupled", difference,
+                      nfn_equivariance_view_get_summary (view));
+      g_assert_cmpint (nfn_heatmap_get_cols (nfn_equivariance_view_get_heatmap (view, 0)), ==, 7);
+      if (broken)
+        g_assert_cmpfloat (difference, >, 1e-5);
+      else
+        g_assert_cmpfloat (difference, <, 1e-4);
+    }
+
+  g_assert_true (nfn_equivariance_view_set_trained_model (view, editor, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (nfn_equivariance_view_get_trained_path (view), ==, editor);
+  nfn_equivariance_view_set_break_coupling (view, FALSE);
+  double coupled = nfn_equivariance_view_get_max_difference (view);
+  nfn_equivariance_view_set_break_coupling (view, TRUE);
+  double broken = nfn_equivariance_view_get_max_difference (view);
+  g_test_message ("WEIGHTS model: coupled %.3g, broken %.3g", coupled, broken);
+  g_assert_cmpfloat (coupled, <, 1e-4);
+  g_assert_cmpfloat (broken, >, 1000 * MAX (coupled, 1e-9));
+  /* the shown output tensor is a weight-space tensor of the network, not logits */
+  int t = 2; /* W_2, 32 × 32 */
+  nfn_equivariance_view_set_tensor (view, t);
+  g_assert_cmpint (nfn_heatmap_get_rows (nfn_equivariance_view_get_heatmap (view, 0)), ==, s->n[2]);
+
+  g_assert_false (nfn_equivariance_view_set_trained_model (view, misfit, &error));
+  g_test_message ("misfit: %s", error->message);
+  g_assert_nonnull (strstr (error->message, "weight space"));
+  g_assert_cmpstr (nfn_equivariance_view_get_trained_path (view), ==, editor);
+
+  g_clear_object (&view);
+  g_unlink (classifier);
+  g_unlink (editor);
+  g_unlink (misfit);
+  ut_remove_tree (dir);
+}
+
 static void
 test_equivariance_view (void)
 {
   g_autoptr (NfnNetwork) sample = nfn_sample_network ();
   g_autoptr (NfnEquivarianceView) view = g_object_ref_sink (NFN_EQUIVARIANCE_VIEW (nfn_equivariance_view_new ()));
   nfn_equivariance_view_set_network (view, sample);
+  /* it opens on the largest tensor, W_2 (32 × 32), where a permutation shows most */
+  g_assert_cmpint (nfn_heatmap_get_rows (nfn_equivariance_view_get_heatmap (view, 0)), ==, sample->arch.space.n[2]);
+  g_assert_cmpint (nfn_heatmap_get_cols (nfn_equivariance_view_get_heatmap (view, 0)), ==, sample->arch.space.n[1]);
   for (int model = 0; model < NFN_EQUIVARIANCE_N_MODELS; model++)
     {
       gboolean classifier = model == NFN_EQUIVARIANCE_NP_CLASSIFIER || model == NFN_EQUIVARIANCE_HNP_CLASSIFIER;
@@ -755,9 +1052,12 @@ main (int argc, char **argv)
   g_test_add_func ("/ui/plot/smooth", test_plot_smooth);
   g_test_add_func ("/ui/plot/mapping", test_plot_mapping);
   g_test_add_func ("/ui/graph/colours-follow-permutation", test_graph_colours_follow_permutation);
+  g_test_add_func ("/ui/graph/wide", test_graph_wide);
+  g_test_add_func ("/ui/graph/drag", test_graph_drag);
   g_test_add_func ("/ui/orbit/function-and-canonical", test_orbit_function_and_canonical);
   g_test_add_func ("/ui/layer-outputs/follow-permutation", test_layer_outputs_follow_permutation);
   g_test_add_func ("/ui/equivariance/coupled-and-broken", test_equivariance_view);
+  g_test_add_func ("/ui/equivariance/trained-from-store", test_equivariance_trained);
   g_test_add_func ("/ui/tour/steps", test_tour_steps);
   g_test_add_func ("/ui/align/permuted-twin", test_align_noisy_copy);
   g_test_add_func ("/ui/align/against-source-image", test_align_target);

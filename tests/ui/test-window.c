@@ -13,6 +13,7 @@
 #include "nfn-image-grid.h"
 #include "nfn-window.h"
 #include "nfn_sample.h"
+#include "nfn_zoo.h"
 #include "uitestutil.h"
 
 static void
@@ -183,6 +184,32 @@ test_sample (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* Every explorer heatmap of the sample lies inside the visible part of the explorer's heatmap
+ * pane at the window's default size: the SIREN's 1×32 output layer ran past it. */
+static void
+test_heatmaps_fit (void)
+{
+  NfnWindow *window = nfn_window_new (NULL);
+  nfn_window_set_network (window, nfn_sample_network ());
+  ut_present_and_wait (GTK_WINDOW (window));
+  g_autoptr (GPtrArray) heatmaps = window_heatmaps (window);
+  g_assert_cmpuint (heatmaps->len, >, 0);
+  GtkWidget *pane = gtk_widget_get_ancestor (heatmaps->pdata[0], GTK_TYPE_SCROLLED_WINDOW);
+  g_assert_nonnull (pane);
+  int pane_width = gtk_widget_get_width (pane), pane_height = gtk_widget_get_height (pane);
+  for (guint h = 0; h < heatmaps->len; h++)
+    {
+      graphene_rect_t bounds;
+      g_assert_true (gtk_widget_compute_bounds (heatmaps->pdata[h], pane, &bounds));
+      g_test_message ("%s: x %.0f … %.0f of a %d px pane", nfn_heatmap_get_title (heatmaps->pdata[h]),
+                      bounds.origin.x, bounds.origin.x + bounds.size.width, pane_width);
+      g_assert_cmpfloat (bounds.origin.x, >=, 0);
+      g_assert_cmpfloat (bounds.origin.x + bounds.size.width, <=, pane_width);
+      g_assert_cmpfloat (bounds.origin.y, <, pane_height); /* some of it shows without scrolling */
+    }
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 static void
 test_conv (void)
 {
@@ -289,6 +316,89 @@ test_open_files (void)
   g_unlink (good);
   g_unlink (broken);
   g_rmdir (dir);
+}
+
+/* A .npz state dict and zoo entries open like safetensors files: the heatmaps show the
+ * weights the data layer reads from the same file (or zoo shard), the .npz lands in the
+ * recent-networks menu, and the binary opens "DIR:INDEX" given on its command line. */
+static void
+test_open_npz_and_zoo (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *npz_relative = g_test_build_filename (G_TEST_DIST, "..", "data", "fixtures", "mlp_stored.npz", NULL);
+  g_autofree char *npz = g_canonicalize_filename (npz_relative, NULL); /* as the recent list keeps it */
+  g_autoptr (NfnNetwork) expected_npz = nfn_network_load (npz, &error);
+  g_assert_no_error (error);
+
+  g_autofree char *dir = g_dir_make_tmp ("nfn-window-zoo-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_autofree char *zoo_dir = g_build_filename (dir, "zoo", NULL);
+  NfnZooSettings settings;
+  nfn_zoo_settings_init (&settings);
+  settings.count = 1;
+  settings.refits = 1;
+  settings.steps = 5;
+  settings.shard_size = 2;
+  NfnZooFitCallbacks callbacks = { .threads = 1 };
+  NfnZooFitReport report = { 0 };
+  g_assert_true (nfn_zoo_fit (&settings, zoo_dir, NULL, &callbacks, &report, &error));
+  g_assert_no_error (error);
+  nfn_zoo_settings_clear (&settings);
+  g_autoptr (NfnZooDir) zoo = nfn_zoo_dir_open (zoo_dir, &error);
+  g_assert_no_error (error);
+  g_autoptr (NfnNetwork) entry0 = nfn_zoo_dir_get_network (zoo, 0, NULL, &error);
+  g_autoptr (NfnNetwork) entry1 = nfn_zoo_dir_get_network (zoo, 1, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (memcmp (entry0->weights.data, entry1->weights.data, entry0->weights.size * sizeof (float)), !=, 0);
+
+  NfnWindow *window = nfn_window_new (NULL);
+  ut_present_and_wait (GTK_WINDOW (window));
+  open_and_wait (window, npz);
+  g_assert_null (nfn_window_get_error_message (window));
+  g_assert_cmpstr (nfn_window_get_network_name (window), ==, "mlp_stored");
+  check_heatmaps (window, expected_npz, 1, 1);
+
+  g_autofree char *spec = g_strdup_printf ("%s:1", zoo_dir);
+  open_and_wait (window, spec);
+  g_assert_null (nfn_window_get_error_message (window));
+  g_assert_cmpstr (nfn_window_get_network_name (window), ==, "zoo:1");
+  check_heatmaps (window, entry1, 1, 1);
+  g_autofree char *manifest = g_build_filename (zoo_dir, "zoo.json", NULL);
+  open_and_wait (window, manifest);
+  g_assert_cmpstr (nfn_window_get_network_name (window), ==, "zoo:0");
+  check_heatmaps (window, entry0, 1, 1);
+
+  g_autofree char *npz_uri = g_filename_to_uri (npz, NULL, NULL);
+  GMenuModel *recent = nfn_window_get_recent_menu (window);
+  gboolean listed = FALSE;
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (!listed && g_get_monotonic_time () < deadline)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      for (int i = 0; i < g_menu_model_get_n_items (recent) && !listed; i++)
+        {
+          g_autoptr (GVariant) target = g_menu_model_get_item_attribute_value (recent, i, G_MENU_ATTRIBUTE_TARGET,
+                                                                               G_VARIANT_TYPE_STRING);
+          listed = target && g_str_equal (g_variant_get_string (target, NULL), npz_uri);
+        }
+    }
+  g_assert_true (listed);
+  gtk_window_destroy (GTK_WINDOW (window));
+
+  /* the command line: a relative "zoo:1" (no slash, so GIO takes it for a URI) from its parent */
+  const char *binary = g_getenv ("NFN_WORKBENCH");
+  g_autofree char *fallback = g_test_build_filename (G_TEST_BUILT, "..", "..", "app", "nfn-workbench", NULL);
+  g_autofree char *png = g_build_filename (dir, "zoo.png", NULL);
+  const char *argv[] = { binary ? binary : fallback, "--screenshot", png, "zoo:1", NULL };
+  g_autofree char *err = NULL;
+  int wait_status;
+  g_assert_true (g_spawn_sync (dir, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, &err, &wait_status,
+                               &error));
+  g_test_message ("nfn-workbench --screenshot zoo.png zoo:1: status %d, stderr: %s", wait_status, err);
+  g_assert_true (WIFEXITED (wait_status));
+  g_assert_cmpint (WEXITSTATUS (wait_status), ==, 0);
+  g_assert_true (g_file_test (png, G_FILE_TEST_IS_REGULAR));
+  ut_remove_tree (dir);
 }
 
 /* ---- The orbit in the window ---- */
@@ -580,6 +690,50 @@ test_screenshot_option (void)
   g_rmdir (dir);
 }
 
+/* Every key the shortcuts window lists works on the window (its binding runs the action the
+ * row names), and the zoom keys also answer on the unshifted "=" key and the keypad. */
+static void
+test_shortcuts_listed (void)
+{
+  NfnWindow *window = nfn_window_new (NULL);
+  nfn_window_set_network (window, nfn_sample_network ());
+  GtkShortcutsWindow *overlay = gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (window));
+  g_assert_nonnull (overlay);
+  g_autoptr (GPtrArray) rows = g_ptr_array_new ();
+  collect_widgets (GTK_WIDGET (overlay), GTK_TYPE_SHORTCUTS_SHORTCUT, rows);
+  g_assert_cmpuint (rows->len, >=, 8);
+  int checked = 0;
+  for (guint r = 0; r < rows->len; r++)
+    {
+      g_autofree char *accelerators = NULL, *title = NULL;
+      g_object_get (rows->pdata[r], "accelerator", &accelerators, "title", &title, NULL);
+      g_auto (GStrv) keys = g_strsplit (accelerators, " ", -1);
+      for (int k = 0; keys[k]; k++)
+        {
+          /* Quit is the application's (app.quit, set when it starts), not the window's */
+          if (g_str_equal (keys[k], "<Control>q"))
+            continue;
+          g_autoptr (GtkShortcut) shortcut = ut_find_shortcut (GTK_WIDGET (window), keys[k]);
+          g_autofree char *action = shortcut ? gtk_shortcut_action_to_string (gtk_shortcut_get_action (shortcut)) : NULL;
+          g_test_message ("%s: %s → %s", title, keys[k], action ? action : "(nothing)");
+          g_assert_nonnull (shortcut);
+          checked++;
+        }
+    }
+  g_assert_cmpint (checked, >=, 10);
+  const char *zoom_keys[][2] = {
+    { "<Control>equal", "win.zoom-in" }, { "<Control>KP_Add", "win.zoom-in" }, { "<Control>KP_Subtract", "win.zoom-out" },
+  };
+  for (guint z = 0; z < G_N_ELEMENTS (zoom_keys); z++)
+    {
+      g_autoptr (GtkShortcut) shortcut = ut_find_shortcut (GTK_WIDGET (window), zoom_keys[z][0]);
+      g_assert_nonnull (shortcut);
+      g_autofree char *action = gtk_shortcut_action_to_string (gtk_shortcut_get_action (shortcut));
+      g_assert_nonnull (strstr (action, zoom_keys[z][1]));
+    }
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 /* The desktop entry parses, launches the workbench and names an icon that loads. */
 static void
 test_desktop_files (void)
@@ -617,13 +771,16 @@ main (int argc, char **argv)
   g_setenv ("XDG_DATA_HOME", data_home, TRUE);
   gtk_test_init (&argc, &argv, NULL);
   g_test_add_func ("/ui/window/sample", test_sample);
+  g_test_add_func ("/ui/window/heatmaps-fit", test_heatmaps_fit);
   g_test_add_func ("/ui/window/conv", test_conv);
   g_test_add_func ("/ui/window/open-files", test_open_files);
+  g_test_add_func ("/ui/window/open-npz-and-zoo", test_open_npz_and_zoo);
   g_test_add_func ("/ui/window/permute", test_permute);
   g_test_add_func ("/ui/window/drop-and-recent", test_drop_and_recent);
   g_test_add_func ("/ui/window/export-views", test_export_views);
   g_test_add_func ("/ui/window/screenshot-option", test_screenshot_option);
   g_test_add_func ("/ui/window/desktop-files", test_desktop_files);
+  g_test_add_func ("/ui/window/shortcuts-listed", test_shortcuts_listed);
   int status = g_test_run ();
   g_autofree char *recent = g_build_filename (data_home, "recently-used.xbel", NULL);
   g_unlink (recent);

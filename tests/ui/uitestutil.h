@@ -25,6 +25,10 @@ cairo_surface_t *ut_texture_to_surface (GdkTexture *texture);
 /* Distinct 8-bit colours in a surface. */
 guint ut_count_colours (cairo_surface_t *surface);
 
+/* The widget's own shortcut (a shortcut controller's, e.g. its class's key bindings) for
+ * `trigger` such as "<Control>p"; NULL when it has none. */
+GtkShortcut *ut_find_shortcut (GtkWidget *widget, const char *trigger);
+
 /* Deletes a scratch directory and everything below it. */
 void ut_remove_tree (const char *path);
 

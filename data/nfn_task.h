@@ -1,0 +1,159 @@
+/* nfn_task.h — the training tasks as calls: `nfn train classify|edit|mask` and the GUI's Tasks
+ * page run the same code, so a run started in either is the same run (same config JSON, same
+ * store rows, same model file).
+ *
+ * A run: fill NfnTaskOptions with the task's defaults (nfn_task_*_defaults), change what the
+ * user gave, call nfn_task_*_run with an open store (the calling thread's: NfnStore is one
+ * thread's at a time) and optional hooks. The run loads the zoos into memory, builds the model,
+ * drives the shared trainer (data/nfn_trainer.h: epochs, best-epoch selection, checkpoints,
+ * store rows), saves the best model and returns the run id and its summary. With
+ * options.resume > 0 every setting comes from that run's config (only threads is taken from
+ * the options) and training continues from its checkpoint.
+ *
+ * Cancel (GCancellable or the hooks' flag, e.g. a SIGINT handler's) is checked before every
+ * step and inside the mask task's masked training: the run returns FALSE with
+ * G_IO_ERROR_CANCELLED, is marked cancelled, and its last checkpoint stays (resume it).
+ * Errors are one line naming the file or the option at fault, in NFN_DATA_ERROR.
+ *
+ * Shape letters: P pixels (R×Cc) of an image; L layers.
+ */
+#ifndef NFN_TASK_H
+#define NFN_TASK_H
+
+#include <gio/gio.h>
+#include "nfn_model_file.h"
+#include "nfn_store.h"
+#include "nfn_ticket_zoo.h"
+#include "nfn_trainer.h"
+
+G_BEGIN_DECLS
+
+/* The runs' task names in the store, and the model files' task. */
+#define NFN_TASK_CLASSIFY "train-classify"
+#define NFN_TASK_EDIT "train-edit"
+#define NFN_TASK_MASK "train-mask"
+#define NFN_TASK_VAL_FRACTION 0.1
+
+/* Every option of the three tasks; each task reads the ones its CLI offers. Strings are owned
+ * (nfn_task_options_clear frees them); NULL means "not given". */
+typedef struct {
+  char *zoo, *val, *test;  /* zoo directories; without val the last tenth of zoo validates */
+  char *out;               /* the model file; NULL: models/run-ID….safetensors beside the store */
+  char *model;             /* the NFN kind: np, hnp, pointwise, mlp, mlp-aug (classify), stat */
+  int epochs, batch;
+  double lr, weight_decay;
+  gint64 warmup, seed;
+  int channels, depth;     /* edit: 0 = the editor's default */
+  int fourier;             /* Gaussian Fourier features m (classify, mask) */
+  double fourier_scale;
+  int io_bands;
+  double dropout;          /* channel dropout after each NF layer (classify) */
+  char *head;              /* "1000,1000" or "none" (classify) */
+  double head_dropout;
+  gboolean augment;
+  gboolean normalize;      /* standardise each input tensor by the training set (NfnTrainerNorm) */
+  int threads;             /* < 1: every core; more than the cores is cut */
+  gint64 resume;           /* > 0: continue this run (its settings) */
+  /* edit */
+  char *transform;         /* dilate, erode, gradient or invert */
+  /* mask */
+  char *balance, *selection; /* "layer" (NULL) or "global" */
+  int val_train;
+} NfnTaskOptions;
+
+void nfn_task_classify_defaults (NfnTaskOptions *options);
+void nfn_task_edit_defaults (NfnTaskOptions *options);
+void nfn_task_mask_defaults (NfnTaskOptions *options);
+void nfn_task_options_clear (NfnTaskOptions *options);
+/* A --threads value as the machine allows it (< 1: every core). */
+int nfn_task_clamp_threads (int threads);
+
+typedef struct {
+  /* After the sets are loaded and the model built, before the first step: one line that says
+   * what runs ("train classify: np on 450 networks (…), val 50, …"). May be NULL. */
+  void (*started) (const char *description, gpointer user_data);
+  /* The trainer's progress, from the running thread, after every step and phase. May be NULL. */
+  void (*progress) (const NfnTrainerProgress *progress, gpointer user_data);
+  gpointer user_data;
+  volatile int *cancel;    /* set to cancel (e.g. from a signal handler); may be NULL */
+} NfnTaskHooks;
+
+typedef struct {
+  gint64 run_id;
+  char *summary_json;      /* the run's summary as stored */
+  char *model_path;        /* the saved model */
+  char *model_name;        /* the kind the run used (from the run's config when resumed) */
+  char *transform;         /* edit: the run's transform */
+  NfnTrainerReport report;
+  int train_networks, val_networks, test_networks;
+  double unedited_val, unedited_test; /* edit: MSE of the unedited networks (NAN without test) */
+} NfnTaskResult;
+
+void nfn_task_result_clear (NfnTaskResult *result);
+
+gboolean nfn_task_classify_run (const NfnTaskOptions *options, NfnStore *store, const NfnTaskHooks *hooks,
+                                GCancellable *cancellable, NfnTaskResult *result, GError **error);
+gboolean nfn_task_edit_run (const NfnTaskOptions *options, NfnStore *store, const NfnTaskHooks *hooks,
+                            GCancellable *cancellable, NfnTaskResult *result, GError **error);
+gboolean nfn_task_mask_run (const NfnTaskOptions *options, NfnStore *store, const NfnTaskHooks *hooks,
+                            GCancellable *cancellable, NfnTaskResult *result, GError **error);
+
+/* The shared resume check: run `run_id` of the store exists, is a `task_name` run, and is
+ * interrupted, failed or cancelled (a running or completed run cannot resume). Returns the run
+ * (its config holds the settings). */
+NfnRun *nfn_task_resumable_run (NfnStore *store, gint64 run_id, const char *task_name, GError **error);
+
+/* ---- Pieces `nfn predict|eval|edit|mask|eval-mask` and the GUI use ---- */
+
+/* Classification: a whole zoo for evaluation (one network per image) of the given space. */
+gboolean nfn_task_classify_load_eval_zoo (const char *path, const nfn_space *space, NfnTrainerSet *set, GError **error);
+int nfn_task_set_max_label (const NfnTrainerSet *set);
+/* counts (K, K): row = true class, column = predicted (the first argmax). g_free. */
+gint64 *nfn_task_classify_confusion (const float *logits /* (N, K) */, const int *labels /* (N) */, int N, int K);
+void nfn_task_classify_build_confusion (JsonBuilder *b, const float *logits, const int *labels, int N, int K);
+/* The input norm a classifier file asks for (identity without one). */
+gboolean nfn_task_classify_norm_from_info (const NfnModelFileInfo *info, const nfn_space *space, const char *label,
+                                           NfnTrainerNorm *norm, GError **error);
+
+/* Editing: what an editing model's file says besides its parameters (its transform, g_free,
+ * and the standardisation of its input: n_tensors 0 for raw weights). */
+gboolean nfn_task_edit_model_extra (const NfnModelFileInfo *info, const nfn_space *space, const char *label,
+                                    char **transform, NfnTrainerNorm *norm, GError **error);
+/* One zoo network before and after an editing model, and its target, as images in [0, 1]
+ * (before, after, target: (P) each, g_free). */
+gboolean nfn_task_edit_preview (const char *model_path, const char *zoo_path, gint64 image, int *rows, int *cols,
+                                float **before, float **after, float **target, GError **error);
+
+/* Mask search: how a mask is selected from an NFN's per-weight scores (kept in the model file). */
+typedef struct {
+  gboolean global;                  /* the global top scores, else per-layer budgets */
+  double sparsity;                  /* of the training zoo */
+  int L;
+  double fraction[NFN_MAX_LAYERS];  /* the training zoo's IMP masks: kept fraction of W_i */
+} NfnTaskMaskSelection;
+
+/* masks (B, C = 1) from scores (B, C = 1) at `sparsity`. */
+nfn_status nfn_task_mask_select (const NfnTaskMaskSelection *sel, double sparsity, const nfn_feature *scores,
+                                 nfn_feature *masks);
+/* A loaded mask model: refuses other tasks and outputs; fills the norm and the selection. */
+gboolean nfn_task_mask_model_check (const nfn_model *model, const NfnModelFileInfo *info, const char *label,
+                                    NfnTrainerNorm *norm, NfnTaskMaskSelection *sel, GError **error);
+/* scores (B, C = 1) of raw inits (B, C = 1), batch by batch of the model's max_batch. */
+nfn_status nfn_task_mask_model_scores (nfn_model *model, const NfnTrainerNorm *norm, const nfn_feature *inits,
+                                       nfn_feature *scores);
+/* Trains copies of `inits` under `masks` as the ticket zoo's recipe does, then measures them on
+ * `measure`: accuracy (B). */
+gboolean nfn_task_mask_train_accuracy (const nfn_arch *arch, const nfn_feature *inits, const nfn_feature *masks,
+                                       const guint64 *ids, const NfnTicketZooSettings *ticket,
+                                       const nfn_ticket_data *train, const nfn_ticket_data *measure, int threads,
+                                       volatile int *cancel, float *accuracy /* (B) */, GError **error);
+/* The mask a mask model predicts for network `index` of a ticket zoo: mask (1, C = 1), 0/1,
+ * allocated here (nfn_feature_free), and its sparsity (pruned fraction of the weights). */
+gboolean nfn_task_mask_preview (const char *model_path, const char *zoo_path, gint64 index, nfn_feature *mask,
+                                double *sparsity, GError **error);
+/* The pruned fraction of a 0/1 mask's weights (biases are never pruned and are not counted). */
+double nfn_task_mask_sparsity (const nfn_feature *mask /* (1, C = 1) */);
+double nfn_task_mean (const float *x, int n, double *std);
+
+G_END_DECLS
+#endif

@@ -1,0 +1,296 @@
+/* test-tasks.c — data/nfn_task.h: the training tasks as calls, on tiny zoos built here in
+ * seconds (MNIST SIRENs by nfn_zoo_fit, MLP tickets by nfn_ticket_zoo_build):
+ *   - each task's run writes its store rows (the run completed, one val metric per epoch, the
+ *     model artifact that the summary and the result name, a file that exists);
+ *   - a run cancelled through its GCancellable mid-way returns G_IO_ERROR_CANCELLED, is marked
+ *     cancelled, keeps its checkpoint, and resumes from it to the end;
+ *   - the edit preview: the target is the transform of the source image (invert: 1 − x,
+ *     against the data set's own pixels), before is the fit of the source, after differs from
+ *     before;
+ *   - the mask preview: a 0/1 mask keeping every bias whose sparsity, counted here, is the
+ *     ticket zoo's. */
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+#include "datatestutil.h"
+#include "nfn_datasets.h"
+#include "nfn_task.h"
+#include "tasktestutil.h"
+
+static char *tmp_dir, *siren_zoo, *ticket_zoo;
+#define SIREN_IMAGES 30
+#define TICKET_NETWORKS 24
+#define TICKET_SPARSITY 0.8
+
+static void
+build_zoos (void)
+{
+  g_autoptr (GError) error = NULL;
+  tmp_dir = g_dir_make_tmp ("nfn-test-tasks-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_autofree char *db = g_build_filename (tmp_dir, "zoos.sqlite", NULL);
+  g_autoptr (NfnStore) store = nfn_store_open (db, FALSE, &error);
+  g_assert_no_error (error);
+  siren_zoo = g_build_filename (tmp_dir, "siren-zoo", NULL);
+  ttu_build_siren_zoo (siren_zoo, store, SIREN_IMAGES);
+  ticket_zoo = g_build_filename (tmp_dir, "ticket-zoo", NULL);
+  ttu_build_ticket_zoo (ticket_zoo, store, TICKET_NETWORKS, TICKET_SPARSITY);
+}
+
+static NfnStore *
+fresh_store (const char *name)
+{
+  g_autofree char *dir = g_build_filename (tmp_dir, name, NULL);
+  g_assert_cmpint (g_mkdir (dir, 0755), ==, 0);
+  g_autofree char *path = g_build_filename (dir, "store.sqlite", NULL);
+  g_autoptr (GError) error = NULL;
+  NfnStore *store = nfn_store_open (path, FALSE, &error);
+  g_assert_no_error (error);
+  return store;
+}
+
+static void
+small_classify (NfnTaskOptions *o, int epochs)
+{
+  nfn_task_classify_defaults (o);
+  o->zoo = g_strdup (siren_zoo);
+  o->channels = 8;
+  o->fourier = 8;
+  o->head = g_strdup ("32");
+  o->batch = 8;
+  o->epochs = epochs;
+  o->warmup = 5;
+  o->threads = 2;
+}
+
+/* The store rows every task's run writes: completed, `metric` once per epoch, the model file
+ * as artifact and summary member. */
+static void
+assert_run_rows (NfnStore *store, const NfnTaskResult *result, const char *task, const char *metric, int epochs)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_cmpint (result->run_id, >, 0);
+  g_autoptr (NfnRun) run = nfn_store_get_run (store, result->run_id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (run->task, ==, task);
+  g_assert_cmpint (run->status, ==, NFN_RUN_COMPLETED);
+  g_autoptr (GArray) points = nfn_store_run_metric (store, result->run_id, metric, G_MININT64, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (points->len, ==, (guint) epochs);
+  g_assert_nonnull (result->model_path);
+  g_assert_true (g_file_test (result->model_path, G_FILE_TEST_IS_REGULAR));
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (parser, result->summary_json, -1, NULL));
+  JsonObject *summary = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpstr (json_object_get_string_member (summary, "model_file"), ==, result->model_path);
+  g_assert_cmpint (json_object_get_int_member (summary, "best_epoch"), ==, result->report.best_epoch);
+  g_autoptr (GPtrArray) artifacts = nfn_store_run_artifacts (store, result->run_id, &error);
+  g_assert_no_error (error);
+  gboolean model_artifact = FALSE;
+  for (guint k = 0; k < artifacts->len; k++)
+    {
+      NfnArtifact *a = g_ptr_array_index (artifacts, k);
+      model_artifact |= strcmp (a->kind, "model") == 0 && strcmp (a->path, result->model_path) == 0;
+    }
+  g_assert_true (model_artifact);
+}
+
+typedef struct {
+  int started, progress_calls;
+  char *description;
+  GCancellable *cancel_at_epoch2; /* cancelled when epoch 2's first step is reported */
+} Watch;
+
+static void
+watch_started (const char *description, gpointer data)
+{
+  Watch *w = data;
+  w->started++;
+  g_free (w->description);
+  w->description = g_strdup (description);
+}
+
+static void
+watch_progress (const NfnTrainerProgress *p, gpointer data)
+{
+  Watch *w = data;
+  w->progress_calls++;
+  if (w->cancel_at_epoch2 && p->epoch == 2 && strcmp (p->phase, "train") == 0)
+    g_cancellable_cancel (w->cancel_at_epoch2);
+}
+
+static void
+test_classify_run (void)
+{
+  g_autoptr (NfnStore) store = fresh_store ("classify");
+  NfnTaskOptions o;
+  small_classify (&o, 2);
+  Watch w = { 0 };
+  NfnTaskHooks hooks = { .started = watch_started, .progress = watch_progress, .user_data = &w };
+  NfnTaskResult result = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_assert_true (nfn_task_classify_run (&o, store, &hooks, NULL, &result, &error));
+  g_assert_no_error (error);
+  assert_run_rows (store, &result, NFN_TASK_CLASSIFY, "val/accuracy", 2);
+  g_assert_cmpint (w.started, ==, 1);
+  g_assert_nonnull (strstr (w.description, "train classify: np on"));
+  g_assert_cmpint (w.progress_calls, >, 2);
+  /* the carved validation split: the last tenth of the images, one network each */
+  g_assert_cmpint (result.val_networks, ==, SIREN_IMAGES / 10);
+  g_assert_cmpint (result.train_networks, ==, SIREN_IMAGES - SIREN_IMAGES / 10);
+  g_free (w.description);
+  nfn_task_result_clear (&result);
+  nfn_task_options_clear (&o);
+}
+
+static void
+test_classify_cancel_resume (void)
+{
+  g_autoptr (NfnStore) store = fresh_store ("cancel");
+  NfnTaskOptions o;
+  small_classify (&o, 3);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  Watch w = { .cancel_at_epoch2 = cancellable };
+  NfnTaskHooks hooks = { .progress = watch_progress, .user_data = &w };
+  NfnTaskResult result = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_assert_false (nfn_task_classify_run (&o, store, &hooks, cancellable, &result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  gint64 id = result.report.run_id;
+  g_assert_cmpint (id, >, 0);
+  g_autoptr (NfnRun) run = nfn_store_get_run (store, id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (run->status, ==, NFN_RUN_CANCELLED);
+  g_autofree char *checkpoint = nfn_trainer_find_checkpoint (store, id, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (checkpoint, G_FILE_TEST_IS_REGULAR));
+  nfn_task_result_clear (&result);
+
+  /* a completed run cannot resume; the cancelled one continues after its epoch 1 */
+  NfnTaskOptions resume = { .resume = id, .threads = 2 };
+  g_assert_true (nfn_task_classify_run (&resume, store, NULL, NULL, &result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (result.run_id, ==, id);
+  g_assert_cmpint (result.report.resumed_from_epoch, ==, 1);
+  g_assert_cmpint (result.report.epochs_done, ==, 3);
+  assert_run_rows (store, &result, NFN_TASK_CLASSIFY, "val/accuracy", 3);
+  nfn_task_result_clear (&result);
+  g_assert_false (nfn_task_classify_run (&resume, store, NULL, NULL, &result, &error));
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "completed"));
+  nfn_task_result_clear (&result);
+  nfn_task_options_clear (&o);
+}
+
+static void
+test_edit_run_and_preview (void)
+{
+  g_autoptr (NfnStore) store = fresh_store ("edit");
+  NfnTaskOptions o;
+  nfn_task_edit_defaults (&o);
+  o.zoo = g_strdup (siren_zoo);
+  o.transform = g_strdup ("invert");
+  o.channels = 8;
+  o.depth = 2;
+  o.batch = 8;
+  o.epochs = 2;
+  o.lr = 3e-3;
+  o.threads = 2;
+  NfnTaskResult result = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_assert_true (nfn_task_edit_run (&o, store, NULL, NULL, &result, &error));
+  g_assert_no_error (error);
+  assert_run_rows (store, &result, NFN_TASK_EDIT, "val/mse", 2);
+  g_assert_cmpstr (result.transform, ==, "invert");
+  g_assert_true (isfinite (result.unedited_val) && result.unedited_val > 0);
+
+  /* the preview of image 3 (a training image) */
+  int rows = 0, cols = 0;
+  g_autofree float *before = NULL, *after = NULL, *target = NULL;
+  g_assert_true (nfn_task_edit_preview (result.model_path, siren_zoo, 3, &rows, &cols, &before, &after, &target, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (rows, ==, 28);
+  g_assert_cmpint (cols, ==, 28);
+  g_autoptr (NfnDataset) ds = nfn_dataset_load ("mnist", "train", 4, &error);
+  g_assert_no_error (error);
+  const float *source = ds->images + 3 * rows * cols;
+  double target_err = 0, fit_err = 0, change = 0;
+  for (int k = 0; k < rows * cols; k++)
+    {
+      g_assert_true (before[k] >= 0 && before[k] <= 1 && after[k] >= 0 && after[k] <= 1);
+      target_err = MAX (target_err, fabs (target[k] - (1.0 - source[k])));
+      fit_err += fabs (before[k] - source[k]) / (rows * cols);
+      change += fabs (after[k] - before[k]) / (rows * cols);
+    }
+  g_test_message ("edit preview: max |target − (1 − source)| %.2g, mean |before − source| %.3f, mean |after − before| %.3f",
+                  target_err, fit_err, change);
+  g_assert_cmpfloat (target_err, <, 1e-5);
+  g_assert_cmpfloat (fit_err, <, 0.15);
+  g_assert_cmpfloat (change, >, 1e-3);
+  nfn_task_result_clear (&result);
+  nfn_task_options_clear (&o);
+}
+
+static void
+test_mask_run_and_preview (void)
+{
+  g_autoptr (NfnStore) store = fresh_store ("mask");
+  NfnTaskOptions o;
+  nfn_task_mask_defaults (&o);
+  o.zoo = g_strdup (ticket_zoo);
+  o.channels = 8;
+  o.depth = 2;
+  o.fourier = 8;
+  o.epochs = 2;
+  o.val_train = 0;
+  o.threads = 2;
+  NfnTaskResult result = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_assert_true (nfn_task_mask_run (&o, store, NULL, NULL, &result, &error));
+  g_assert_no_error (error);
+  assert_run_rows (store, &result, NFN_TASK_MASK, "val/iou", 2);
+
+  nfn_feature mask;
+  double sparsity = -1;
+  g_assert_true (nfn_task_mask_preview (result.model_path, ticket_zoo, 0, &mask, &sparsity, &error));
+  g_assert_no_error (error);
+  size_t weights = 0, zeros = 0;
+  for (int i = 1; i <= mask.space.L; i++)
+    {
+      const float *w = mask.t[nfn_tensor_weight (i)], *b = mask.t[nfn_tensor_bias (i)];
+      for (int k = 0; k < mask.space.n[i] * mask.space.n[i - 1]; k++)
+        {
+          g_assert_true (w[k] == 0 || w[k] == 1);
+          zeros += w[k] == 0;
+          weights++;
+        }
+      for (int k = 0; k < mask.space.n[i]; k++)
+        g_assert_cmpfloat (b[k], ==, 1);
+    }
+  g_assert_cmpfloat_with_epsilon (sparsity, (double) zeros / weights, 1e-12);
+  /* the selection keeps round((1 − s)·M) weights */
+  g_assert_cmpfloat_with_epsilon ((double) zeros, weights - round ((1 - TICKET_SPARSITY) * weights), 0.5);
+  nfn_feature_free (&mask);
+  nfn_task_result_clear (&result);
+  nfn_task_options_clear (&o);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  build_zoos ();
+  g_test_add_func ("/task/classify/run", test_classify_run);
+  g_test_add_func ("/task/classify/cancel-resume", test_classify_cancel_resume);
+  g_test_add_func ("/task/edit/run-preview", test_edit_run_and_preview);
+  g_test_add_func ("/task/mask/run-preview", test_mask_run_and_preview);
+  int status = g_test_run ();
+  dtu_remove_tree (tmp_dir);
+  g_free (tmp_dir);
+  g_free (siren_zoo);
+  g_free (ticket_zoo);
+  return status;
+}

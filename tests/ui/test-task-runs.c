@@ -1,0 +1,331 @@
+/* test-task-runs.c — the Tasks page runs the training tasks (classify, edit, mask) through
+ * data/nfn_task.h on a worker thread, on tiny zoos built here:
+ *   - a classify run started from the panel completes while the main loop turns; the curve
+ *     has training-loss points and one validation point per epoch; the run is in the store
+ *     (read back through the data layer), completed, with the form's settings in its config;
+ *   - after an edit run, the before · after · target images are drawn: on an offscreen
+ *     surface, the after tile differs from the before tile where the edit changed the image
+ *     and matches it where it did not, and the target tile shows 1 − source (invert) against
+ *     the data set's own pixels;
+ *   - after a mask run, the heatmap's cells follow the mask (computed here by the data
+ *     layer's preview of the same model: one colour for kept weights, another for pruned) and
+ *     the printed sparsity is the mask's pruned fraction, counted here.
+ * Screenshots of the panel after the edit and mask runs go under the build directory
+ * (tests/ui/tasks-edit.png, tasks-mask.png). */
+#include <glib/gstdio.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nfn-task-panel.h"
+#include "nfn_datasets.h"
+#include "tasktestutil.h"
+#include "uitestutil.h"
+
+#define SIREN_IMAGES 30
+#define TICKET_NETWORKS 24
+#define TICKET_SPARSITY 0.8
+
+static char *tmp_dir, *siren_zoo, *ticket_zoo;
+
+typedef struct {
+  char *store_path;
+  GtkWidget *window;
+  NfnTaskPanel *panel;
+} fixture;
+
+static void
+fixture_setup (fixture *fx, gconstpointer data)
+{
+  static int counter;
+  g_autofree char *name = g_strdup_printf ("store-%d", ++counter);
+  g_autofree char *dir = g_build_filename (tmp_dir, name, NULL);
+  g_assert_cmpint (g_mkdir (dir, 0755), ==, 0);
+  fx->store_path = g_build_filename (dir, "experiments.sqlite", NULL);
+  fx->window = gtk_window_new ();
+  gtk_window_set_default_size (GTK_WINDOW (fx->window), 1200, 900);
+  fx->panel = NFN_TASK_PANEL (nfn_task_panel_new ());
+  gtk_window_set_child (GTK_WINDOW (fx->window), GTK_WIDGET (fx->panel));
+  nfn_task_panel_set_store_path (fx->panel, fx->store_path);
+  ut_present_and_wait (GTK_WINDOW (fx->window));
+}
+
+static void
+fixture_teardown (fixture *fx, gconstpointer data)
+{
+  gtk_window_destroy (GTK_WINDOW (fx->window));
+  g_free (fx->store_path);
+}
+
+static gboolean
+panel_idle (gpointer panel)
+{
+  return !nfn_task_panel_get_busy (panel);
+}
+
+static gboolean
+count_tick (gpointer data)
+{
+  (*(int *) data)++;
+  return G_SOURCE_CONTINUE;
+}
+
+/* Starts the panel's task and waits for its end, counting main-loop turns meanwhile. */
+static void
+run_panel (fixture *fx)
+{
+  int ticks = 0;
+  guint ticker = g_timeout_add (5, count_tick, &ticks);
+  g_assert_true (nfn_task_panel_start (fx->panel));
+  g_assert_true (nfn_task_panel_get_busy (fx->panel));
+  g_assert_true (ut_wait_for (panel_idle, fx->panel, 120));
+  g_source_remove (ticker);
+  g_test_message ("%s (%d main-loop ticks)", nfn_task_panel_get_status (fx->panel), ticks);
+  g_assert_true (g_str_has_prefix (nfn_task_panel_get_status (fx->panel), "Completed"));
+  g_assert_cmpint (ticks, >, 5);
+  /* let the result views lay out and draw */
+  ut_present_and_wait (GTK_WINDOW (fx->window));
+}
+
+/* The panel as a PNG under the build directory, for a person to look at. */
+static void
+save_screenshot (fixture *fx, const char *name)
+{
+  GtkWidget *widget = GTK_WIDGET (fx->panel);
+  int width = gtk_widget_get_width (widget), height = gtk_widget_get_height (widget);
+  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  GtkSnapshot *snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  GskRenderNode *node = gtk_snapshot_free_to_node (snapshot);
+  g_assert_nonnull (node);
+  GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
+  g_autoptr (GdkTexture) texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  gsk_render_node_unref (node);
+  g_autofree char *path = g_test_build_filename (G_TEST_BUILT, name, NULL);
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("screenshot %s (%d x %d)", path, width, height);
+}
+
+static void
+test_classify (fixture *fx, gconstpointer data)
+{
+  NfnTaskOptions o;
+  nfn_task_classify_defaults (&o);
+  o.zoo = g_strdup (siren_zoo);
+  o.channels = 8;
+  o.fourier = 8;
+  o.head = g_strdup ("32");
+  o.batch = 8;
+  o.epochs = 3;
+  o.warmup = 5;
+  o.threads = 2;
+  nfn_task_panel_set_task (fx->panel, NFN_TASK_KIND_CLASSIFY);
+  nfn_task_panel_set_train_options (fx->panel, NFN_TASK_KIND_CLASSIFY, &o);
+  run_panel (fx);
+
+  NfnPlot *plot = nfn_task_panel_get_plot (fx->panel);
+  g_assert_cmpint (nfn_plot_get_n_series (plot), ==, 2);
+  g_assert_cmpint (nfn_plot_get_series_length (plot, 0), >=, 3);
+  g_assert_cmpint (nfn_plot_get_series_length (plot, 1), ==, 3);
+
+  gint64 id = nfn_task_panel_get_run_id (fx->panel);
+  g_assert_cmpint (id, >, 0);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfnStore) store = nfn_store_open (fx->store_path, TRUE, &error);
+  g_assert_no_error (error);
+  g_autoptr (NfnRun) run = nfn_store_get_run (store, id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (run->task, ==, NFN_TASK_CLASSIFY);
+  g_assert_cmpint (run->status, ==, NFN_RUN_COMPLETED);
+  g_autoptr (GArray) val = nfn_store_run_metric (store, id, "val/accuracy", G_MININT64, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (val->len, ==, 3);
+  /* the form's settings are the run's: the model the CLI would build from the same options */
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (parser, run->config_json, -1, NULL));
+  JsonObject *config = json_node_get_object (json_parser_get_root (parser));
+  g_autofree char *canonical = g_canonicalize_filename (siren_zoo, NULL);
+  g_assert_cmpstr (json_object_get_string_member (config, "zoo"), ==, canonical);
+  g_assert_cmpint (json_object_get_int_member (config, "epochs"), ==, 3);
+  g_assert_cmpint (json_object_get_int_member (config, "batch"), ==, 8);
+  JsonObject *model = json_object_get_object_member (config, "nfn_model");
+  g_assert_cmpint (json_object_get_int_member (model, "channels"), ==, 8);
+  nfn_task_options_clear (&o);
+}
+
+/* The grey level drawn at the centre of pixel (row, col) of tile `slot`. */
+static double
+tile_grey (cairo_surface_t *surface, const NfnImageGridLayout *layout, int slot, int rows, int row, int col)
+{
+  double x, y;
+  nfn_image_grid_layout_slot (layout, slot, &x, &y);
+  double scale = layout->tile / rows;
+  NfnRgb rgb = ut_surface_rgb (surface, (int) (x + (col + 0.5) * scale), (int) (y + (row + 0.5) * scale));
+  return (rgb.r + rgb.g + rgb.b) / 3;
+}
+
+static void
+test_edit (fixture *fx, gconstpointer data)
+{
+  NfnTaskOptions o;
+  nfn_task_edit_defaults (&o);
+  o.zoo = g_strdup (siren_zoo);
+  o.transform = g_strdup ("invert");
+  o.channels = 8;
+  o.depth = 2;
+  o.batch = 8;
+  o.epochs = 2;
+  o.lr = 3e-3;
+  o.threads = 2;
+  const int image = 3;
+  nfn_task_panel_set_task (fx->panel, NFN_TASK_KIND_EDIT);
+  nfn_task_panel_set_train_options (fx->panel, NFN_TASK_KIND_EDIT, &o);
+  nfn_task_panel_set_preview_index (fx->panel, image);
+  run_panel (fx);
+  save_screenshot (fx, "tasks-edit.png");
+
+  NfnImageGrid *view = nfn_task_panel_get_edit_view (fx->panel);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (view)));
+  const int rows = 28, cols = 28, width = 3 * 28 * 4 + 40, height = 28 * 4 + 40;
+  cairo_t *cr;
+  cairo_surface_t *surface = ut_white_surface (width, height, &cr);
+  nfn_image_grid_paint (view, cr, width, height);
+  cairo_surface_flush (surface);
+  NfnImageGridLayout layout;
+  nfn_image_grid_layout_compute (&layout, width, height, 3, 3, TRUE);
+  g_assert_cmpfloat (layout.tile, >=, rows); /* every pixel gets at least one surface pixel */
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfnDataset) ds = nfn_dataset_load ("mnist", "train", image + 1, &error);
+  g_assert_no_error (error);
+  const float *source = ds->images + (size_t) image * rows * cols;
+  int changed = 0, unchanged = 0;
+  double worst_target = 0;
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c < cols; c++)
+      {
+        double before = nfn_image_grid_get_pixel (view, 0, r, c, 0), after = nfn_image_grid_get_pixel (view, 1, r, c, 0);
+        double drawn_before = tile_grey (surface, &layout, 0, rows, r, c);
+        double drawn_after = tile_grey (surface, &layout, 1, rows, r, c);
+        double drawn_target = tile_grey (surface, &layout, 2, rows, r, c);
+        worst_target = MAX (worst_target, fabs (drawn_target - (1.0 - source[r * cols + c])));
+        if (fabs (after - before) > 0.3)
+          {
+            changed++;
+            g_assert_cmpfloat (fabs (drawn_after - drawn_before), >, 0.2);
+          }
+        else if (fabs (after - before) < 0.01)
+          {
+            unchanged++;
+            g_assert_cmpfloat (fabs (drawn_after - drawn_before), <, 0.03);
+          }
+      }
+  g_test_message ("edit view: %d pixels changed by the edit, %d unchanged; worst |target − (1 − source)| drawn %.3f",
+                  changed, unchanged, worst_target);
+  g_assert_cmpint (changed, >, 50);
+  g_assert_cmpfloat (worst_target, <, 0.02);
+  cairo_destroy (cr);
+  cairo_surface_destroy (surface);
+  nfn_task_options_clear (&o);
+}
+
+static void
+test_mask (fixture *fx, gconstpointer data)
+{
+  NfnTaskOptions o;
+  nfn_task_mask_defaults (&o);
+  o.zoo = g_strdup (ticket_zoo);
+  o.channels = 8;
+  o.depth = 2;
+  o.fourier = 8;
+  o.epochs = 2;
+  o.val_train = 0;
+  o.threads = 2;
+  nfn_task_panel_set_task (fx->panel, NFN_TASK_KIND_MASK);
+  nfn_task_panel_set_train_options (fx->panel, NFN_TASK_KIND_MASK, &o);
+  run_panel (fx);
+  /* W2, 8 × 8: cells large enough to read back */
+  const int layer = 2;
+  nfn_task_panel_set_mask_layer (fx->panel, layer);
+  ut_present_and_wait (GTK_WINDOW (fx->window));
+  save_screenshot (fx, "tasks-mask.png");
+
+  /* the mask, independently: the data layer's preview of the run's model on init 0 */
+  const char *model = nfn_task_panel_get_model_path (fx->panel);
+  g_assert_nonnull (model);
+  nfn_feature mask;
+  double sparsity;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (nfn_task_mask_preview (model, ticket_zoo, 0, &mask, &sparsity, &error));
+  g_assert_no_error (error);
+  size_t zeros = 0, weights = 0;
+  for (int i = 1; i <= mask.space.L; i++)
+    for (int k = 0; k < mask.space.n[i] * mask.space.n[i - 1]; k++, weights++)
+      zeros += mask.t[nfn_tensor_weight (i)][k] == 0;
+
+  NfnHeatmap *view = nfn_task_panel_get_mask_view (fx->panel);
+  int R = mask.space.n[layer], K = mask.space.n[layer - 1];
+  g_assert_cmpint (nfn_heatmap_get_rows (view), ==, R);
+  g_assert_cmpint (nfn_heatmap_get_cols (view), ==, K);
+  const int width = 400, height = 400;
+  cairo_t *cr;
+  cairo_surface_t *surface = ut_white_surface (width, height, &cr);
+  nfn_heatmap_paint (view, cr, width, height);
+  cairo_surface_flush (surface);
+  NfnHeatmapLayout layout;
+  nfn_heatmap_layout_compute (&layout, width, height, R, K, TRUE);
+  const float *w = mask.t[nfn_tensor_weight (layer)];
+  NfnRgb kept_colour = { -1, -1, -1 }, pruned_colour = { -1, -1, -1 };
+  int kept = 0, pruned = 0;
+  for (int r = 0; r < R; r++)
+    for (int c = 0; c < K; c++)
+      {
+        NfnRgb rgb = ut_surface_rgb (surface, (int) (layout.grid_x + (c + 0.5) * layout.cell),
+                                     (int) (layout.grid_y + (r + 0.5) * layout.cell));
+        NfnRgb *expected = w[r * K + c] != 0 ? &kept_colour : &pruned_colour;
+        *(w[r * K + c] != 0 ? &kept : &pruned) += 1;
+        if (expected->r < 0)
+          *expected = rgb;
+        g_assert_cmpfloat (ut_rgb_distance (rgb, *expected), <, 0.02);
+      }
+  g_assert_cmpint (kept, >, 0);
+  g_assert_cmpint (pruned, >, 0);
+  g_assert_cmpfloat (ut_rgb_distance (kept_colour, pruned_colour), >, 0.3);
+
+  const char *text = nfn_task_panel_get_result_text (fx->panel);
+  double printed = -1;
+  g_assert_cmpint (sscanf (text, "Sparsity %lf", &printed), ==, 1);
+  g_test_message ("mask view: W%d %d kept, %d pruned; \"%s\"; counted %.4f %%", layer, kept, pruned, text,
+                  100.0 * zeros / weights);
+  g_assert_cmpfloat (fabs (printed - 100.0 * zeros / weights), <=, 0.005 + 1e-9);
+  cairo_destroy (cr);
+  cairo_surface_destroy (surface);
+  nfn_feature_free (&mask);
+  nfn_task_options_clear (&o);
+}
+
+int
+main (int argc, char **argv)
+{
+  gtk_test_init (&argc, &argv, NULL);
+  g_autoptr (GError) error = NULL;
+  tmp_dir = g_dir_make_tmp ("nfn-task-runs-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_autofree char *db = g_build_filename (tmp_dir, "zoos.sqlite", NULL);
+  NfnStore *store = nfn_store_open (db, FALSE, &error);
+  g_assert_no_error (error);
+  siren_zoo = g_build_filename (tmp_dir, "siren-zoo", NULL);
+  ticket_zoo = g_build_filename (tmp_dir, "ticket-zoo", NULL);
+  ttu_build_siren_zoo (siren_zoo, store, SIREN_IMAGES);
+  ttu_build_ticket_zoo (ticket_zoo, store, TICKET_NETWORKS, TICKET_SPARSITY);
+  nfn_store_close (store);
+  g_test_add ("/task-runs/classify", fixture, NULL, fixture_setup, test_classify, fixture_teardown);
+  g_test_add ("/task-runs/edit", fixture, NULL, fixture_setup, test_edit, fixture_teardown);
+  g_test_add ("/task-runs/mask", fixture, NULL, fixture_setup, test_mask, fixture_teardown);
+  int status = g_test_run ();
+  ut_remove_tree (tmp_dir);
+  g_free (tmp_dir);
+  g_free (siren_zoo);
+  g_free (ticket_zoo);
+  return status;
+}

@@ -1,0 +1,34 @@
+/* nfn-task-train-form.h — the Tasks page's form for one training task (classify, edit, mask):
+ * the options `nfn train TASK` offers, filled with the task's defaults (data/nfn_task.h), read
+ * back as the NfnTaskOptions the run takes. Zoo directories are typed or chosen with a
+ * GtkFileChooserNative. */
+#ifndef NFN_TASK_TRAIN_FORM_H
+#define NFN_TASK_TRAIN_FORM_H
+
+#include <gtk/gtk.h>
+#include "nfn_task.h"
+
+G_BEGIN_DECLS
+
+/* The tasks of the page's chooser, in its order. */
+typedef enum {
+  NFN_TASK_KIND_ZOO_FIT,
+  NFN_TASK_KIND_CLASSIFY,
+  NFN_TASK_KIND_EDIT,
+  NFN_TASK_KIND_MASK,
+} NfnTaskKind;
+
+#define NFN_TYPE_TASK_TRAIN_FORM (nfn_task_train_form_get_type ())
+G_DECLARE_FINAL_TYPE (NfnTaskTrainForm, nfn_task_train_form, NFN, TASK_TRAIN_FORM, GtkWidget)
+
+/* kind: classify, edit or mask. */
+GtkWidget *nfn_task_train_form_new (NfnTaskKind kind);
+NfnTaskKind nfn_task_train_form_get_kind (NfnTaskTrainForm *self);
+/* The widgets show `options` (those the task has; the rest are ignored). */
+void nfn_task_train_form_set_options (NfnTaskTrainForm *self, const NfnTaskOptions *options);
+/* The task's defaults with what the widgets show; empty zoo fields are NULL. Clear with
+ * nfn_task_options_clear. */
+void nfn_task_train_form_get_options (NfnTaskTrainForm *self, NfnTaskOptions *options);
+
+G_END_DECLS
+#endif
