@@ -9,7 +9,11 @@
  *                  shared trainer; the best epoch by validation Kendall τ; test τ, R².
  *   spectral:      WeightWatcher's α (engine/nfn_spectral.h) of every layer, then an ordinary
  *                  least-squares fit accuracy ≈ c_0 + Σ_i c_i·α_i on the train split (clamped
- *                  to [0, 1]); reported beside it, "tau_neg_alpha": the data-free τ of −mean α.
+ *                  to [0, 1]), saved as a model file of its own (see "the spectral baseline");
+ *                  reported beside it, "tau_neg_alpha": the data-free τ of −mean α.
+ * An NFN run's config JSON holds every setting, so `--resume RUN` continues a killed or
+ * cancelled run from its last checkpoint with nothing else given, and ends with the same
+ * model, bit for bit, as a run never interrupted (data/nfn_trainer.h).
  * Defaults, cut from the paper's to fit a 2-core CPU: 2 NF layers of 16 channels, no Fourier
  * features, IO encoding for np (4 bands), head 256-256, AdamW lr 1e-3 with 100 warmup steps,
  * batch 32, 50 epochs, inputs standardised per tensor on the training split.
@@ -33,6 +37,7 @@
 #include "nfn_network.h"
 #include "nfn_network_text.h"
 #include "nfn_spectral.h"
+#include "nfn_task.h"
 #include "nfn_trainer.h"
 #include "nfn_zoo.h"
 
@@ -464,7 +469,7 @@ genpred_extra_json (const NfnTrainerNorm *norm, const char *zoo)
   json_builder_add_string_value (b, GENPRED_TARGET);
   json_builder_set_member_name (b, "zoo");
   json_builder_add_string_value (b, zoo);
-  if (norm->n_tensors > 0)
+  if (norm && norm->n_tensors > 0)
     {
       json_builder_set_member_name (b, "input_norm");
       nfn_trainer_norm_build_json (b, norm);
@@ -530,7 +535,168 @@ genpred_parse_head (const char *text, nfn_model_config *cfg)
   return TRUE;
 }
 
+/* ---- the settings of a run, and their JSON (the run's config) ---- */
+
+/* Ctrl-C cancels at the next step (the last checkpoint stays); a second one kills. */
+static volatile int genpred_cancel_flag;
+
+static void
+genpred_on_sigint (int signum)
+{
+  genpred_cancel_flag = 1;
+}
+
+/* The settings of a run of an NFN predictor: what its config JSON holds, so that `--resume RUN`
+ * rebuilds the run from the store alone. */
+typedef struct {
+  char *zoo, *out, *scatter; /* absolute paths; out and scatter may be NULL (beside the store) */
+  char *model_name;          /* hnp|np|stat */
+  gint64 split_seed;
+  gboolean augment, normalize;
+  int epochs, batch;
+  double lr, weight_decay;
+  gint64 warmup, seed;
+  nfn_model_config model;
+} GenpredSettings;
+
+static void
+genpred_settings_clear (GenpredSettings *s)
+{
+  g_free (s->zoo);
+  g_free (s->out);
+  g_free (s->scatter);
+  g_free (s->model_name);
+  memset (s, 0, sizeof *s);
+}
+
+/* The members every genpred run's config starts with (spectral runs have only these). */
+static void
+genpred_config_begin (JsonBuilder *b, const char *zoo, const char *model_name, gint64 split_seed)
+{
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "zoo");
+  json_builder_add_string_value (b, zoo);
+  json_builder_set_member_name (b, "model");
+  json_builder_add_string_value (b, model_name);
+  json_builder_set_member_name (b, "target");
+  json_builder_add_string_value (b, GENPRED_TARGET);
+  json_builder_set_member_name (b, "split");
+  json_builder_add_string_value (b, "train/val/test = 80/10/10 % of a shuffle by split_seed");
+  json_builder_set_member_name (b, "split_seed");
+  json_builder_add_int_value (b, split_seed);
+}
+
+static char *
+genpred_config_json (const GenpredSettings *s)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  genpred_config_begin (b, s->zoo, s->model_name, s->split_seed);
+  const char *paths[] = { "out", s->out, "scatter", s->scatter };
+  for (guint k = 0; k < G_N_ELEMENTS (paths); k += 2)
+    {
+      json_builder_set_member_name (b, paths[k]);
+      if (paths[k + 1])
+        json_builder_add_string_value (b, paths[k + 1]);
+      else
+        json_builder_add_null_value (b);
+    }
+  const char *int_names[] = { "epochs", "batch", "warmup", "seed" };
+  const gint64 int_values[] = { s->epochs, s->batch, s->warmup, s->seed };
+  for (gsize k = 0; k < G_N_ELEMENTS (int_names); k++)
+    {
+      json_builder_set_member_name (b, int_names[k]);
+      json_builder_add_int_value (b, int_values[k]);
+    }
+  json_builder_set_member_name (b, "lr");
+  json_builder_add_double_value (b, s->lr);
+  json_builder_set_member_name (b, "weight_decay");
+  json_builder_add_double_value (b, s->weight_decay);
+  json_builder_set_member_name (b, "augment");
+  json_builder_add_boolean_value (b, s->augment);
+  json_builder_set_member_name (b, "normalize");
+  json_builder_add_boolean_value (b, s->normalize);
+  json_builder_set_member_name (b, "nfn_model");
+  nfn_model_config_build_json (b, &s->model);
+  json_builder_end_object (b);
+  return nfn_json_builder_to_text (b, FALSE);
+}
+
+/* A string member, NULL when absent or null. */
+static char *
+genpred_string_member (JsonObject *o, const char *name)
+{
+  JsonNode *node = json_object_get_member (o, name);
+  if (!node || JSON_NODE_HOLDS_NULL (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return g_strdup (json_node_get_string (node));
+}
+
+/* The settings of run `run` (for --resume); one-line errors name the store and the run. */
+static gboolean
+genpred_settings_from_run (const NfnRun *run, const char *db_path, GenpredSettings *s, GError **error)
+{
+  g_autofree char *label = g_strdup_printf ("%s: run %" G_GINT64_FORMAT, db_path, run->id);
+  if (g_strcmp0 (run->task, GENPRED_TASK) != 0)
+    {
+      g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED, "%s is a %s run, not %s", label, run->task,
+                   GENPRED_TASK);
+      return FALSE;
+    }
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, run->config_json, -1, NULL)
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_FORMAT, "%s: its config is not a JSON object", label);
+      return FALSE;
+    }
+  JsonObject *o = json_node_get_object (json_parser_get_root (parser));
+  if (g_strcmp0 (run->model, "spectral") == 0)
+    {
+      g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
+                   "%s: a spectral run has no epochs to resume (run it again)", label);
+      return FALSE;
+    }
+  const char *required[] = { "zoo", "model", "split_seed", "out", "scatter", "epochs", "batch", "warmup", "seed", "lr",
+                             "weight_decay", "augment", "normalize", "nfn_model" };
+  for (guint k = 0; k < G_N_ELEMENTS (required); k++)
+    if (!json_object_has_member (o, required[k]))
+      {
+        g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_FORMAT, "%s: its config lacks \"%s\"", label, required[k]);
+        return FALSE;
+      }
+  s->zoo = genpred_string_member (o, "zoo");
+  s->model_name = genpred_string_member (o, "model");
+  s->out = genpred_string_member (o, "out");
+  s->scatter = genpred_string_member (o, "scatter");
+  s->split_seed = json_object_get_int_member (o, "split_seed");
+  s->epochs = (int) json_object_get_int_member (o, "epochs");
+  s->batch = (int) json_object_get_int_member (o, "batch");
+  s->warmup = json_object_get_int_member (o, "warmup");
+  s->seed = json_object_get_int_member (o, "seed");
+  s->lr = json_object_get_double_member (o, "lr");
+  s->weight_decay = json_object_get_double_member (o, "weight_decay");
+  s->augment = json_object_get_boolean_member (o, "augment");
+  s->normalize = json_object_get_boolean_member (o, "normalize");
+  if (!s->zoo || !s->model_name)
+    {
+      g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_FORMAT, "%s: its config has no zoo or model", label);
+      return FALSE;
+    }
+  return nfn_model_config_from_json_node (json_object_get_member (o, "nfn_model"), &s->model, label, error);
+}
+
 /* ---- the spectral baseline ---- */
+
+/* Its model file: safetensors like an NFN model's, so `nfn predict` applies it to a CNN file.
+ *   "coefficients" (L + 1)  c_0 … c_L of accuracy ≈ c_0 + Σ_i c_i·α_i (clamped to [0, 1])
+ *   "alpha_fill"   (L)      the train split's mean α of each layer, used where a layer has no fit
+ *   __metadata__ "nfn.format" "nfn-spectral", "nfn.version" "1", "nfn.task" "genpred",
+ *                "nfn.model" {"kind": "spectral", "space": {"widths", "filter_positions"},
+ *                             "min_tail"}, "nfn.extra" {"target", "zoo"}.
+ * The run's own predictions use the coefficients rounded to float, as saved, so that the file
+ * reproduces them exactly. */
+#define GENPRED_SPECTRAL_FORMAT "nfn-spectral"
+#define GENPRED_SPECTRAL_VERSION "1"
 
 /* α of every layer of every network of a set: (N, L), NAN where a layer has no fit; and the
  * mean over layers (N). */
@@ -554,7 +720,7 @@ genpred_alphas (const NfnTrainerSet *set, double *alpha, double *mean_alpha, GEr
   return TRUE;
 }
 
-/* The design row of one network: 1, then α_1 … α_L with a missing α replaced by its train mean. */
+/* The design row of one network: 1, then α_1 … α_L with a missing α replaced by its fill. */
 static void
 genpred_design_row (const double *alpha, int L, const double *fill, double *row)
 {
@@ -563,9 +729,9 @@ genpred_design_row (const double *alpha, int L, const double *fill, double *row)
     row[1 + i] = isfinite (alpha[i]) ? alpha[i] : fill[i];
 }
 
-/* Predicted accuracies of a set from its α (N, L) by the fitted coefficients, clamped to [0, 1]. */
+/* Predicted accuracies of N networks from their α (N, L) by coefficients (L + 1), in [0, 1]. */
 static void
-genpred_linear_predict (const double *alpha, int N, int L, const double *fill, const gsl_vector *c, double *pred)
+genpred_linear_predict (const double *alpha, int N, int L, const double *fill, const double *coef, double *pred)
 {
   double row[NFN_MAX_LAYERS + 1];
   for (int k = 0; k < N; k++)
@@ -573,14 +739,63 @@ genpred_linear_predict (const double *alpha, int N, int L, const double *fill, c
       genpred_design_row (alpha + (size_t) k * L, L, fill, row);
       double y = 0;
       for (int j = 0; j <= L; j++)
-        y += row[j] * gsl_vector_get (c, (size_t) j);
+        y += row[j] * coef[j];
       pred[k] = CLAMP (y, 0, 1);
     }
 }
 
+static gboolean
+genpred_spectral_save (const char *path, const nfn_space *space, const double *coef, const double *fill,
+                       const char *zoo, GError **error)
+{
+  int L = space->L;
+  float coef_f[NFN_MAX_LAYERS + 1], fill_f[NFN_MAX_LAYERS];
+  for (int j = 0; j <= L; j++)
+    coef_f[j] = (float) coef[j];
+  for (int i = 0; i < L; i++)
+    fill_f[i] = (float) fill[i];
+  g_autoptr (NfnSafetensors) st = nfn_safetensors_new ();
+  const gint64 n_coef = L + 1, n_fill = L;
+  nfn_safetensors_add (st, "coefficients", 1, &n_coef, coef_f);
+  nfn_safetensors_add (st, "alpha_fill", 1, &n_fill, fill_f);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "kind");
+  json_builder_add_string_value (b, "spectral");
+  json_builder_set_member_name (b, "space");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "widths");
+  json_builder_begin_array (b);
+  for (int i = 0; i <= L; i++)
+    json_builder_add_int_value (b, space->n[i]);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "filter_positions");
+  json_builder_begin_array (b);
+  for (int i = 1; i <= L; i++)
+    json_builder_add_int_value (b, space->f[i]);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  json_builder_set_member_name (b, "min_tail");
+  json_builder_add_int_value (b, NFN_SPECTRAL_MIN_TAIL);
+  json_builder_end_object (b);
+  g_autofree char *config = nfn_json_builder_to_text (b, FALSE);
+  g_autofree char *extra = genpred_extra_json (NULL, zoo);
+  nfn_safetensors_set_metadata (st, "nfn.format", GENPRED_SPECTRAL_FORMAT);
+  nfn_safetensors_set_metadata (st, "nfn.version", GENPRED_SPECTRAL_VERSION);
+  nfn_safetensors_set_metadata (st, "nfn.task", "genpred");
+  nfn_safetensors_set_metadata (st, "nfn.model", config);
+  nfn_safetensors_set_metadata (st, "nfn.extra", extra);
+  g_autofree char *dir = g_path_get_dirname (path);
+  if (g_mkdir_with_parents (dir, 0755) != 0)
+    {
+      nfn_data_set_error (error, NFN_DATA_ERROR_IO, dir, "cannot create the model's directory");
+      return FALSE;
+    }
+  return nfn_safetensors_save (st, path, error);
+}
+
 static int
-genpred_spectral (const char *zoo, guint64 split_seed, const char *scatter, const char *config_json, NfnStore *store,
-                  gboolean json)
+genpred_spectral (const GenpredSettings *settings, const char *config_json, NfnStore *store, gboolean json)
 {
   g_autoptr (GError) error = NULL;
   GenpredData data = { 0 };
@@ -588,7 +803,7 @@ genpred_spectral (const char *zoo, guint64 split_seed, const char *scatter, cons
   int status = 1;
   gint64 started = g_get_monotonic_time ();
   /* α reads the raw weights: standardising would move the singular values */
-  if (!genpred_load (zoo, split_seed, FALSE, &data, &error))
+  if (!genpred_load (settings->zoo, (guint64) settings->split_seed, FALSE, &data, &error))
     return nfn_cli_fail_error (error);
   const NfnTrainerSet *sets[3] = { &data.train, &data.val, &data.test };
   int L = data.train.networks.space.L, n[3];
@@ -596,11 +811,11 @@ genpred_spectral (const char *zoo, guint64 split_seed, const char *scatter, cons
   gsl_matrix *X = NULL, *cov = NULL;
   gsl_vector *y = NULL, *c = NULL;
   gsl_multifit_linear_workspace *work = NULL;
-  g_autofree char *scatter_path = NULL, *summary_text = NULL;
+  g_autofree char *scatter_path = NULL, *summary_text = NULL, *model_path = NULL;
   g_autoptr (JsonBuilder) summary = json_builder_new ();
   g_autoptr (JsonNode) root = NULL;
   GenpredScore score[3], neg_alpha[3];
-  double fill[NFN_MAX_LAYERS] = { 0 };
+  double fill[NFN_MAX_LAYERS] = { 0 }, coef[NFN_MAX_LAYERS + 1];
   for (int s = 0; s < 3; s++)
     {
       n[s] = nfn_trainer_set_size (sets[s]);
@@ -620,7 +835,7 @@ genpred_spectral (const char *zoo, guint64 split_seed, const char *scatter, cons
       for (int k = 0; k < n[0]; k++)
         if (isfinite (alpha[0][(size_t) k * L + i]))
           fill[i] += alpha[0][(size_t) k * L + i], count++;
-      fill[i] = count ? fill[i] / count : 0;
+      fill[i] = (float) (count ? fill[i] / count : 0);
     }
   X = gsl_matrix_alloc ((size_t) n[0], (size_t) L + 1);
   y = gsl_vector_alloc ((size_t) n[0]);
@@ -638,12 +853,14 @@ genpred_spectral (const char *zoo, guint64 split_seed, const char *scatter, cons
   double chisq;
   if (gsl_multifit_linear (X, y, c, cov, &chisq, work) != GSL_SUCCESS)
     {
-      nfn_data_set_error (&error, NFN_DATA_ERROR_UNSUPPORTED, zoo, "the least-squares fit of accuracy on α failed");
+      nfn_data_set_error (&error, NFN_DATA_ERROR_UNSUPPORTED, settings->zoo, "the least-squares fit of accuracy on α failed");
       goto done;
     }
+  for (int j = 0; j <= L; j++)
+    coef[j] = (float) gsl_vector_get (c, (size_t) j); /* as the model file keeps them */
   for (int s = 0; s < 3; s++)
     {
-      genpred_linear_predict (alpha[s], n[s], L, fill, c, pred[s]);
+      genpred_linear_predict (alpha[s], n[s], L, fill, coef, pred[s]);
       g_autofree double *neg = g_new (double, n[s]);
       for (int k = 0; k < n[s]; k++)
         neg[k] = isfinite (mean_alpha[s][k]) ? -mean_alpha[s][k] : -INFINITY;
@@ -652,7 +869,13 @@ genpred_spectral (const char *zoo, guint64 split_seed, const char *scatter, cons
         goto done;
     }
 
-  if ((run = nfn_store_run_begin (store, NULL, GENPRED_TASK, "spectral", config_json, split_seed, &error)) <= 0)
+  if ((run = nfn_store_run_begin (store, NULL, GENPRED_TASK, "spectral", config_json, settings->split_seed, &error)) <= 0)
+    goto done;
+  model_path = settings->out ? g_strdup (settings->out) : genpred_default_path (store, "models", run, ".safetensors");
+  if (!genpred_spectral_save (model_path, &data.train.networks.space, coef, fill, settings->zoo, &error)
+      || !nfn_store_run_add_artifact (store, run, "model", model_path,
+                                      "the spectral accuracy predictor: coefficients on per-layer alpha (safetensors)",
+                                      &error))
     goto done;
   const char *metric_names[] = { "val/tau", "val/r2", "val/mse", "val/tau_neg_alpha" };
   double metric_values[] = { score[1].tau, score[1].r2, score[1].mse, neg_alpha[1].tau };
@@ -662,7 +885,7 @@ genpred_spectral (const char *zoo, guint64 split_seed, const char *scatter, cons
   json_builder_set_member_name (summary, "coefficients");
   json_builder_begin_array (summary);
   for (int j = 0; j <= L; j++)
-    json_builder_add_double_value (summary, gsl_vector_get (c, (size_t) j));
+    json_builder_add_double_value (summary, coef[j]);
   json_builder_end_array (summary);
   json_builder_set_member_name (summary, "tau_neg_alpha");
   json_builder_add_double_value (summary, neg_alpha[2].tau);
@@ -672,9 +895,11 @@ genpred_spectral (const char *zoo, guint64 split_seed, const char *scatter, cons
   json_builder_add_int_value (summary, n[1]);
   json_builder_set_member_name (summary, "test_networks");
   json_builder_add_int_value (summary, n[2]);
+  json_builder_set_member_name (summary, "model_file");
+  json_builder_add_string_value (summary, model_path);
   if (!nfn_store_run_log (store, run, 0, G_N_ELEMENTS (metric_names), metric_names, metric_values, &error)
-      || !genpred_report (store, run, "spectral", zoo, scatter, pred[2], truth[2], n[2], &score[1], &score[2], summary,
-                          &scatter_path, &error))
+      || !genpred_report (store, run, "spectral", settings->zoo, settings->scatter, pred[2], truth[2], n[2], &score[1],
+                          &score[2], summary, &scatter_path, &error))
     goto done;
   json_builder_set_member_name (summary, "wall_seconds");
   json_builder_add_double_value (summary, (g_get_monotonic_time () - started) / 1e6);
@@ -697,8 +922,8 @@ genpred_spectral (const char *zoo, guint64 split_seed, const char *scatter, cons
     }
   else
     printf ("run %" G_GINT64_FORMAT ": spectral (least squares on per-layer alpha), test tau %.4f, R^2 %.4f"
-            " (val tau %.4f); tau of -mean alpha %.4f\nscatter %s\n", run, score[2].tau, score[2].r2, score[1].tau,
-            neg_alpha[2].tau, scatter_path);
+            " (val tau %.4f); tau of -mean alpha %.4f\nmodel %s\nscatter %s\n", run, score[2].tau, score[2].r2,
+            score[1].tau, neg_alpha[2].tau, model_path, scatter_path);
   status = 0;
 
 done:
@@ -731,183 +956,211 @@ done:
 
 /* ---- nfn train genpred ---- */
 
-static volatile int genpred_cancel_flag;
-
+/* The defaults of `nfn train genpred`, the paper's recipe cut to fit a 2-core CPU (see the top). */
 static void
-genpred_on_sigint (int signum)
+genpred_task_defaults (NfnTaskOptions *o)
 {
-  genpred_cancel_flag = 1;
+  memset (o, 0, sizeof *o);
+  o->epochs = 50;
+  o->batch = 32;
+  o->lr = 1e-3;
+  o->warmup = 100;
+  o->channels = 16;
+  o->depth = 2;
+  o->fourier_scale = 3.0;
+  o->io_bands = 4;
+  o->head = g_strdup ("256,256");
+  o->normalize = TRUE;
 }
 
 int
 nfn_cli_train_genpred (int argc, char **argv)
 {
-  g_autofree char *zoo = NULL, *model_name = NULL, *head = NULL, *db = NULL, *out = NULL, *scatter = NULL;
-  int epochs = 50, batch = 32, channels = 16, depth = 2, fourier = 0, io_bands = 4, threads = 0;
-  double lr = 1e-3, weight_decay = 0.0, fourier_scale = 3.0, dropout = 0.0, head_dropout = 0.0;
-  gint64 warmup = 100, seed = 0, split_seed = 0;
-  gboolean augment = FALSE, json = FALSE, raw_weights = FALSE;
+  NfnTaskOptions o;
+  genpred_task_defaults (&o);
+  NfnCliTrainArgs args = { 0 };
+  gint64 split_seed = 0;
+  g_autofree char *scatter = NULL;
+  const NfnCliTrainSpec spec = {
+    .entries = NFN_CLI_TRAIN_RESUME | NFN_CLI_TRAIN_WEIGHT_DECAY | NFN_CLI_TRAIN_FOURIER | NFN_CLI_TRAIN_HEAD
+               | NFN_CLI_TRAIN_RAW_WEIGHTS,
+    .zoo_help = "a CNN zoo (nfn zoo cnn); split 80/10/10 into train/val/test",
+    .model_help = "hnp|np|stat|spectral (default hnp)",
+    .out_help = "the model file (default: models/run-ID.safetensors beside the store)",
+  };
+  GOptionGroup *group = nfn_cli_train_group (&spec, &o, &args);
   GOptionEntry entries[] = {
-    { "zoo", 0, 0, G_OPTION_ARG_FILENAME, &zoo, "a CNN zoo (nfn zoo cnn); split 80/10/10 into train/val/test", "ZOO" },
-    { "model", 0, 0, G_OPTION_ARG_STRING, &model_name, "hnp|np|stat|spectral (default hnp)", "KIND" },
     { "split-seed", 0, 0, G_OPTION_ARG_INT64, &split_seed, "seed of the zoo's train/val/test split (default 0)", "S" },
-    { "epochs", 0, 0, G_OPTION_ARG_INT, &epochs, "passes over the train split (default 50)", "E" },
-    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "networks per step (default 32)", "B" },
-    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "learning rate (default 1e-3)", "LR" },
-    { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &weight_decay, "AdamW's decoupled weight decay (default 0)", "WD" },
-    { "warmup", 0, 0, G_OPTION_ARG_INT64, &warmup, "linear warmup steps (default 100)", "W" },
-    { "channels", 0, 0, G_OPTION_ARG_INT, &channels, "NF layer channels (default 16)", "C" },
-    { "depth", 0, 0, G_OPTION_ARG_INT, &depth, "NF layers (default 2)", "D" },
-    { "fourier", 0, 0, G_OPTION_ARG_INT, &fourier, "Gaussian Fourier features m (2m channels; default 0 = off)", "M" },
-    { "fourier-scale", 0, 0, G_OPTION_ARG_DOUBLE, &fourier_scale, "std of the Fourier matrix (default 3)", "S" },
-    { "io-bands", 0, 0, G_OPTION_ARG_INT, &io_bands, "np: IO encoding bands (0 = off; default 4)", "K" },
-    { "dropout", 0, 0, G_OPTION_ARG_DOUBLE, &dropout, "channel dropout after each NF layer (default 0)", "P" },
-    { "head", 0, 0, G_OPTION_ARG_STRING, &head, "hidden widths of the MLP head (default 256,256)", "W,W" },
-    { "head-dropout", 0, 0, G_OPTION_ARG_DOUBLE, &head_dropout, "dropout in the head (default 0)", "P" },
-    { "raw-weights", 0, 0, G_OPTION_ARG_NONE, &raw_weights, "feed the weights as they are (default: each tensor standardised by the train split's mean and std)", NULL },
-    { "augment", 0, 0, G_OPTION_ARG_NONE, &augment, "a random hidden-neuron permutation of every network at every step", NULL },
-    { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "seed of init, shuffling, augmentation and dropout (default 0)", "S" },
-    { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "threads (default and maximum: the number of cores)", "T" },
-    { "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "experiment store (default: the XDG data dir)", "PATH" },
-    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "the model file (default: models/run-ID.safetensors beside the store)", "MODEL" },
     { "scatter", 0, 0, G_OPTION_ARG_FILENAME, &scatter, "the scatter PNG (default: figures/run-ID-scatter.png beside the store)", "PNG" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "print the summary as JSON", NULL },
     { NULL },
   };
+  g_option_group_add_entries (group, entries);
   g_autoptr (GOptionContext) context = g_option_context_new ("— train a predictor of CNNs' test accuracy from their weights");
-  g_option_context_add_main_entries (context, entries, NULL);
-  if (!nfn_cli_parse (context, &argc, &argv))
+  g_option_context_set_main_group (context, group);
+  /* GOption frees none of the defaults it replaces: --head would lose this one */
+  g_autofree char *head_default = NULL;
+  char *head_given = o.head;
+  gboolean parsed = nfn_cli_parse (context, &argc, &argv);
+  if (o.head != head_given)
+    head_default = head_given;
+  nfn_cli_train_finish_options (&spec, &o, &args);
+  /* the parsed values, owned here, so that every return below leaves nothing behind */
+  g_autofree char *zoo = g_strdup (o.zoo), *model_name = g_strdup (o.model), *head = g_strdup (o.head);
+  g_autofree char *db = g_strdup (args.db), *out = g_strdup (o.out);
+  int epochs = o.epochs, batch = o.batch, channels = o.channels, depth = o.depth, fourier = o.fourier;
+  int io_bands = o.io_bands, threads = o.threads;
+  double lr = o.lr, weight_decay = o.weight_decay, fourier_scale = o.fourier_scale, dropout = o.dropout;
+  double head_dropout = o.head_dropout;
+  gint64 warmup = o.warmup, seed = o.seed, resume = o.resume;
+  gboolean augment = o.augment, json = args.json, raw_weights = !o.normalize;
+  nfn_task_options_clear (&o);
+  nfn_cli_train_args_clear (&args);
+  if (!parsed)
     return 1;
   if (argc != 1)
     return nfn_cli_fail ("train genpred: unexpected argument \"%s\" (see nfn train genpred --help)", argv[1]);
-  if (!zoo)
+  if (nfn_cli_train_check_resume ("train genpred", resume, zoo || model_name || out || scatter))
+    return 1;
+  if (resume == 0 && !zoo)
     return nfn_cli_fail ("train genpred: --zoo ZOO is required (make one with nfn zoo cnn)");
   const char *kind_name = model_name ? model_name : "hnp";
   nfn_model_kind kind = NFN_MODEL_HNP;
-  gboolean spectral = strcmp (kind_name, "spectral") == 0;
-  if (!spectral && (!nfn_model_kind_parse (kind_name, &kind)
-                    || (kind != NFN_MODEL_HNP && kind != NFN_MODEL_NP && kind != NFN_MODEL_STAT)))
+  gboolean spectral = resume == 0 && strcmp (kind_name, "spectral") == 0;
+  if (resume == 0 && !spectral
+      && (!nfn_model_kind_parse (kind_name, &kind)
+          || (kind != NFN_MODEL_HNP && kind != NFN_MODEL_NP && kind != NFN_MODEL_STAT)))
     return nfn_cli_fail ("train genpred: --model must be hnp, np, stat or spectral, not \"%s\"", kind_name);
   if (epochs < 1 || batch < 1 || !(lr > 0) || weight_decay < 0 || warmup < 0 || channels < 1 || depth < 1
       || depth > NFN_MODEL_MAX_DEPTH || fourier < 0 || io_bands < 0 || !(fourier_scale > 0) || dropout < 0 || dropout >= 1
       || head_dropout < 0 || head_dropout >= 1 || seed < 0 || split_seed < 0)
     return nfn_cli_fail ("train genpred: an option is out of range (epochs, batch, channels, depth ≥ 1, depth ≤ %d,"
                          " lr > 0, dropouts in [0, 1), the rest ≥ 0)", NFN_MODEL_MAX_DEPTH);
-  g_autofree char *zoo_path = g_canonicalize_filename (zoo, NULL);
-  g_autofree char *out_path = out ? g_canonicalize_filename (out, NULL) : NULL;
-  g_autofree char *scatter_path = scatter ? g_canonicalize_filename (scatter, NULL) : NULL;
   g_autoptr (NfnStore) store = nfn_cli_open_store (db, FALSE);
   if (!store)
     return 1;
   nfn_set_threads (nfn_cli_clamp_threads (threads));
 
-  /* the run's config: every setting, as a JSON object */
-  g_autoptr (JsonBuilder) config = json_builder_new ();
-  json_builder_begin_object (config);
-  json_builder_set_member_name (config, "zoo");
-  json_builder_add_string_value (config, zoo_path);
-  json_builder_set_member_name (config, "model");
-  json_builder_add_string_value (config, kind_name);
-  json_builder_set_member_name (config, "target");
-  json_builder_add_string_value (config, GENPRED_TARGET);
-  json_builder_set_member_name (config, "split");
-  json_builder_add_string_value (config, "train/val/test = 80/10/10 % of a shuffle by split_seed");
-  json_builder_set_member_name (config, "split_seed");
-  json_builder_add_int_value (config, split_seed);
-  if (spectral)
-    {
-      json_builder_end_object (config);
-      g_autoptr (JsonNode) root = json_builder_get_root (config);
-      g_autofree char *config_json = nfn_json_to_text (root, FALSE);
-      return genpred_spectral (zoo_path, (guint64) split_seed, scatter_path, config_json, store, json);
-    }
-
   g_autoptr (GError) error = NULL;
+  GenpredSettings settings = { 0 };
   GenpredData data = { 0 };
   nfn_model *model = NULL;
   NfnTrainerReport report = { 0 };
   GenpredFinish finish = { 0 };
-  g_autoptr (JsonNode) config_root = NULL;
   g_autofree char *config_json = NULL;
   int status = 1;
-  if (!genpred_load (zoo_path, (guint64) split_seed, !raw_weights, &data, &error))
-    goto done;
-  nfn_model_config cfg;
-  nfn_model_config_default (&cfg, kind, &data.train.networks.space, 1);
-  cfg.max_batch = batch;
-  cfg.channels = channels;
-  cfg.depth = depth;
-  cfg.fourier_m = fourier;
-  cfg.fourier_scale = fourier_scale;
-  cfg.io_bands = kind == NFN_MODEL_NP ? io_bands : 0;
-  cfg.channel_dropout = (float) dropout;
-  cfg.head_dropout = (float) head_dropout;
-  cfg.head_widths[0] = cfg.head_widths[1] = 256;
-  if (head && !genpred_parse_head (head, &cfg))
+  if (resume > 0)
     {
-      status = nfn_cli_fail ("train genpred: --head takes up to %d widths ≥ 1 such as 256,256 (or none), not \"%s\"",
-                             NFN_MODEL_MAX_HEAD, head);
+      g_autoptr (NfnRun) run = nfn_store_get_run (store, resume, &error);
+      if (!run || !genpred_settings_from_run (run, nfn_store_get_path (store), &settings, &error))
+        goto done;
+      /* refused before the zoo loads; the trainer checks again when it takes the run over */
+      if (run->status == NFN_RUN_RUNNING || run->status == NFN_RUN_COMPLETED)
+        {
+          status = nfn_cli_fail ("train genpred: %s: run %" G_GINT64_FORMAT " is %s; only an interrupted, failed or"
+                                 " cancelled run can resume", nfn_store_get_path (store), resume,
+                                 nfn_run_status_name (run->status));
+          goto done;
+        }
+    }
+  else
+    {
+      settings.zoo = g_canonicalize_filename (zoo, NULL);
+      settings.out = out ? g_canonicalize_filename (out, NULL) : NULL;
+      settings.scatter = scatter ? g_canonicalize_filename (scatter, NULL) : NULL;
+      settings.model_name = g_strdup (kind_name);
+      settings.split_seed = split_seed;
+      if (spectral)
+        {
+          g_autoptr (JsonBuilder) config = json_builder_new ();
+          genpred_config_begin (config, settings.zoo, "spectral", split_seed);
+          json_builder_set_member_name (config, "out");
+          if (settings.out)
+            json_builder_add_string_value (config, settings.out);
+          else
+            json_builder_add_null_value (config);
+          json_builder_end_object (config);
+          config_json = nfn_json_builder_to_text (config, FALSE);
+          status = genpred_spectral (&settings, config_json, store, json);
+          goto done;
+        }
+      settings.augment = augment;
+      settings.normalize = !raw_weights;
+      settings.epochs = epochs;
+      settings.batch = batch;
+      settings.lr = lr;
+      settings.weight_decay = weight_decay;
+      settings.warmup = warmup;
+      settings.seed = seed;
+    }
+  if (!genpred_load (settings.zoo, (guint64) settings.split_seed, settings.normalize, &data, &error))
+    goto done;
+  nfn_model_config *cfg = &settings.model;
+  if (resume == 0)
+    {
+      /* the model's space comes from the zoo; the rest from the options */
+      nfn_model_config_default (cfg, kind, &data.train.networks.space, 1);
+      cfg->max_batch = batch;
+      cfg->channels = channels;
+      cfg->depth = depth;
+      cfg->fourier_m = fourier;
+      cfg->fourier_scale = fourier_scale;
+      cfg->io_bands = kind == NFN_MODEL_NP ? io_bands : 0;
+      cfg->channel_dropout = (float) dropout;
+      cfg->head_dropout = (float) head_dropout;
+      cfg->head_widths[0] = cfg->head_widths[1] = 256;
+      if (head && !genpred_parse_head (head, cfg))
+        {
+          status = nfn_cli_fail ("train genpred: --head takes up to %d widths ≥ 1 such as 256,256 (or none), not \"%s\"",
+                                 NFN_MODEL_MAX_HEAD, head);
+          goto done;
+        }
+    }
+  else if (!nfn_space_equal (&cfg->space, &data.train.networks.space) || cfg->n_out != 1)
+    {
+      nfn_data_set_error (&error, NFN_DATA_ERROR_SHAPE, settings.zoo, "the zoo no longer matches the run's model");
       goto done;
     }
-  nfn_status st = nfn_model_config_check (&cfg);
+  nfn_status st = nfn_model_config_check (cfg);
   if (st == NFN_OK)
-    st = nfn_model_new (&cfg, (unsigned long) seed, &model);
+    st = nfn_model_new (cfg, (unsigned long) settings.seed, &model);
   if (st != NFN_OK)
     {
-      status = nfn_cli_fail ("train genpred: cannot build the %s model: %s", kind_name, nfn_status_message (st));
+      status = nfn_cli_fail ("train genpred: cannot build the %s model: %s", settings.model_name, nfn_status_message (st));
       goto done;
     }
-  const char *int_names[] = { "epochs", "batch", "warmup", "seed" };
-  const gint64 int_values[] = { epochs, batch, warmup, seed };
-  for (gsize k = 0; k < G_N_ELEMENTS (int_names); k++)
-    {
-      json_builder_set_member_name (config, int_names[k]);
-      json_builder_add_int_value (config, int_values[k]);
-    }
-  json_builder_set_member_name (config, "lr");
-  json_builder_add_double_value (config, lr);
-  json_builder_set_member_name (config, "weight_decay");
-  json_builder_add_double_value (config, weight_decay);
-  json_builder_set_member_name (config, "augment");
-  json_builder_add_boolean_value (config, augment);
-  json_builder_set_member_name (config, "normalize");
-  json_builder_add_boolean_value (config, !raw_weights);
-  json_builder_set_member_name (config, "nfn_model");
-  nfn_model_config_build_json (config, &cfg);
-  json_builder_end_object (config);
-  config_root = json_builder_get_root (config);
-  config_json = nfn_json_to_text (config_root, FALSE);
+  config_json = genpred_config_json (&settings);
 
   NfnTrainerTask task;
   nfn_trainer_task_regress (&task, model);
-  if (augment)
+  if (settings.augment)
     task.augment = nfn_trainer_augment_hnp;
   NfnCliTrainDisplay display;
   nfn_cli_train_display_init (&display, "tau", FALSE);
-  finish = (GenpredFinish) { .data = &data, .model = model, .store = store, .model_name = kind_name, .zoo = zoo_path,
-                             .out = out_path, .scatter = scatter_path };
+  finish = (GenpredFinish) { .data = &data, .model = model, .store = store, .model_name = settings.model_name,
+                             .zoo = settings.zoo, .out = settings.out, .scatter = settings.scatter };
   NfnTrainerOptions options;
   nfn_trainer_options_init (&options);
-  options.epochs = epochs;
-  options.batch_size = batch;
-  options.lr = lr;
-  options.weight_decay = weight_decay;
+  options.epochs = settings.epochs;
+  options.batch_size = settings.batch;
+  options.lr = settings.lr;
+  options.weight_decay = settings.weight_decay;
   options.decoupled = TRUE;
-  options.warmup_steps = warmup;
-  options.seed = (guint64) seed;
+  options.warmup_steps = settings.warmup;
+  options.seed = (guint64) settings.seed;
   options.store = store;
   options.task_name = GENPRED_TASK;
-  options.model_name = kind_name;
+  options.model_name = settings.model_name;
   options.config_json = config_json;
+  options.resume_run = resume;
   options.progress = nfn_cli_train_progress;
   options.user_data = &display;
   options.cancel = &genpred_cancel_flag;
   options.finish = genpred_finish;
   options.finish_data = &finish;
-  if (!display.terminal)
-    fprintf (stderr, "train genpred: %s on %d CNNs of %s (val %d, test %d), %zu parameters\n", kind_name,
-             nfn_trainer_set_size (&data.train), zoo_path, nfn_trainer_set_size (&data.val),
-             nfn_trainer_set_size (&data.test), nfn_model_param_count (model));
+  display.header = g_strdup_printf ("train genpred: %s on %d CNNs of %s (val %d, test %d), %zu parameters%s",
+                                    settings.model_name, nfn_trainer_set_size (&data.train), settings.zoo,
+                                    nfn_trainer_set_size (&data.val), nfn_trainer_set_size (&data.test),
+                                    nfn_model_param_count (model), resume > 0 ? ", resumed" : "");
   struct sigaction action = { .sa_handler = genpred_on_sigint, .sa_flags = SA_RESETHAND };
   sigemptyset (&action.sa_mask);
   sigaction (SIGINT, &action, NULL);
@@ -936,8 +1189,8 @@ nfn_cli_train_genpred (int argc, char **argv)
       g_autofree char *wall = nfn_cli_format_duration (report.seconds);
       printf ("run %" G_GINT64_FORMAT ": %s, best epoch %d of %d, test tau %.4f, R^2 %.4f (val tau %.4f)\n"
               "%zu parameters, %s wall time; model %s\nscatter %s\n",
-              report.run_id, kind_name, report.best_epoch, report.epochs_done, finish.test.tau, finish.test.r2,
-              finish.val.tau, report.params, wall, finish.model_path, finish.scatter_path);
+              report.run_id, settings.model_name, report.best_epoch, report.epochs_done, finish.test.tau,
+              finish.test.r2, finish.val.tau, report.params, wall, finish.model_path, finish.scatter_path);
     }
   status = 0;
 
@@ -949,10 +1202,28 @@ done:
   g_free (finish.scatter_path);
   nfn_model_free (model);
   genpred_data_clear (&data);
+  genpred_settings_clear (&settings);
   return status;
 }
 
 /* ---- nfn predict on genpred models ---- */
+
+/* One prediction: a JSON object in the array `b` is building, or a line on stdout. */
+static void
+genpred_emit_prediction (JsonBuilder *b, const char *net, double accuracy, gboolean json)
+{
+  if (json)
+    {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "network");
+      json_builder_add_string_value (b, net);
+      json_builder_set_member_name (b, "predicted_test_accuracy");
+      json_builder_add_double_value (b, accuracy);
+      json_builder_end_object (b);
+    }
+  else
+    printf ("%s: predicted test accuracy %.2f %%\n", net, 100 * accuracy);
+}
 
 int
 nfn_cli_predict_genpred (nfn_model *model, const NfnModelFileInfo *info, const char *model_path, int n_nets,
@@ -985,18 +1256,108 @@ nfn_cli_predict_genpred (nfn_model *model, const NfnModelFileInfo *info, const c
       nfn_status st = nfn_model_forward (model, &net->weights, 0, &logit);
       if (st != NFN_OK)
         return nfn_cli_fail ("predict: %s: %s", nets[k], nfn_status_message (st));
-      double accuracy = 1 / (1 + exp (-(double) logit[0]));
-      if (json)
-        {
-          json_builder_begin_object (b);
-          json_builder_set_member_name (b, "network");
-          json_builder_add_string_value (b, nets[k]);
-          json_builder_set_member_name (b, "predicted_test_accuracy");
-          json_builder_add_double_value (b, accuracy);
-          json_builder_end_object (b);
-        }
-      else
-        printf ("%s: predicted test accuracy %.2f %%\n", nets[k], 100 * accuracy);
+      genpred_emit_prediction (b, nets[k], 1 / (1 + exp (-(double) logit[0])), json);
+    }
+  json_builder_end_array (b);
+  if (json)
+    nfn_cli_print_json (b);
+  return 0;
+}
+
+gboolean
+nfn_cli_is_spectral_model (const char *path)
+{
+  g_autoptr (NfnSafetensors) st = nfn_safetensors_load (path, NULL);
+  return st && g_strcmp0 (nfn_safetensors_get_metadata (st, "nfn.format"), GENPRED_SPECTRAL_FORMAT) == 0;
+}
+
+/* The spectral model's space (widths and filter positions from "nfn.model") and its tensors;
+ * FALSE with a one-line error naming the file. */
+static gboolean
+genpred_spectral_load (const NfnSafetensors *st, const char *path, nfn_space *space, double *coef, double *fill,
+                       GError **error)
+{
+  if (g_strcmp0 (nfn_safetensors_get_metadata (st, "nfn.version"), GENPRED_SPECTRAL_VERSION) != 0)
+    {
+      nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, path, "a spectral model of another version (train it again)");
+      return FALSE;
+    }
+  const char *config = nfn_safetensors_get_metadata (st, "nfn.model");
+  g_autoptr (JsonNode) root = config ? json_from_string (config, NULL) : NULL;
+  JsonObject *o = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+  JsonObject *so = o && json_object_has_member (o, "space") && JSON_NODE_HOLDS_OBJECT (json_object_get_member (o, "space"))
+                     ? json_object_get_object_member (o, "space") : NULL;
+  JsonNode *wn = so ? json_object_get_member (so, "widths") : NULL, *fn = so ? json_object_get_member (so, "filter_positions") : NULL;
+  JsonArray *widths = wn && JSON_NODE_HOLDS_ARRAY (wn) ? json_node_get_array (wn) : NULL;
+  JsonArray *filters = fn && JSON_NODE_HOLDS_ARRAY (fn) ? json_node_get_array (fn) : NULL;
+  int L = widths ? (int) json_array_get_length (widths) - 1 : 0;
+  if (!o || g_strcmp0 (json_object_get_string_member_with_default (o, "kind", ""), "spectral") != 0 || !filters || L < 1
+      || L > NFN_MAX_LAYERS || (int) json_array_get_length (filters) != L)
+    {
+      nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, path,
+                          "nfn.model is not a spectral config with a space of L + 1 widths and L filter positions");
+      return FALSE;
+    }
+  int n[NFN_MAX_LAYERS + 1];
+  for (int i = 0; i <= L; i++)
+    n[i] = (int) json_array_get_int_element (widths, i);
+  gboolean valid = nfn_space_init (space, L, n) == NFN_OK;
+  for (int i = 1; i <= L; i++)
+    space->f[i] = (int) json_array_get_int_element (filters, i - 1);
+  if (!valid || nfn_space_check (space) != NFN_OK)
+    {
+      nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, path, "nfn.model's space is not a valid weight space");
+      return FALSE;
+    }
+  const NfnTensor *c = nfn_safetensors_find (st, "coefficients"), *f = nfn_safetensors_find (st, "alpha_fill");
+  if (!c || !f || c->rank != 1 || c->numel != (gsize) L + 1 || f->rank != 1
+      || f->numel != (gsize) L)
+    {
+      nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, path, "needs \"coefficients\" (%d) and \"alpha_fill\" (%d) for its"
+                          " %d-layer space", L + 1, L, L);
+      return FALSE;
+    }
+  for (int j = 0; j <= L; j++)
+    coef[j] = c->data[j];
+  for (int i = 0; i < L; i++)
+    fill[i] = f->data[i];
+  for (int j = 0; j <= L; j++)
+    if (!isfinite (coef[j]) || (j < L && !isfinite (fill[j])))
+      {
+        nfn_data_set_error (error, NFN_DATA_ERROR_NONFINITE, path, "its coefficients are not finite");
+        return FALSE;
+      }
+  return TRUE;
+}
+
+int
+nfn_cli_predict_spectral (const char *model_path, int n_nets, char **nets, gboolean json)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfnSafetensors) st = nfn_safetensors_load (model_path, &error);
+  nfn_space space;
+  double coef[NFN_MAX_LAYERS + 1], fill[NFN_MAX_LAYERS];
+  if (!st || !genpred_spectral_load (st, model_path, &space, coef, fill, &error))
+    return nfn_cli_fail_error (error);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_array (b);
+  for (int k = 0; k < n_nets; k++)
+    {
+      g_autoptr (NfnNetwork) net = nfn_network_load_spec (nets[k], &error);
+      if (!net)
+        return nfn_cli_fail_error (error);
+      if (!nfn_space_equal (&net->arch.space, &space))
+        return nfn_cli_fail ("predict: %s: its layer shapes differ from those of the CNNs the model %s was fitted on",
+                             nets[k], model_path);
+      nfn_powerlaw_fit fits[NFN_MAX_LAYERS];
+      double mean_alpha, alpha[NFN_MAX_LAYERS], accuracy;
+      nfn_status s = nfn_spectral_network (&net->weights, 0, fits, &mean_alpha);
+      if (s != NFN_OK)
+        return nfn_cli_fail ("predict: %s: spectral fit: %s", nets[k], nfn_status_message (s));
+      for (int i = 0; i < space.L; i++)
+        alpha[i] = fits[i].alpha;
+      genpred_linear_predict (alpha, 1, space.L, fill, coef, &accuracy);
+      genpred_emit_prediction (b, nets[k], accuracy, json);
     }
   json_builder_end_array (b);
   if (json)

@@ -3,19 +3,24 @@
  * accuracy is recomputed here from the stored weights and the MNIST test split; a rerun resumes
  * and other settings are refused; `nfn train genpred` trains an HNP predictor to a test τ well
  * above 0, writes its store rows, model and scatter PNG; `nfn predict` gives a CNN and its
- * hidden-neuron permutation the same prediction; the spectral baseline runs; bad input fails
- * with one line.
+ * hidden-neuron permutation the same prediction with every model (hnp, np, stat, spectral; the
+ * spectral file's prediction recomputed from its coefficients); a run killed after an epoch and
+ * resumed ends with the same model, bit for bit, as one never interrupted; bad input fails with
+ * one line.
  *
  * Shape letters: N networks, n test images. */
 #include <cairo.h>
 #include <glib/gstdio.h>
+#include <gio/gio.h>
 #include <math.h>
+#include <signal.h>
 #include <string.h>
 
 #include "clitestutil.h"
 #include "nfn_datasets.h"
 #include "nfn_network.h"
 #include "nfn_safetensors.h"
+#include "nfn_spectral.h"
 #include "nfn_store.h"
 #include "nfn_train.h"
 #include "nfn_zoo.h"
@@ -24,6 +29,7 @@
 
 /* The zoo every test reads, built once in main(). */
 static char *tmp_dir, *zoo_dir, *db_path;
+static gint64 spectral_run; /* the spectral baseline's run in db_path, once test_baselines ran */
 
 static char *
 tmp_file (const char *name)
@@ -163,6 +169,38 @@ scatter_dots (const char *png)
   return blue;
 }
 
+/* `nfn predict MODEL` gives CNN 3 of the zoo and a hidden-neuron permutation of it (whose
+ * weights do differ) the same predicted accuracy, in (0, 1); returns it. */
+static double
+assert_same_prediction_when_permuted (const char *model, const char *label)
+{
+  g_autofree char *spec = g_strdup_printf ("%s:3", zoo_dir);
+  g_autofree char *permuted = tmp_file ("permuted.safetensors");
+  run_result r = run_nfn ("permute", spec, "-o", permuted, "--seed", "9", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  run_result_clear (&r);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfnNetwork) a = nfn_network_load_spec (spec, &error);
+  g_autoptr (NfnNetwork) b = nfn_network_load (permuted, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (nfn_feature_max_abs_diff (&a->weights, &b->weights), >, 1e-3);
+  r = run_nfn ("predict", model, spec, permuted, "--json", NULL);
+  if (r.status != 0)
+    g_error ("nfn predict with the %s model failed: %s", label, r.err);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (parser, r.out, -1, NULL));
+  JsonArray *predictions = json_node_get_array (json_parser_get_root (parser));
+  g_assert_cmpuint (json_array_get_length (predictions), ==, 2);
+  double p0 = json_object_get_double_member (json_array_get_object_element (predictions, 0), "predicted_test_accuracy");
+  double p1 = json_object_get_double_member (json_array_get_object_element (predictions, 1), "predicted_test_accuracy");
+  g_test_message ("%s: predicted accuracy of network 3: %.6f, permuted: %.6f", label, p0, p1);
+  g_assert_cmpfloat (p0, >, 0);
+  g_assert_cmpfloat (p0, <, 1);
+  g_assert_cmpfloat (fabs (p0 - p1), <, 1e-5);
+  run_result_clear (&r);
+  return p0;
+}
+
 /* An HNP predictor trained on 80 networks ranks the 10 held-out ones: τ well above 0; the run,
  * its metrics, summary, model and figure are in the store. Then the model's prediction for a
  * CNN file and for its hidden-neuron permutation agree. */
@@ -214,63 +252,217 @@ test_hnp_learns_and_is_invariant (void)
     }
   g_assert_true (has_model && has_figure);
 
-  /* a CNN file and its hidden-neuron permutation: one prediction */
+  assert_same_prediction_when_permuted (model, "hnp");
   g_autofree char *spec = g_strdup_printf ("%s:3", zoo_dir);
-  g_autofree char *permuted = tmp_file ("permuted.safetensors");
-  r = run_nfn ("permute", spec, "-o", permuted, "--seed", "9", NULL);
-  g_assert_cmpint (r.status, ==, 0);
-  run_result_clear (&r);
-  r = run_nfn ("predict", model, spec, permuted, "--json", NULL);
-  g_assert_cmpint (r.status, ==, 0);
-  g_autoptr (JsonParser) predict_parser = json_parser_new ();
-  g_assert_true (json_parser_load_from_data (predict_parser, r.out, -1, NULL));
-  JsonArray *predictions = json_node_get_array (json_parser_get_root (predict_parser));
-  g_assert_cmpuint (json_array_get_length (predictions), ==, 2);
-  double p0 = json_object_get_double_member (json_array_get_object_element (predictions, 0), "predicted_test_accuracy");
-  double p1 = json_object_get_double_member (json_array_get_object_element (predictions, 1), "predicted_test_accuracy");
-  g_test_message ("predicted accuracy of network 3: %.6f, permuted: %.6f", p0, p1);
-  g_assert_cmpfloat (p0, >, 0);
-  g_assert_cmpfloat (p0, <, 1);
-  g_assert_cmpfloat (fabs (p0 - p1), <, 1e-5);
-  run_result_clear (&r);
-  /* the weights did change */
-  g_autoptr (NfnNetwork) a = nfn_network_load_spec (spec, &error);
-  g_autoptr (NfnNetwork) b = nfn_network_load (permuted, &error);
-  g_assert_no_error (error);
-  g_assert_cmpfloat (nfn_feature_max_abs_diff (&a->weights, &b->weights), >, 1e-3);
   r = run_nfn ("predict", model, spec, NULL);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_nonnull (strstr (r.out, "predicted test accuracy"));
   run_result_clear (&r);
 }
 
-/* The spectral baseline and StatNN on the same split: runs complete with their rows. */
+/* The spectral baseline, StatNN and NP on the same split: runs complete with their rows, and
+ * each model file predicts the same accuracy for a CNN and its permutation. The spectral file's
+ * prediction for a CNN is recomputed here from its coefficients and the CNN's per-layer α. */
 static void
 test_baselines (void)
 {
-  g_autofree char *png = tmp_file ("spectral.png");
+  g_autofree char *png = tmp_file ("spectral.png"), *spectral_model = tmp_file ("spectral.safetensors");
   run_result r = run_nfn ("train", "genpred", "--zoo", zoo_dir, "--model", "spectral", "--db", db_path, "--scatter", png,
-                          "--json", NULL);
+                          "-o", spectral_model, "--json", NULL);
   if (r.status != 0)
     g_error ("spectral failed: %s", r.err);
   g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonObject *summary = json_object_get_object_member (parse_object (parser, r.out), "summary");
-  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (summary, "coefficients")), ==, 5);
+  JsonObject *root = parse_object (parser, r.out), *summary = json_object_get_object_member (root, "summary");
+  spectral_run = json_object_get_int_member (root, "run");
+  JsonArray *coefficients = json_object_get_array_member (summary, "coefficients");
+  g_assert_cmpuint (json_array_get_length (coefficients), ==, 5);
   double tau = json_object_get_double_member (summary, "test_tau");
   double neg_alpha = json_object_get_double_member (summary, "tau_neg_alpha");
   g_test_message ("spectral: test tau %.3f (least squares on alpha), tau of -mean alpha %.3f", tau, neg_alpha);
   g_assert_true (isfinite (tau) && isfinite (neg_alpha));
   g_assert_cmpint (scatter_dots (png), >, 0);
+  g_assert_cmpstr (json_object_get_string_member (summary, "model_file"), ==, spectral_model);
   run_result_clear (&r);
 
+  /* the file holds the run's coefficients; its prediction is c_0 + Σ c_i α_i of the CNN */
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfnSafetensors) st = nfn_safetensors_load (spectral_model, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (nfn_safetensors_get_metadata (st, "nfn.task"), ==, "genpred");
+  NfnTensor *c = nfn_safetensors_find (st, "coefficients"), *fill = nfn_safetensors_find (st, "alpha_fill");
+  g_assert_nonnull (c);
+  g_assert_nonnull (fill);
+  g_assert_cmpuint (c->numel, ==, 5);
+  for (int j = 0; j < 5; j++)
+    g_assert_cmpfloat (c->data[j], ==, json_array_get_double_element (coefficients, j));
+  double predicted = assert_same_prediction_when_permuted (spectral_model, "spectral");
+  g_autofree char *spec = g_strdup_printf ("%s:3", zoo_dir);
+  g_autoptr (NfnNetwork) net = nfn_network_load_spec (spec, &error);
+  g_assert_no_error (error);
+  nfn_powerlaw_fit fits[4];
+  double mean_alpha, expected = c->data[0];
+  g_assert_cmpint (nfn_spectral_network (&net->weights, 0, fits, &mean_alpha), ==, NFN_OK);
+  for (int i = 0; i < 4; i++)
+    expected += c->data[1 + i] * (isfinite (fits[i].alpha) ? fits[i].alpha : fill->data[i]);
+  expected = CLAMP (expected, 0, 1);
+  g_test_message ("spectral: network 3 predicted %.6f, recomputed %.6f", predicted, expected);
+  g_assert_cmpfloat (fabs (predicted - expected), <, 1e-9);
+
+  g_autofree char *stat_model = tmp_file ("stat.safetensors");
   r = run_nfn ("train", "genpred", "--zoo", zoo_dir, "--model", "stat", "--epochs", "25", "--head", "64,64", "--batch",
-               "16", "--warmup", "20", "--db", db_path, "--scatter", png, "--json", NULL);
+               "16", "--warmup", "20", "--db", db_path, "--scatter", png, "-o", stat_model, "--json", NULL);
   if (r.status != 0)
     g_error ("stat failed: %s", r.err);
   g_autoptr (JsonParser) stat_parser = json_parser_new ();
   summary = json_object_get_object_member (parse_object (stat_parser, r.out), "summary");
   g_test_message ("stat: test tau %.3f", json_object_get_double_member (summary, "test_tau"));
   g_assert_cmpfloat (json_object_get_double_member (summary, "test_tau"), >, 0.2);
+  run_result_clear (&r);
+  assert_same_prediction_when_permuted (stat_model, "stat");
+
+  /* NP with its IO encoding: invariant to hidden permutations still */
+  g_autofree char *np_model = tmp_file ("np.safetensors");
+  r = run_nfn ("train", "genpred", "--zoo", zoo_dir, "--model", "np", "--epochs", "5", "--channels", "8", "--head", "32",
+               "--batch", "16", "--warmup", "10", "--threads", "2", "--db", db_path, "--scatter", png, "-o", np_model,
+               NULL);
+  if (r.status != 0)
+    g_error ("np failed: %s", r.err);
+  run_result_clear (&r);
+  assert_same_prediction_when_permuted (np_model, "np");
+}
+
+/* ---- kill and resume ---- */
+
+static void
+assert_same_model_files (const char *a, const char *b)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfnSafetensors) sa = nfn_safetensors_load (a, &error);
+  g_assert_no_error (error);
+  g_autoptr (NfnSafetensors) sb = nfn_safetensors_load (b, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (sa->tensors->len, ==, sb->tensors->len);
+  for (guint k = 0; k < sa->tensors->len; k++)
+    {
+      NfnTensor *ta = g_ptr_array_index (sa->tensors, k), *tb = nfn_safetensors_find (sb, ta->name);
+      g_assert_nonnull (tb);
+      g_assert_cmpuint (ta->numel, ==, tb->numel);
+      if (memcmp (ta->data, tb->data, ta->numel * sizeof (float)) != 0)
+        g_error ("tensor %s differs between the uninterrupted and the resumed run", ta->name);
+    }
+}
+
+/* The summary object of `nfn train genpred ARGS… --json`. */
+static JsonObject *
+train_summary (JsonParser *parser, const char *const *args)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (gpointer) g_getenv ("NFN_CLI"));
+  g_ptr_array_add (argv, "train");
+  g_ptr_array_add (argv, "genpred");
+  for (int k = 0; args[k]; k++)
+    g_ptr_array_add (argv, (gpointer) args[k]);
+  g_ptr_array_add (argv, "--json");
+  g_ptr_array_add (argv, NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  int wait_status;
+  g_autoptr (GError) error = NULL;
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &wait_status, &error);
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (wait_status, NULL))
+    g_error ("nfn train genpred failed: %s", err);
+  g_assert_true (json_parser_load_from_data (parser, out, -1, NULL));
+  return json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)), "summary");
+}
+
+/* A run SIGKILLed after its first checkpoint and continued with --resume RUN ends with the same
+ * model, bit for bit, as the same command never interrupted; resuming it again is refused. */
+static void
+test_kill_resume (void)
+{
+  g_autofree char *dir_whole = tmp_file ("whole"), *dir_killed = tmp_file ("killed");
+  g_assert_cmpint (g_mkdir_with_parents (dir_whole, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (dir_killed, 0755), ==, 0);
+  g_autofree char *db_whole = g_build_filename (dir_whole, "store.sqlite", NULL);
+  g_autofree char *db_killed = g_build_filename (dir_killed, "store.sqlite", NULL);
+  g_autofree char *model_whole = tmp_file ("whole.safetensors"), *model_killed = tmp_file ("killed.safetensors");
+  /* dropout and augmentation draw random numbers: the resumed run must draw the same ones */
+  const char *common[] = { "--zoo", zoo_dir, "--model", "hnp", "--channels", "8", "--head", "64,64", "--batch", "4",
+                           "--warmup", "20", "--epochs", "8", "--dropout", "0.1", "--head-dropout", "0.1", "--augment",
+                           "--seed", "3", "--threads", "2" };
+  const char *killed_args[G_N_ELEMENTS (common) + 8], *whole_args[G_N_ELEMENTS (common) + 5];
+  int n = 0;
+  killed_args[n++] = g_getenv ("NFN_CLI");
+  killed_args[n++] = "train";
+  killed_args[n++] = "genpred";
+  for (gsize k = 0; k < G_N_ELEMENTS (common); k++)
+    killed_args[n++] = whole_args[k] = common[k];
+  killed_args[n++] = "--db";
+  killed_args[n++] = db_killed;
+  killed_args[n++] = "-o";
+  killed_args[n++] = model_killed;
+  killed_args[n] = NULL;
+  n = G_N_ELEMENTS (common);
+  whole_args[n++] = "--db";
+  whole_args[n++] = db_whole;
+  whole_args[n++] = "-o";
+  whole_args[n++] = model_whole;
+  whole_args[n] = NULL;
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) child = g_subprocess_newv (killed_args, G_SUBPROCESS_FLAGS_STDOUT_SILENCE
+                                                                      | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  /* stderr is no terminal: a line per epoch, printed once the epoch's checkpoint is written and
+   * registered in the store (the store is not read meanwhile: the child owns it) */
+  g_autoptr (GDataInputStream) lines = g_data_input_stream_new (g_subprocess_get_stderr_pipe (child));
+  gboolean epoch_done = FALSE;
+  while (!epoch_done)
+    {
+      g_autofree char *line = g_data_input_stream_read_line (lines, NULL, NULL, &error);
+      g_assert_no_error (error);
+      if (!line)
+        break;
+      epoch_done = g_str_has_prefix (line, "epoch 1/8:");
+    }
+  g_assert_true (epoch_done);
+  g_subprocess_send_signal (child, SIGKILL);
+  g_assert_true (g_subprocess_wait (child, NULL, &error));
+  g_assert_true (g_subprocess_get_if_signaled (child)); /* killed mid-run, not finished */
+  g_assert_false (g_file_test (model_killed, G_FILE_TEST_EXISTS));
+  {
+    g_autoptr (NfnStore) store = nfn_store_open (db_killed, FALSE, &error);
+    g_assert_no_error (error);
+    g_autoptr (NfnRun) run = nfn_store_get_run (store, 1, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (run->status, ==, NFN_RUN_INTERRUPTED);
+  }
+
+  /* a resume takes nothing but the store and threads */
+  run_result r = run_nfn ("train", "genpred", "--resume", "1", "--zoo", zoo_dir, "--db", db_killed, NULL);
+  assert_one_line_error (&r, "--resume");
+  run_result_clear (&r);
+  const char *resume_args[] = { "--resume", "1", "--threads", "2", "--db", db_killed, NULL };
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *resumed = train_summary (parser, resume_args);
+  gint64 from = json_object_get_int_member (resumed, "resumed_from_epoch");
+  g_test_message ("killed after epoch %" G_GINT64_FORMAT " of 8, resumed: test tau %.4f", from,
+                  json_object_get_double_member (resumed, "test_tau"));
+  g_assert_cmpint (from, >=, 1);
+  g_assert_cmpint (from, <, 8);
+  g_assert_cmpint (json_object_get_int_member (resumed, "epochs"), ==, 8);
+  g_assert_cmpstr (json_object_get_string_member (resumed, "model_file"), ==, model_killed);
+
+  g_autoptr (JsonParser) whole_parser = json_parser_new ();
+  JsonObject *whole = train_summary (whole_parser, whole_args);
+  g_assert_cmpint (json_object_get_int_member (whole, "best_epoch"), ==, json_object_get_int_member (resumed, "best_epoch"));
+  g_assert_cmpint (json_object_get_int_member (whole, "steps"), ==, json_object_get_int_member (resumed, "steps"));
+  g_assert_cmpfloat (json_object_get_double_member (whole, "test_tau"), ==, json_object_get_double_member (resumed, "test_tau"));
+  assert_same_model_files (model_whole, model_killed);
+
+  /* a completed run does not resume */
+  r = run_nfn ("train", "genpred", "--resume", "1", "--db", db_killed, NULL);
+  assert_one_line_error (&r, "completed");
   run_result_clear (&r);
 }
 
@@ -293,10 +485,21 @@ test_errors (void)
   r = run_nfn ("sample", "-o", siren, NULL);
   g_assert_cmpint (r.status, ==, 0);
   run_result_clear (&r);
-  if (g_file_test (model, G_FILE_TEST_EXISTS))
+  g_autofree char *spectral_model = tmp_file ("spectral.safetensors");
+  const char *models[] = { model, spectral_model };
+  for (gsize k = 0; k < G_N_ELEMENTS (models); k++)
+    if (g_file_test (models[k], G_FILE_TEST_EXISTS))
+      {
+        r = run_nfn ("predict", models[k], siren, NULL);
+        assert_one_line_error (&r, siren);
+        run_result_clear (&r);
+      }
+  /* a spectral run has no checkpoint to resume */
+  if (spectral_run > 0)
     {
-      r = run_nfn ("predict", model, siren, NULL);
-      assert_one_line_error (&r, siren);
+      g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, spectral_run);
+      r = run_nfn ("train", "genpred", "--resume", id, "--db", db_path, NULL);
+      assert_one_line_error (&r, "spectral");
       run_result_clear (&r);
     }
 }
@@ -314,6 +517,7 @@ main (int argc, char **argv)
   g_test_add_func ("/genpred/zoo", test_zoo);
   g_test_add_func ("/genpred/hnp-learns-and-is-invariant", test_hnp_learns_and_is_invariant);
   g_test_add_func ("/genpred/baselines", test_baselines);
+  g_test_add_func ("/genpred/kill-resume", test_kill_resume);
   g_test_add_func ("/genpred/errors", test_errors);
   int status = g_test_run ();
   ctu_remove_dir (tmp_dir);
