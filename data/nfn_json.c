@@ -1,6 +1,37 @@
 #include "nfn_json.h"
 
+#include <math.h>
 #include <string.h>
+
+/* json-glib prints doubles with 17 significant digits, so 0.1 comes out as
+ * 0.10000000000000001. Writes to `out` the shortest text that reads back as the same double
+ * and returns its length, or 0 to keep the token (not such a number, or nothing shorter). */
+static size_t
+json_shortest_double (const char *token, size_t n, char out[G_ASCII_DTOSTR_BUF_SIZE])
+{
+  char text[64];
+  if (n >= sizeof text || !(g_ascii_isdigit (token[0]) || (token[0] == '-' && n > 1 && g_ascii_isdigit (token[1]))))
+    return 0;
+  memcpy (text, token, n);
+  text[n] = 0;
+  if (!strchr (text, '.') || n < 17)
+    return 0;
+  char *end;
+  double value = g_ascii_strtod (text, &end);
+  if (*end || !isfinite (value))
+    return 0;
+  for (int digits = 1; digits <= 16; digits++)
+    {
+      char format[8];
+      g_snprintf (format, sizeof format, "%%.%dg", digits);
+      g_ascii_formatd (out, G_ASCII_DTOSTR_BUF_SIZE, format, value);
+      size_t m = strlen (out);
+      /* keep it a JSON double: a decimal point or an exponent */
+      if (g_ascii_strtod (out, NULL) == value && m < n && strpbrk (out, ".eE"))
+        return m;
+    }
+  return 0;
+}
 
 /* Outside strings: "<mantissa>e<exponent>.0" → drop ".0"; "nan.0", "-nan.0", "inf.0",
  * "-inf.0" → "null". Inside strings nothing changes. */
@@ -49,6 +80,14 @@ nfn_json_repair_numbers (char *text)
               gboolean number = g_ascii_isdigit (token[0]) || ((token[0] == '-' || token[0] == '+') && g_ascii_isdigit (token[1]));
               if (number && strpbrk (token, "eE") && strchr (token, '.') == token + n - 2)
                 n -= 2;
+            }
+          char shortest[G_ASCII_DTOSTR_BUF_SIZE];
+          size_t m = json_shortest_double (start, n, shortest);
+          if (m > 0)
+            {
+              memcpy (out, shortest, m);
+              out += m;
+              continue;
             }
           memmove (out, start, n);
           out += n;

@@ -37,6 +37,27 @@ add_double (JsonBuilder *b, const char *name, double value)
   json_builder_add_double_value (b, value);
 }
 
+/* A float field as the shortest decimal that reads back as the same float, so a config shows
+ * 0.1 rather than 0.10000000149011612 and still round-trips exactly. */
+static void
+add_float (JsonBuilder *b, const char *name, float value)
+{
+  double shortest = value;
+  for (int digits = 6; digits <= 9; digits++)
+    {
+      char format[8], text[G_ASCII_DTOSTR_BUF_SIZE];
+      g_snprintf (format, sizeof format, "%%.%dg", digits);
+      g_ascii_formatd (text, sizeof text, format, (double) value); /* '.' in every locale */
+      double parsed = g_ascii_strtod (text, NULL);
+      if ((float) parsed == value)
+        {
+          shortest = parsed;
+          break;
+        }
+    }
+  add_double (b, name, shortest);
+}
+
 static void
 add_string (JsonBuilder *b, const char *name, const char *value)
 {
@@ -71,14 +92,14 @@ nfn_model_config_build_json (JsonBuilder *b, const nfn_model_config *cfg)
   add_int (b, "io_bands", cfg->io_bands);
   add_int (b, "depth", cfg->depth);
   add_int (b, "channels", cfg->channels);
-  add_double (b, "channel_dropout", cfg->channel_dropout);
+  add_float (b, "channel_dropout", cfg->channel_dropout);
   add_string (b, "activation", activation_names[cfg->activation]);
   add_int_array (b, "head_widths", cfg->head_widths, cfg->n_head);
-  add_double (b, "head_dropout", cfg->head_dropout);
+  add_float (b, "head_dropout", cfg->head_dropout);
   add_int (b, "n_out", cfg->n_out);
   add_string (b, "output", output_names[cfg->output]);
   add_int (b, "out_channels", cfg->out_channels);
-  add_double (b, "out_scale", cfg->out_scale);
+  add_float (b, "out_scale", cfg->out_scale);
   json_builder_set_member_name (b, "input_grad");
   json_builder_add_boolean_value (b, cfg->input_grad != 0);
   json_builder_end_object (b);

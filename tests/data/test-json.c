@@ -1,12 +1,14 @@
 /* test-json.c — every double json-glib writes comes out as valid JSON through nfn_json. */
 #include <math.h>
+#include <string.h>
 
 #include "nfn_json.h"
 
 static void
 test_numbers_round_trip (void)
 {
-  const double values[] = { 1e-8, 1e20, 0.5, 3, 1.5e-5, 1e300, -2e-7, 123456789012345.0, 1e-300, -0.0 };
+  const double values[] = { 1e-8, 1e20, 0.5, 3, 1.5e-5, 1e300, -2e-7, 123456789012345.0, 1e-300, -0.0,
+                           0.1, 0.3, 1.0 / 3.0, -0.7, 2.0 / 3.0 * 1e-9, 0.1 + 0.2 };
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_array (b);
   for (gsize k = 0; k < G_N_ELEMENTS (values); k++)
@@ -22,6 +24,11 @@ test_numbers_round_trip (void)
   JsonArray *a = json_node_get_array (json_parser_get_root (parser));
   for (gsize k = 0; k < G_N_ELEMENTS (values); k++)
     g_assert_cmpfloat (json_array_get_double_element (a, k), ==, values[k]);
+  /* the shortest text that reads back: 0.1 rather than json-glib's 0.10000000000000001; a
+   * double that needs 17 digits (0.1 + 0.2) keeps them */
+  g_assert_nonnull (strstr (text, ",0.1,0.3,"));
+  g_assert_nonnull (strstr (text, ",-0.7,"));
+  g_assert_nonnull (strstr (text, "0.30000000000000004"));
   /* non-finite numbers have no JSON spelling: null */
   g_assert_true (json_array_get_null_element (a, G_N_ELEMENTS (values)));
   g_assert_true (json_array_get_null_element (a, G_N_ELEMENTS (values) + 1));

@@ -234,6 +234,16 @@ test_config_json (void)
   g_assert_true (nfn_model_config_from_json (json, &cfg, "cfg", &error));
   g_assert_no_error (error);
   g_assert_cmpint (memcmp (&cfg, nfn_model_get_config (model), sizeof cfg), ==, 0);
+  /* float fields print as their shortest decimal (0.1, not 0.10000000149011612) and still
+   * read back to the same float */
+  nfn_model_config shown = cfg;
+  shown.head_dropout = 0.1f;
+  shown.channel_dropout = 0.3f;
+  g_autofree char *shown_json = nfn_model_config_to_json (&shown);
+  g_assert_nonnull (strstr (shown_json, "\"head_dropout\":0.1,"));
+  g_assert_nonnull (strstr (shown_json, "\"channel_dropout\":0.3,"));
+  g_assert_true (nfn_model_config_from_json (shown_json, &cfg, "cfg", &error));
+  g_assert_true (cfg.head_dropout == 0.1f && cfg.channel_dropout == 0.3f);
   const char *bad[][2] = {
     { "{\"kind\": \"np\"}", "\"space\"" },
     { "{\"kind\": \"xx\", \"space\": {\"widths\": [2, 1], \"filter_positions\": [1]}}", "\"kind\"" },
