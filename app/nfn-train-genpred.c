@@ -3,8 +3,10 @@
  * genpred` fits a predictor of each network's test accuracy, and `nfn predict` (through
  * nfn_cli_predict_genpred) applies one to a CNN file.
  *
- * The zoo is split once, by --split-seed alone, into train / val / test (80 / 10 / 10 %), so
- * every model sees the same split. Targets are the networks' test accuracies in [0, 1].
+ * The zoo is split once, by --split-seed alone, into train / val / test (80 / 10 / 10 % of its
+ * training runs, nfn_cnn_zoo_split: a run's checkpoints are near-duplicates and must not be
+ * on both sides), so every model sees the same split. Targets are the networks' test
+ * accuracies in [0, 1].
  *   hnp, np, stat: an nfn_model with one logit, sigmoid + binary cross-entropy, trained by the
  *                  shared trainer; the best epoch by validation Kendall τ; test τ, R².
  *   spectral:      WeightWatcher's α (engine/nfn_spectral.h) of every layer, then an ordinary
@@ -26,7 +28,6 @@
 #include <cairo.h>
 #include <fontconfig/fontconfig.h>
 #include <gsl/gsl_multifit.h>
-#include <gsl/gsl_randist.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -55,18 +56,20 @@ nfn_cli_zoo_cnn (int argc, char **argv)
   NfnCnnZooSettings defaults;
   nfn_cnn_zoo_settings_init (&defaults);
   int count = 0, threads = (int) g_get_num_processors (), shard_size = defaults.shard_size;
-  int epochs_max = defaults.ranges.epochs_max;
+  int epochs_max = defaults.ranges.epochs_max, checkpoints = defaults.checkpoints;
   double fraction_max = defaults.ranges.fraction_max;
   gint64 seed = 0;
   nfn_cnn_zoo_settings_clear (&defaults);
   GOptionEntry entries[] = {
     { "dataset", 0, 0, G_OPTION_ARG_STRING, &dataset, "fashion-mnist (default) or mnist", "NAME" },
-    { "count", 0, 0, G_OPTION_ARG_INT, &count, "networks to train", "N" },
+    { "count", 0, 0, G_OPTION_ARG_INT, &count, "training runs (each gives --checkpoints networks)", "N" },
+    { "checkpoints", 0, 0, G_OPTION_ARG_INT, &checkpoints, "networks saved per run, after 1/2^(K-1), …, 1/4, 1/2, all of its"
+      " steps (default 1: the final weights)", "K" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "seed of every draw (default 0)", "S" },
     { "epochs-max", 0, 0, G_OPTION_ARG_INT, &epochs_max, "epochs are drawn from 1 … E (default 4)", "E" },
     { "fraction-max", 0, 0, G_OPTION_ARG_DOUBLE, &fraction_max, "fractions of the train split are drawn from [0.1, F] (default 1; lower for quick zoos)", "F" },
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "networks trained at once, one per thread (default and maximum: the cores)", "T" },
-    { "shard-size", 0, 0, G_OPTION_ARG_INT, &shard_size, "networks per shard (default " G_STRINGIFY (NFN_CNN_ZOO_DEFAULT_SHARD_SIZE) ")", "K" },
+    { "shard-size", 0, 0, G_OPTION_ARG_INT, &shard_size, "training runs per shard (default " G_STRINGIFY (NFN_CNN_ZOO_DEFAULT_SHARD_SIZE) ")", "S" },
     { "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "experiment store (default: the XDG data dir)", "PATH" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "the zoo directory (created, or resumed)", "ZOO" },
     { NULL },
@@ -80,8 +83,9 @@ nfn_cli_zoo_cnn (int argc, char **argv)
     return nfn_cli_fail ("zoo cnn: unexpected argument \"%s\" (see nfn zoo cnn --help)", argv[1]);
   if (!out)
     return nfn_cli_fail ("zoo cnn: --out ZOO is required");
-  if (count < 1 || threads < 1 || shard_size < 1 || seed < 0 || epochs_max < 1 || !(fraction_max >= 0.1 && fraction_max <= 1))
-    return nfn_cli_fail ("zoo cnn: --count, --threads, --shard-size and --epochs-max must be ≥ 1, --seed ≥ 0,"
+  if (count < 1 || threads < 1 || shard_size < 1 || seed < 0 || epochs_max < 1 || checkpoints < 1
+      || checkpoints > G_MAXINT / count || checkpoints > G_MAXINT / shard_size || !(fraction_max >= 0.1 && fraction_max <= 1))
+    return nfn_cli_fail ("zoo cnn: --count, --threads, --shard-size, --checkpoints and --epochs-max must be ≥ 1, --seed ≥ 0,"
                          " --fraction-max in [0.1, 1]");
   threads = MIN (threads, (int) g_get_num_processors ());
 
@@ -94,6 +98,7 @@ nfn_cli_zoo_cnn (int argc, char **argv)
   settings.shard_size = shard_size;
   settings.ranges.epochs_max = epochs_max;
   settings.ranges.fraction_max = fraction_max;
+  settings.checkpoints = checkpoints;
 
   g_autoptr (NfnStore) store = nfn_cli_open_store (db, FALSE);
   if (!store)
@@ -102,7 +107,7 @@ nfn_cli_zoo_cnn (int argc, char **argv)
       return 1;
     }
   NfnCliZooDisplay display;
-  nfn_cli_zoo_display_init (&display, count, shard_size, "CNNs", "mean test accuracy", 100, "%");
+  nfn_cli_zoo_display_init (&display, count * checkpoints, shard_size * checkpoints, "CNNs", "mean test accuracy", 100, "%");
   NfnZooFitCallbacks callbacks = { .threads = threads, .progress = nfn_cli_zoo_progress, .user_data = &display,
                                    .cancel = nfn_cli_zoo_catch_sigint (), .shard_done = nfn_cli_zoo_shard_done };
   NfnZooFitReport report;
@@ -216,9 +221,8 @@ genpred_data_clear (GenpredData *d)
   memset (d, 0, sizeof *d);
 }
 
-/* The zoo's networks with their test accuracies, shuffled by mt19937(split_seed) and cut into
- * train / val / test; with `normalize` every tensor is standardised by the train split's
- * statistics. */
+/* The zoo's networks with their test accuracies, split by training run (nfn_cnn_zoo_split);
+ * with `normalize` every tensor is standardised by the train split's statistics. */
 static gboolean
 genpred_load (const char *path, guint64 split_seed, gboolean normalize, GenpredData *d, GError **error)
 {
@@ -234,14 +238,11 @@ genpred_load (const char *path, guint64 split_seed, gboolean normalize, GenpredD
                           " networks; run its nfn zoo cnn again)", nfn_zoo_dir_available (zoo), N);
       return FALSE;
     }
-  gint64 n_val = MAX (1, llround (N * GENPRED_VAL_FRACTION)), n_test = MAX (1, llround (N * GENPRED_TEST_FRACTION));
-  gint64 n_train = N - n_val - n_test;
-  if (n_train < 2 || N > G_MAXINT)
-    {
-      nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, path, "%" G_GINT64_FORMAT
-                          " networks are too few to split into train, val and test", N);
-      return FALSE;
-    }
+  g_autofree int *order = g_new (int, MAX (N, 1));
+  gint64 sizes[3];
+  if (!nfn_cnn_zoo_split (zoo, split_seed, GENPRED_VAL_FRACTION, GENPRED_TEST_FRACTION, order, sizes, error))
+    return FALSE;
+  gint64 n_train = sizes[0], n_val = sizes[1], n_test = sizes[2];
   NfnTrainerSet all = { 0 };
   all.target_dim = 1;
   all.targets = g_new (float, N);
@@ -252,16 +253,8 @@ genpred_load (const char *path, guint64 split_seed, gboolean normalize, GenpredD
       nfn_trainer_set_clear (&all);
       return FALSE;
     }
-  g_autofree int *order = g_new (int, N);
   for (gint64 k = 0; k < N; k++)
-    {
-      order[k] = (int) k;
-      all.source[k] = k;
-    }
-  gsl_rng *rng = gsl_rng_alloc (gsl_rng_mt19937);
-  gsl_rng_set (rng, (unsigned long) split_seed);
-  gsl_ran_shuffle (rng, order, (size_t) N, sizeof *order);
-  gsl_rng_free (rng);
+    all.source[k] = k;
   gboolean ok = nfn_trainer_set_gather (&d->train, &all, order, (int) n_train, error)
                 && nfn_trainer_set_gather (&d->val, &all, order + n_train, (int) n_val, error)
                 && nfn_trainer_set_gather (&d->test, &all, order + n_train + n_val, (int) n_test, error);
@@ -581,7 +574,7 @@ genpred_config_begin (JsonBuilder *b, const char *zoo, const char *model_name, g
   json_builder_set_member_name (b, "target");
   json_builder_add_string_value (b, GENPRED_TARGET);
   json_builder_set_member_name (b, "split");
-  json_builder_add_string_value (b, "train/val/test = 80/10/10 % of a shuffle by split_seed");
+  json_builder_add_string_value (b, "train/val/test = 80/10/10 % of the training runs, shuffled by split_seed (nfn_cnn_zoo_split)");
   json_builder_set_member_name (b, "split_seed");
   json_builder_add_int_value (b, split_seed);
 }
@@ -984,7 +977,7 @@ nfn_cli_train_genpred (int argc, char **argv)
   const NfnCliTrainSpec spec = {
     .entries = NFN_CLI_TRAIN_RESUME | NFN_CLI_TRAIN_WEIGHT_DECAY | NFN_CLI_TRAIN_FOURIER | NFN_CLI_TRAIN_HEAD
                | NFN_CLI_TRAIN_RAW_WEIGHTS,
-    .zoo_help = "a CNN zoo (nfn zoo cnn); split 80/10/10 into train/val/test",
+    .zoo_help = "a CNN zoo (nfn zoo cnn); split 80/10/10 by training run into train/val/test",
     .model_help = "hnp|np|stat|spectral (default hnp)",
     .out_help = "the model file (default: models/run-ID.safetensors beside the store)",
   };

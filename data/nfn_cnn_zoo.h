@@ -21,8 +21,20 @@
  * cores, so ours train for 1–4 epochs (measured: ~3.3 core-seconds per network on average,
  * about an hour for 2,000 on 2 idle cores), which keeps the spread of accuracies wide.
  *
- * Network n's draws and training come from two seeds, the (2n)-th and (2n+1)-th 32-bit outputs
- * of mt19937 seeded with the zoo's seed: a network does not depend on shards or threads.
+ * Training run r's draws and training come from two seeds, the (2r)-th and (2r+1)-th 32-bit
+ * outputs of mt19937 seeded with the zoo's seed: a network does not depend on shards or threads.
+ *
+ * Checkpoints: with K = settings.checkpoints > 1, each of the `count` training runs saves K
+ * checkpoints (engine/nfn_cnn_train.h: after ⌈T/2^(K−1−c)⌉ of its T steps, c = 0 … K−1, so
+ * …, T/4, T/2, T), as Unterthiner et al.'s zoo keeps several per run: more networks and a
+ * wider spread of accuracies for little more compute (each checkpoint costs one pass over the
+ * test split and the train-accuracy sample). The zoo then holds count·K networks, network
+ * n = r·K + c, with the extra metrics "run" (r), "checkpoint" (c), "step" (s_c) and "epoch"
+ * (s_c in epochs); its shards hold shard_size runs each (shard_size·K networks); its manifest's
+ * "training" records "checkpoints", so a resume with another K is refused. Run r's last
+ * checkpoint is bit for bit network r of the same zoo built with K = 1, and K = 1 (the
+ * default) writes exactly the zoo it always did. Predictors must split such a zoo by run
+ * (nfn_cnn_zoo_split): checkpoints of one run are near-duplicates.
  *
  * The zoo (kind NFN_ZOO_KIND_CNN_TRAIN, data/nfn_zoo.h) records per network the metrics
  * nfn_cnn_zoo_metrics lists; "activation" holds the nfn_activation value (0 relu, 1 tanh),
@@ -57,14 +69,18 @@ typedef struct {
 
 typedef struct {
   char *dataset;   /* "fashion-mnist" | "mnist" */
-  int count;       /* networks (≥ 1) */
+  int count;       /* training runs (≥ 1): count·checkpoints networks */
   guint64 seed;
-  int shard_size;
+  int shard_size;  /* runs per shard */
   NfnCnnZooRanges ranges;
+  int checkpoints; /* K ≥ 1 per run (see above) */
 } NfnCnnZooSettings;
 
-/* fashion-mnist, 0 networks (set count), seed 0, NFN_CNN_ZOO_DEFAULT_SHARD_SIZE, the ranges
- * above. Clear with nfn_cnn_zoo_settings_clear. */
+/* The metrics a zoo with checkpoints records after nfn_cnn_zoo_metrics (NULL-terminated). */
+extern const char *const nfn_cnn_zoo_checkpoint_metrics[];
+
+/* fashion-mnist, 0 runs (set count), seed 0, NFN_CNN_ZOO_DEFAULT_SHARD_SIZE, the ranges
+ * above, 1 checkpoint. Clear with nfn_cnn_zoo_settings_clear. */
 void nfn_cnn_zoo_settings_init (NfnCnnZooSettings *settings);
 void nfn_cnn_zoo_settings_clear (NfnCnnZooSettings *settings);
 
@@ -79,6 +95,20 @@ void nfn_cnn_zoo_network_seeds (guint64 zoo_seed, gint64 first, int K, unsigned 
  * train at once, one per thread. */
 gboolean nfn_cnn_zoo_build (const NfnCnnZooSettings *settings, const char *dir, NfnStore *store,
                             const NfnZooFitCallbacks *callbacks, NfnZooFitReport *report, GError **error);
+
+/* The checkpoints per run a zoo's manifest records (1 when it records none). */
+int nfn_cnn_zoo_dir_checkpoints (const NfnZooDir *zoo);
+
+/* Splits a finished zoo's N networks into train / val / test by training run, so that all
+ * checkpoints of a run land in one split: the runs (metric "run"; without it every network is
+ * its own run) in order of first appearance, shuffled by mt19937(split_seed) with
+ * gsl_ran_shuffle, then cut into max(1, round(R·test_fraction)) test runs after
+ * max(1, round(R·val_fraction)) val runs after the rest. order (N) gets the networks of the
+ * train runs, then val, then test (each run's in zoo order); sizes[3] their counts. With one
+ * network per run this is the plain shuffle of 0 … N−1. Fails (naming the zoo) with fewer than
+ * 2 train runs. */
+gboolean nfn_cnn_zoo_split (NfnZooDir *zoo, guint64 split_seed, double val_fraction, double test_fraction,
+                            int *order /* (N) */, gint64 sizes[3], GError **error);
 
 G_END_DECLS
 #endif

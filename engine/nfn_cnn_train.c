@@ -437,25 +437,92 @@ cnn_init_network (const nfn_arch *arch, const nfn_cnn_hparams *hp, gsl_rng *rng,
     }
 }
 
+long
+nfn_cnn_total_steps (const nfn_cnn_hparams *hp, int train_count)
+{
+  long subset = lround (hp->train_fraction * train_count);
+  subset = subset < 1 ? 1 : subset;
+  return (long) hp->epochs * ((subset + hp->batch_size - 1) / hp->batch_size);
+}
+
+void
+nfn_cnn_checkpoint_steps (long total_steps, int K, long *steps)
+{
+  for (int c = 0; c < K; c++)
+    {
+      int halvings = K - 1 - c;
+      /* beyond 62 halvings every step is ⌈T / huge⌉ = 1 (T ≥ 1) */
+      long divisor = halvings < 62 ? 1L << halvings : 0;
+      steps[c] = divisor ? (total_steps + divisor - 1) / divisor : (total_steps > 0);
+    }
+}
+
+/* The training state a checkpoint reads: what has happened so far in the run. */
+typedef struct {
+  const nfn_arch *arch;
+  const nfn_cnn_data *train, *test;
+  const int *order;    /* (train->count) the subset first: train accuracy's sample */
+  int sample;          /* images of it measured */
+  long steps_per_epoch;
+} cnn_run;
+
+/* Saves the worker's current parameters (params, or snapshot when they are unbounded or the
+ * run diverged) as network `net` of weights and measures it into result. */
+static nfn_status
+cnn_run_save (const cnn_run *run, cnn_worker *w, const float *params, nfn_feature *weights, int net,
+              nfn_cnn_result *result)
+{
+  cnn_unpack (&w->lay, params, weights, net);
+  nfn_status status = nfn_cnn_accuracy (run->arch, weights, net, run->train, run->order, run->sample,
+                                        &result->train_accuracy);
+  if (status == NFN_OK && run->test)
+    status = nfn_cnn_accuracy (run->arch, weights, net, run->test, NULL, run->test->count, &result->test_accuracy);
+  return status;
+}
+
+/* A checkpoint before the run's end: the state after `step` steps, with epochs_done and the
+ * mean loss of the epoch so far (the last whole epoch's when none of this one ran). */
+static nfn_status
+cnn_run_checkpoint (const cnn_run *run, cnn_worker *w, const nfn_cnn_result *so_far, long step, double loss_sum,
+                    int batches, nfn_feature *weights, int net, nfn_cnn_result *result)
+{
+  *result = *so_far;
+  result->final_loss = batches ? loss_sum / batches : so_far->final_loss;
+  result->step = step;
+  result->epoch = (double) step / run->steps_per_epoch;
+  int sound = !so_far->diverged && cnn_all_bounded (w->params, w->lay.P_train);
+  result->diverged = !sound;
+  return cnn_run_save (run, w, sound ? w->params : w->snapshot, weights, net, result);
+}
+
+/* Trains one run from `seed`, saving its K checkpoints into networks net … net+K−1. */
 static nfn_status
 cnn_worker_train (cnn_worker *w, const nfn_arch *arch, const nfn_cnn_hparams *hp, unsigned long seed,
-                  const nfn_cnn_data *train, const nfn_cnn_data *test, nfn_feature *weights, int net,
-                  nfn_cnn_result *result, volatile int *cancel, gsl_rng *rng)
+                  const nfn_cnn_data *train, const nfn_cnn_data *test, int K, nfn_feature *weights, int net,
+                  nfn_cnn_result *results /* (K) */, volatile int *cancel, gsl_rng *rng)
 {
-  memset (result, 0, sizeof *result);
+  nfn_cnn_result so_far = { 0 };
+  memset (results, 0, (size_t) K * sizeof *results);
   w->lay.trunk.act = arch->act;
   gsl_rng_set (rng, seed);
-  cnn_init_network (arch, hp, rng, weights, net);
-  cnn_pack (&w->lay, weights, net, w->params);
+  cnn_init_network (arch, hp, rng, weights, net + K - 1);
+  cnn_pack (&w->lay, weights, net + K - 1, w->params);
   memcpy (w->snapshot, w->params, w->lay.P * sizeof (float));
   memset (w->m, 0, w->lay.P * sizeof (float));
   memset (w->v, 0, w->lay.P * sizeof (float));
 
   int subset = (int) lround (hp->train_fraction * train->count);
   subset = subset < 1 ? 1 : subset;
+  long total = nfn_cnn_total_steps (hp, train->count);
+  long *planned = malloc ((size_t) K * sizeof *planned);
   int *order = malloc ((size_t) train->count * sizeof (int));
-  if (!order)
-    return NFN_ERR_NOMEM;
+  if (!order || !planned)
+    {
+      free (order);
+      free (planned);
+      return NFN_ERR_NOMEM;
+    }
+  nfn_cnn_checkpoint_steps (total, K, planned);
   for (int k = 0; k < train->count; k++)
     order[k] = k;
   /* the subset is the first `subset` of a random order; its own order is reshuffled per epoch */
@@ -464,14 +531,20 @@ cnn_worker_train (cnn_worker *w, const nfn_arch *arch, const nfn_cnn_hparams *hp
   if (!epoch_order)
     {
       free (order);
+      free (planned);
       return NFN_ERR_NOMEM;
     }
   memcpy (epoch_order, order, (size_t) subset * sizeof (int));
+  cnn_run run = { .arch = arch, .train = train, .test = test, .order = order,
+                  .sample = subset < NFN_CNN_TRAIN_ACCURACY_SAMPLE ? subset : NFN_CNN_TRAIN_ACCURACY_SAMPLE,
+                  .steps_per_epoch = (subset + hp->batch_size - 1) / hp->batch_size };
 
   cnn_optimizer opt;
   cnn_optimizer_init (&opt, hp);
   nfn_status status = NFN_OK;
-  for (int epoch = 0; epoch < hp->epochs && status == NFN_OK && !result->diverged; epoch++)
+  long step = 0;
+  int saved = 0; /* checkpoints saved; those planned at step T are saved after the loop */
+  for (int epoch = 0; epoch < hp->epochs && status == NFN_OK && !so_far.diverged; epoch++)
     {
       gsl_ran_shuffle (rng, epoch_order, (size_t) subset, sizeof (int));
       double loss_sum = 0;
@@ -496,7 +569,7 @@ cnn_worker_train (cnn_worker *w, const nfn_arch *arch, const nfn_cnn_hparams *hp
           if (status == NFN_ERR_NONFINITE)
             {
               status = NFN_OK;
-              result->diverged = 1;
+              so_far.diverged = 1;
               break;
             }
           if (status != NFN_OK)
@@ -504,30 +577,40 @@ cnn_worker_train (cnn_worker *w, const nfn_arch *arch, const nfn_cnn_hparams *hp
           cnn_optimizer_step (&opt, w->params, w->grads, w->m, w->v, w->lay.P_train);
           loss_sum += loss;
           batches++;
+          step++;
+          /* one at an epoch's end waits for that epoch's divergence check below */
+          for (; status == NFN_OK && saved < K && planned[saved] == step && planned[saved] < total
+                 && first + hp->batch_size < subset; saved++)
+            status = cnn_run_checkpoint (&run, w, &so_far, step, loss_sum, batches, weights, net + saved, &results[saved]);
+          if (status != NFN_OK)
+            break;
         }
       if (status != NFN_OK)
         break;
-      if (!result->diverged && !cnn_all_bounded (w->params, w->lay.P_train))
-        result->diverged = 1;
-      if (result->diverged)
+      if (!so_far.diverged && !cnn_all_bounded (w->params, w->lay.P_train))
+        so_far.diverged = 1;
+      if (so_far.diverged)
         memcpy (w->params, w->snapshot, w->lay.P * sizeof (float));
       else
         {
           memcpy (w->snapshot, w->params, w->lay.P * sizeof (float));
-          result->epochs_done = epoch + 1;
-          result->final_loss = batches ? loss_sum / batches : 0;
+          so_far.epochs_done = epoch + 1;
+          so_far.final_loss = batches ? loss_sum / batches : 0;
+          for (; status == NFN_OK && saved < K && planned[saved] <= step && planned[saved] < total; saved++)
+            status = cnn_run_checkpoint (&run, w, &so_far, step, 0, 0, weights, net + saved, &results[saved]);
         }
     }
-  if (status == NFN_OK)
+  /* the run's end (or where it stopped): every checkpoint left holds the final weights */
+  for (int c = saved; status == NFN_OK && c < K; c++)
     {
-      cnn_unpack (&w->lay, w->params, weights, net);
-      int sample = subset < NFN_CNN_TRAIN_ACCURACY_SAMPLE ? subset : NFN_CNN_TRAIN_ACCURACY_SAMPLE;
-      status = nfn_cnn_accuracy (arch, weights, net, train, order, sample, &result->train_accuracy);
-      if (status == NFN_OK && test)
-        status = nfn_cnn_accuracy (arch, weights, net, test, NULL, test->count, &result->test_accuracy);
+      results[c] = so_far;
+      results[c].step = planned[c];
+      results[c].epoch = (double) planned[c] / run.steps_per_epoch;
+      status = cnn_run_save (&run, w, w->params, weights, net + c, &results[c]);
     }
   free (order);
   free (epoch_order);
+  free (planned);
   return status;
 }
 
@@ -546,10 +629,18 @@ nfn_status
 nfn_cnn_train (const nfn_arch *arch, const nfn_cnn_hparams *hp, unsigned long seed, const nfn_cnn_data *train,
                const nfn_cnn_data *test, nfn_feature *weights, int net, nfn_cnn_result *result, volatile int *cancel)
 {
+  return nfn_cnn_train_checkpoints (arch, hp, seed, train, test, 1, weights, net, result, cancel);
+}
+
+nfn_status
+nfn_cnn_train_checkpoints (const nfn_arch *arch, const nfn_cnn_hparams *hp, unsigned long seed,
+                           const nfn_cnn_data *train, const nfn_cnn_data *test, int K, nfn_feature *weights, int net,
+                           nfn_cnn_result *results, volatile int *cancel)
+{
   nfn_status status = cnn_check_call (arch, train, test, weights);
   if (status != NFN_OK)
     return status;
-  if (nfn_cnn_hparams_check (hp) != NFN_OK || !result || net < 0 || net >= weights->B)
+  if (nfn_cnn_hparams_check (hp) != NFN_OK || !results || K < 1 || net < 0 || net > weights->B - K)
     return NFN_ERR_ARG;
   nfn_arch mine = *arch;
   mine.act = hp->act;
@@ -559,7 +650,7 @@ nfn_cnn_train (const nfn_arch *arch, const nfn_cnn_hparams *hp, unsigned long se
     return NFN_ERR_NOMEM;
   if ((status = cnn_worker_alloc (&w, &mine, hp->batch_size)) == NFN_OK)
     {
-      status = cnn_worker_train (&w, &mine, hp, seed, train, test, weights, net, result, cancel, rng);
+      status = cnn_worker_train (&w, &mine, hp, seed, train, test, K, weights, net, results, cancel, rng);
       cnn_worker_free (&w);
     }
   gsl_rng_free (rng);
@@ -576,9 +667,10 @@ nfn_cnn_train_many (const nfn_arch *arch, const nfn_cnn_hparams *hp, const unsig
   nfn_status status = cnn_check_call (arch, train, test, weights);
   if (status != NFN_OK)
     return status;
-  if (!hp || !seeds || !options || options->threads < 1 || !results)
+  const int K = options && options->checkpoints > 1 ? options->checkpoints : 1;
+  if (!hp || !seeds || !options || options->threads < 1 || !results || options->checkpoints < 0 || weights->B % K != 0)
     return NFN_ERR_ARG;
-  const int B = weights->B;
+  const int B = weights->B / K; /* runs */
   int batch_max = 1;
   for (int b = 0; b < B; b++)
     {
@@ -611,14 +703,14 @@ nfn_cnn_train_many (const nfn_arch *arch, const nfn_cnn_hparams *hp, const unsig
         if (own != NFN_OK || current != NFN_OK)
           continue;
         mine.act = hp[b].act;
-        own = cnn_worker_train (&w, &mine, &hp[b], seeds[b], train, test, weights, b, &results[b],
+        own = cnn_worker_train (&w, &mine, &hp[b], seeds[b], train, test, K, weights, b * K, &results[(size_t) b * K],
                                 options->cancel, rng);
 #pragma omp critical (nfn_cnn_status)
         {
           if (own != NFN_OK)
             status = status == NFN_OK ? own : status;
           else if (options->progress)
-            options->progress (++done, B, options->progress_data);
+            options->progress (++done * K, B * K, options->progress_data);
         }
       }
     cnn_worker_free (&w);

@@ -22,6 +22,16 @@
  * if none): such a network is kept, flagged `diverged` (huge finite weights would be as useless
  * to a model that reads weights as NaNs).
  *
+ * Checkpoints (Unterthiner et al. keep several per training run): a run of T optimiser steps
+ * (T = epochs·⌈subset/batch_size⌉) can save K ≥ 1 checkpoints, checkpoint c = 0 … K−1 after
+ * step s_c = ⌈T / 2^(K−1−c)⌉ (…, T/4, T/2, T): halving the distance to the end, because a
+ * network's accuracy moves most early, so the checkpoints spread the accuracies. Saving one
+ * only reads the state (no random draws), so a run's last checkpoint is, bit for bit, the
+ * network the same run gives with K = 1. A checkpoint mid-epoch whose weights are not within
+ * ±NFN_CNN_DIVERGED_WEIGHT keeps the last sound epoch's instead (flagged diverged, as at an
+ * epoch end); checkpoints after a run stopped early (diverged) hold its final weights. A
+ * checkpoint at an epoch's end is saved after that epoch's divergence check.
+ *
  * Same hyperparameters and seed give the same bytes whenever BLAS runs one thread per network,
  * as nfn_cnn_train_many always arranges: threads never change a network.
  *
@@ -84,9 +94,15 @@ typedef struct {
 typedef struct {
   double train_accuracy;  /* on ≤ NFN_CNN_TRAIN_ACCURACY_SAMPLE of its training images */
   double test_accuracy;   /* on the whole test set */
-  double final_loss;      /* mean training loss (without the L2 term) of the last epoch run */
-  int epochs_done;        /* epochs that ended sound (the weights kept are the last one's) */
-  int diverged;           /* 1 when training stopped on a non-finite loss or a huge weight */
+  double final_loss;      /* mean training loss (with the L2 term) of the last epoch run;
+                             a checkpoint mid-epoch: of that epoch's steps so far */
+  int epochs_done;        /* epochs that ended sound (the weights kept are the last one's),
+                             by the checkpoint */
+  int diverged;           /* 1 when training stopped on a non-finite loss or a huge weight
+                             (a checkpoint: by then, or its weights were unbounded) */
+  long step;              /* the optimiser steps at which the checkpoint was saved (planned s_c,
+                             also when the run stopped earlier); the run's T for K = 1 */
+  double epoch;           /* step in epochs: step / ⌈subset/batch_size⌉ */
 } nfn_cnn_result;
 
 /* The Small CNN Zoo's network: n_0 = 1 channel, three 3×3 conv layers of 16 channels, stride 2,
@@ -108,6 +124,17 @@ nfn_status nfn_cnn_accuracy (const nfn_arch *arch, const nfn_feature *weights, i
 nfn_status nfn_cnn_train (const nfn_arch *arch, const nfn_cnn_hparams *hp, unsigned long seed, const nfn_cnn_data *train,
                           const nfn_cnn_data *test, nfn_feature *weights, int net, nfn_cnn_result *result,
                           volatile int *cancel);
+
+/* The same run saving K ≥ 1 checkpoints (see above) into networks net … net+K−1 of weights,
+ * with results (K); checkpoint K−1 is what nfn_cnn_train gives. */
+nfn_status nfn_cnn_train_checkpoints (const nfn_arch *arch, const nfn_cnn_hparams *hp, unsigned long seed,
+                                      const nfn_cnn_data *train, const nfn_cnn_data *test, int K, nfn_feature *weights,
+                                      int net, nfn_cnn_result *results /* (K) */, volatile int *cancel);
+
+/* A run's optimiser steps T on a train set of train_count images, and its K checkpoint steps
+ * s_c = ⌈T / 2^(K−1−c)⌉ (non-decreasing, s_{K−1} = T). */
+long nfn_cnn_total_steps (const nfn_cnn_hparams *hp, int train_count);
+void nfn_cnn_checkpoint_steps (long total_steps, int K, long *steps /* (K) */);
 
 /* The loss a training step sees, for tests: one minibatch x (N, n_0·H·W) through the trunk
  * and head as training runs them, with dropout masks drawn from rng (dropout 0: none), the
@@ -132,14 +159,17 @@ typedef struct {
   nfn_cnn_progress_fn progress; /* may be NULL */
   void *progress_data;
   volatile int *cancel;         /* may be NULL */
+  int checkpoints;              /* K per run; 0 or 1: the final weights only */
 } nfn_cnn_train_options;
 
-/* Trains networks b = 0 … B−1 of weights (C = 1, arch->space) with hp[b] and seeds[b], as
- * nfn_cnn_train does each. The first error stops the others. */
-nfn_status nfn_cnn_train_many (const nfn_arch *arch, const nfn_cnn_hparams *hp /* (B) */,
-                               const unsigned long *seeds /* (B) */, const nfn_cnn_data *train,
+/* Trains runs r = 0 … R−1 with hp[r] and seeds[r], as nfn_cnn_train_checkpoints does each,
+ * run r's K checkpoints into networks r·K … r·K+K−1 of weights (C = 1, arch->space, B = R·K)
+ * and results. Progress counts networks (K per finished run). The first error stops the
+ * others. */
+nfn_status nfn_cnn_train_many (const nfn_arch *arch, const nfn_cnn_hparams *hp /* (R) */,
+                               const unsigned long *seeds /* (R) */, const nfn_cnn_data *train,
                                const nfn_cnn_data *test, const nfn_cnn_train_options *options,
-                               nfn_feature *weights, nfn_cnn_result *results /* (B) */);
+                               nfn_feature *weights, nfn_cnn_result *results /* (R·K) */);
 
 #ifdef __cplusplus
 }

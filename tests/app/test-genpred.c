@@ -5,8 +5,8 @@
  * above 0, writes its store rows, model and scatter PNG; `nfn predict` gives a CNN and its
  * hidden-neuron permutation the same prediction with every model (hnp, np, stat, spectral; the
  * spectral file's prediction recomputed from its coefficients); a run killed after an epoch and
- * resumed ends with the same model, bit for bit, as one never interrupted; bad input fails with
- * one line.
+ * resumed ends with the same model, bit for bit, as one never interrupted; bad input (and a
+ * resume with another --checkpoints) fails with one line.
  *
  * Shape letters: N networks, n test images. */
 #include <cairo.h>
@@ -479,6 +479,16 @@ test_errors (void)
   run_result_clear (&r);
   r = run_nfn ("zoo", "cnn", "--count", "0", "--out", missing, "--db", db_path, NULL);
   assert_one_line_error (&r, "--count");
+  run_result_clear (&r);
+  r = run_nfn ("zoo", "cnn", "--count", "4", "--checkpoints", "0", "--out", missing, "--db", db_path, NULL);
+  assert_one_line_error (&r, "--checkpoints");
+  run_result_clear (&r);
+  /* the zoo records its checkpoints per run: resuming with another K is refused before any work */
+  r = run_nfn ("zoo", "cnn", "--dataset", "mnist", "--count", G_STRINGIFY (ZOO_COUNT), "--shard-size", "50",
+               "--epochs-max", "2", "--fraction-max", "0.25", "--seed", "5", "--checkpoints", "2", "--db", db_path,
+               "--out", zoo_dir, NULL);
+  assert_one_line_error (&r, "zoo.json");
+  g_assert_nonnull (strstr (r.err, "1 checkpoints per run, not 2"));
   run_result_clear (&r);
   /* a SIREN is no CNN of the model's shape */
   g_autofree char *siren = tmp_file ("siren.safetensors"), *model = tmp_file ("hnp.safetensors");

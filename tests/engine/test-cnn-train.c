@@ -3,7 +3,8 @@
  * Checked against independent computations: the trunk + head that training runs against the
  * assembled network's nfn_net_forward and a cross-entropy computed here; its gradient (dropout,
  * L2 and all) against finite differences; each optimiser lowering the loss of a tiny
- * synthetic task; bitwise determinism across threads; divergence kept finite. Then NP and HNP
+ * synthetic task; bitwise determinism across threads; divergence kept finite; checkpoints (the
+ * last equals the K = 1 run, one at an epoch's end equals a run stopped there). Then NP and HNP
  * equivariance and invariance on the space 1→16→16→16→10 with f = 9, 9, 9, 1 (filter positions
  * as channels), and an HNP model that is NOT invariant to a permutation outside its group.
  *
@@ -311,6 +312,134 @@ test_threads_deterministic_and_divergence (void)
   gsl_rng_free (rng);
 }
 
+/* Network `net` of a (C = 1) and network `net_b` of b are the same bytes. */
+static void
+assert_same_network (const nfn_feature *a, int net_a, const nfn_feature *b, int net_b)
+{
+  nfn_feature x, y;
+  g_assert_cmpint (nfn_feature_alloc (&x, &a->space, 1, 1), ==, NFN_OK);
+  g_assert_cmpint (nfn_feature_alloc (&y, &b->space, 1, 1), ==, NFN_OK);
+  nfn_feature_get_network (a, net_a, &x);
+  nfn_feature_get_network (b, net_b, &y);
+  g_assert_cmpint (memcmp (x.data, y.data, x.size * sizeof (float)), ==, 0);
+  nfn_feature_free (&x);
+  nfn_feature_free (&y);
+}
+
+/* Largest weight change between networks c − 1 and c of f. */
+static double
+checkpoint_moved (const nfn_feature *f, int c)
+{
+  nfn_feature x, y;
+  g_assert_cmpint (nfn_feature_alloc (&x, &f->space, 1, 1), ==, NFN_OK);
+  g_assert_cmpint (nfn_feature_alloc (&y, &f->space, 1, 1), ==, NFN_OK);
+  nfn_feature_get_network (f, c - 1, &x);
+  nfn_feature_get_network (f, c, &y);
+  double moved = nfn_feature_max_abs_diff (&x, &y);
+  nfn_feature_free (&x);
+  nfn_feature_free (&y);
+  return moved;
+}
+
+/* A run's K checkpoints: steps ⌈T/2^(K−1−c)⌉ counted here; the last checkpoint is, bit for
+ * bit, what nfn_cnn_train gives; the first of K = 2 on a 2-epoch run sits at the first epoch's
+ * end and equals, bit for bit, the same run cut to 1 epoch (weights, accuracies, loss); the
+ * threaded many-run path gives the same bytes; a diverging run's checkpoints stay finite. */
+static void
+test_checkpoints (void)
+{
+  gsl_rng *rng = tu_rng ();
+  const int N = 100, K = 4;
+  float *images = g_new (float, N * PIXELS);
+  uint8_t labels[100];
+  make_images (images, labels, N, rng);
+  nfn_cnn_data train = { images, labels, N };
+  nfn_arch arch;
+  zoo_arch (&arch, NFN_ACT_RELU);
+  nfn_set_threads (1); /* as the many-run workers do: bit-exact comparisons across paths */
+  nfn_cnn_hparams hp = default_hparams (NFN_CNN_OPT_ADAM, 0.01);
+  hp.epochs = 3;
+  hp.train_fraction = 0.9; /* 90 images, batches of 16: 6 steps per epoch, the last one short */
+  hp.dropout = 0.2;
+  long steps[4];
+  g_assert_cmpint (nfn_cnn_total_steps (&hp, N), ==, 18);
+  nfn_cnn_checkpoint_steps (18, K, steps);
+  const long expected_steps[4] = { 3, 5, 9, 18 }; /* ⌈18/8⌉, ⌈18/4⌉, ⌈18/2⌉, 18 */
+  for (int c = 0; c < K; c++)
+    g_assert_cmpint (steps[c], ==, expected_steps[c]);
+  nfn_cnn_checkpoint_steps (1, 3, steps);
+  g_assert_cmpint (steps[0], ==, 1); /* never before the first step when T ≥ 1 */
+
+  nfn_feature ckpt, final;
+  g_assert_cmpint (nfn_feature_alloc (&ckpt, &arch.space, K, 1), ==, NFN_OK);
+  g_assert_cmpint (nfn_feature_alloc (&final, &arch.space, 1, 1), ==, NFN_OK);
+  nfn_cnn_result results[4], single;
+  g_assert_cmpint (nfn_cnn_train_checkpoints (&arch, &hp, 21, &train, &train, K, &ckpt, 0, results, NULL), ==, NFN_OK);
+  g_assert_cmpint (nfn_cnn_train (&arch, &hp, 21, &train, &train, &final, 0, &single, NULL), ==, NFN_OK);
+  assert_same_network (&ckpt, K - 1, &final, 0);
+  g_assert_cmpmem (&results[K - 1], sizeof single, &single, sizeof single);
+  for (int c = 0; c < K; c++)
+    {
+      g_test_message ("checkpoint %d: step %ld (epoch %.3f), epochs done %d, loss %.3f, train acc %.3f", c,
+                      results[c].step, results[c].epoch, results[c].epochs_done, results[c].final_loss,
+                      results[c].train_accuracy);
+      g_assert_cmpint (results[c].step, ==, expected_steps[c]);
+      g_assert_cmpfloat (results[c].epoch, ==, expected_steps[c] / 6.0);
+      g_assert_cmpint (results[c].epochs_done, ==, (int) (expected_steps[c] / 6));
+      g_assert_false (results[c].diverged);
+      if (c > 0) /* the weights move between checkpoints */
+        g_assert_cmpfloat (checkpoint_moved (&ckpt, c), >, 1e-4);
+    }
+
+  /* K = 2 on 2 epochs: checkpoint 0 at step 6, the first epoch's end, is the 1-epoch run */
+  hp.epochs = 2;
+  nfn_feature two;
+  g_assert_cmpint (nfn_feature_alloc (&two, &arch.space, 2, 1), ==, NFN_OK);
+  g_assert_cmpint (nfn_cnn_train_checkpoints (&arch, &hp, 21, &train, &train, 2, &two, 0, results, NULL), ==, NFN_OK);
+  hp.epochs = 1;
+  g_assert_cmpint (nfn_cnn_train (&arch, &hp, 21, &train, &train, &final, 0, &single, NULL), ==, NFN_OK);
+  g_assert_cmpint (results[0].step, ==, 6);
+  assert_same_network (&two, 0, &final, 0);
+  g_assert_cmpfloat (results[0].final_loss, ==, single.final_loss);
+  g_assert_cmpfloat (results[0].train_accuracy, ==, single.train_accuracy);
+  g_assert_cmpfloat (results[0].test_accuracy, ==, single.test_accuracy);
+  g_assert_cmpint (results[0].epochs_done, ==, 1);
+
+  /* many runs, threaded: the same bytes as one by one; a huge rate diverges, finite */
+  nfn_cnn_hparams many_hp[2] = { hp, hp };
+  many_hp[0].epochs = 3;
+  many_hp[1].optimizer = NFN_CNN_OPT_SGD;
+  many_hp[1].lr = 1e6;
+  unsigned long seeds[2] = { 21, 22 };
+  nfn_feature many, one;
+  g_assert_cmpint (nfn_feature_alloc (&many, &arch.space, 2 * K, 1), ==, NFN_OK);
+  g_assert_cmpint (nfn_feature_alloc (&one, &arch.space, 2 * K, 1), ==, NFN_OK);
+  nfn_cnn_result many_results[8], one_results[8];
+  nfn_cnn_train_options options = { .threads = 2, .checkpoints = K };
+  g_assert_cmpint (nfn_cnn_train_many (&arch, many_hp, seeds, &train, &train, &options, &many, many_results), ==, NFN_OK);
+  for (int r = 0; r < 2; r++)
+    g_assert_cmpint (nfn_cnn_train_checkpoints (&arch, &many_hp[r], seeds[r], &train, &train, K, &one, r * K,
+                                                &one_results[r * K], NULL), ==, NFN_OK);
+  g_assert_cmpint (memcmp (many.data, one.data, many.size * sizeof (float)), ==, 0);
+  g_assert_cmpmem (many_results, sizeof many_results, one_results, sizeof one_results);
+  for (int c = 0; c < K; c++)
+    assert_same_network (&many, c, &ckpt, c);
+  g_assert_cmpint (nfn_feature_check_finite (&many), ==, NFN_OK);
+  for (int c = 0; c < K; c++)
+    g_assert_true (many_results[K + c].diverged);
+  options.checkpoints = 3; /* 8 networks are not whole runs of 3 */
+  g_assert_cmpint (nfn_cnn_train_many (&arch, many_hp, seeds, &train, &train, &options, &many, many_results), ==, NFN_ERR_ARG);
+
+  nfn_set_threads (2);
+  nfn_feature_free (&ckpt);
+  nfn_feature_free (&final);
+  nfn_feature_free (&two);
+  nfn_feature_free (&many);
+  nfn_feature_free (&one);
+  g_free (images);
+  gsl_rng_free (rng);
+}
+
 /* The init schemes, seen through a training run whose learning rate is too small to move a
  * weight: every weight tensor's sample std is He's √(2/fan_in), Glorot's √(2/(fan_in+fan_out))
  * or the given std, and biases are 0. */
@@ -515,6 +644,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cnn-train/optimisers-learn", test_optimisers_learn);
   g_test_add_func ("/cnn-train/threads-deterministic-and-divergence", test_threads_deterministic_and_divergence);
   g_test_add_func ("/cnn-train/init-schemes", test_init_schemes);
+  g_test_add_func ("/cnn-train/checkpoints", test_checkpoints);
   g_test_add_func ("/cnn-train/equivariance-on-zoo-space", test_equivariance_on_zoo_space);
   g_test_add_func ("/cnn-train/model-invariance-on-zoo-space", test_model_invariance_on_zoo_space);
   return g_test_run ();
