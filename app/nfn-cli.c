@@ -209,10 +209,30 @@ train_started (const char *description, gpointer display)
   d->header = g_strdup (description);
 }
 
+NfnStore *
+nfn_cli_train_open (GOptionContext *context, const char *command, const NfnCliTrainSpec *spec, NfnTaskOptions *options,
+                    NfnCliTrainArgs *args, int *argc, char ***argv)
+{
+  if (!nfn_cli_parse (context, argc, argv))
+    return NULL;
+  nfn_cli_train_finish_options (spec, options, args);
+  if (*argc != 1)
+    {
+      nfn_cli_fail ("%s: unexpected argument \"%s\" (see nfn %s --help)", command, (*argv)[1], command);
+      return NULL;
+    }
+  if (nfn_cli_train_check_resume (command, options->resume,
+                                  options->transform || options->zoo || options->val || options->test || options->model
+                                      || options->out))
+    return NULL;
+  return nfn_cli_open_store (args->db, FALSE);
+}
+
 gboolean
 nfn_cli_train_run (NfnCliTaskRunFunc run, const NfnTaskOptions *options, NfnStore *store, const char *metric,
-                   gboolean percent, NfnTaskResult *result, GError **error)
+                   gboolean percent, NfnTaskResult *result)
 {
+  g_autoptr (GError) error = NULL;
   NfnCliTrainDisplay display;
   nfn_cli_train_display_init (&display, metric, percent);
   NfnTaskHooks hooks = { .started = train_started, .progress = nfn_cli_train_progress, .user_data = &display,
@@ -220,10 +240,20 @@ nfn_cli_train_run (NfnCliTaskRunFunc run, const NfnTaskOptions *options, NfnStor
   struct sigaction action = { .sa_handler = train_on_sigint, .sa_flags = SA_RESETHAND };
   sigemptyset (&action.sa_mask);
   sigaction (SIGINT, &action, NULL);
-  gboolean ok = run (options, store, &hooks, NULL, result, error);
+  gboolean ok = run (options, store, &hooks, NULL, result, &error);
   signal (SIGINT, SIG_DFL);
   nfn_cli_train_display_end (&display);
+  if (!ok)
+    nfn_cli_fail_error (error);
   return ok;
+}
+
+void
+nfn_cli_train_clear (NfnTaskResult *result, NfnTaskOptions *options, NfnCliTrainArgs *args)
+{
+  nfn_task_result_clear (result);
+  nfn_task_options_clear (options);
+  nfn_cli_train_args_clear (args);
 }
 
 void

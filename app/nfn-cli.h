@@ -64,12 +64,21 @@ void nfn_cli_train_args_clear (NfnCliTrainArgs *args);
 /* The shared resume check of the arguments: a run id > 0, and nothing else that names the
  * run's settings (`settings_given`). Prints the one-line error and returns 1, else 0. */
 int nfn_cli_train_check_resume (const char *command, gint64 resume, gboolean settings_given);
+/* The steps of a task's `nfn train` (data/nfn_task.h) before its run: parse `context` (its
+ * main group nfn_cli_train_group's), apply the flags, refuse a stray argument and, beside
+ * --resume, any zoo, model, out or transform; open the store. `command` ("train edit") names
+ * the command in errors. Prints the one-line error and returns NULL on failure. */
+NfnStore *nfn_cli_train_open (GOptionContext *context, const char *command, const NfnCliTrainSpec *spec,
+                              NfnTaskOptions *options, NfnCliTrainArgs *args, int *argc, char ***argv);
 /* Runs a task (data/nfn_task.h) with the progress display (`metric`, `percent`: as
- * nfn_cli_train_display_init) and Ctrl-C as cancel (a second one kills). FALSE with error. */
+ * nfn_cli_train_display_init) and Ctrl-C as cancel (a second one kills). On failure prints the
+ * one-line error and returns FALSE. */
 typedef gboolean (*NfnCliTaskRunFunc) (const NfnTaskOptions *options, NfnStore *store, const NfnTaskHooks *hooks,
                                        GCancellable *cancellable, NfnTaskResult *result, GError **error);
 gboolean nfn_cli_train_run (NfnCliTaskRunFunc run, const NfnTaskOptions *options, NfnStore *store, const char *metric,
-                            gboolean percent, NfnTaskResult *result, GError **error);
+                            gboolean percent, NfnTaskResult *result);
+/* The end of every `nfn train TASK`: frees the result, the options and the arguments. */
+void nfn_cli_train_clear (NfnTaskResult *result, NfnTaskOptions *options, NfnCliTrainArgs *args);
 /* {"run": ID, "summary": {...}} on stdout. */
 void nfn_cli_train_print_summary_json (const NfnTaskResult *result);
 

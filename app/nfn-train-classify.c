@@ -31,26 +31,9 @@ nfn_cli_train_classify (int argc, char **argv)
   g_option_context_set_main_group (context, nfn_cli_train_group (&spec, &options, &args));
   int status = 1;
   NfnTaskResult result = { 0 };
-  g_autoptr (GError) error = NULL;
-  g_autoptr (NfnStore) store = NULL;
-  if (!nfn_cli_parse (context, &argc, &argv))
+  g_autoptr (NfnStore) store = nfn_cli_train_open (context, "train classify", &spec, &options, &args, &argc, &argv);
+  if (!store || !nfn_cli_train_run (nfn_task_classify_run, &options, store, "accuracy", TRUE, &result))
     goto done;
-  nfn_cli_train_finish_options (&spec, &options, &args);
-  if (argc != 1)
-    {
-      nfn_cli_fail ("train classify: unexpected argument \"%s\" (see nfn train classify --help)", argv[1]);
-      goto done;
-    }
-  if (nfn_cli_train_check_resume ("train classify", options.resume,
-                                  options.zoo || options.val || options.test || options.model || options.out))
-    goto done;
-  if (!(store = nfn_cli_open_store (args.db, FALSE)))
-    goto done;
-  if (!nfn_cli_train_run (nfn_task_classify_run, &options, store, "accuracy", TRUE, &result, &error))
-    {
-      nfn_cli_fail_error (error);
-      goto done;
-    }
   if (args.json)
     nfn_cli_train_print_summary_json (&result);
   else
@@ -66,9 +49,7 @@ nfn_cli_train_classify (int argc, char **argv)
   status = 0;
 
 done:
-  nfn_task_result_clear (&result);
-  nfn_task_options_clear (&options);
-  nfn_cli_train_args_clear (&args);
+  nfn_cli_train_clear (&result, &options, &args);
   return status;
 }
 

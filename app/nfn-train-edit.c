@@ -16,52 +16,25 @@
 /* ---- nfn train edit ---- */
 
 static void
-edit_json_number (JsonBuilder *b, const char *name, double value)
-{
-  json_builder_set_member_name (b, name);
-  if (isfinite (value))
-    json_builder_add_double_value (b, value);
-  else
-    json_builder_add_null_value (b);
-}
-
-static void
-edit_json_int (JsonBuilder *b, const char *name, gint64 value)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_add_int_value (b, value);
-}
-
-static void
-edit_json_string (JsonBuilder *b, const char *name, const char *value)
-{
-  json_builder_set_member_name (b, name);
-  if (value)
-    json_builder_add_string_value (b, value);
-  else
-    json_builder_add_null_value (b);
-}
-
-static void
 edit_print_json (const NfnTaskResult *r, NfnStore *store)
 {
   const NfnTrainerReport *report = &r->report;
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
-  edit_json_int (b, "run", r->run_id);
-  edit_json_string (b, "transform", r->transform);
-  edit_json_string (b, "model", r->model_name);
-  edit_json_int (b, "best_epoch", report->best_epoch);
-  edit_json_int (b, "epochs", report->epochs_done);
-  edit_json_int (b, "steps", report->steps);
-  edit_json_number (b, "val_mse", nfn_trainer_metrics_get (&report->val, "mse"));
-  edit_json_number (b, "val_unedited_mse", r->unedited_val);
-  edit_json_number (b, "test_mse", report->test.n ? nfn_trainer_metrics_get (&report->test, "mse") : NAN);
-  edit_json_number (b, "test_unedited_mse", r->unedited_test);
-  edit_json_number (b, "wall_seconds", report->seconds);
-  edit_json_int (b, "params", (gint64) report->params);
-  edit_json_string (b, "model_file", r->model_path);
-  edit_json_string (b, "db", nfn_store_get_path (store));
+  nfn_task_json_add_int (b, "run", r->run_id);
+  nfn_task_json_add_string (b, "transform", r->transform);
+  nfn_task_json_add_string (b, "model", r->model_name);
+  nfn_task_json_add_int (b, "best_epoch", report->best_epoch);
+  nfn_task_json_add_int (b, "epochs", report->epochs_done);
+  nfn_task_json_add_int (b, "steps", report->steps);
+  nfn_task_json_add_number (b, "val_mse", nfn_trainer_metrics_get (&report->val, "mse"));
+  nfn_task_json_add_number (b, "val_unedited_mse", r->unedited_val);
+  nfn_task_json_add_number (b, "test_mse", report->test.n ? nfn_trainer_metrics_get (&report->test, "mse") : NAN);
+  nfn_task_json_add_number (b, "test_unedited_mse", r->unedited_test);
+  nfn_task_json_add_number (b, "wall_seconds", report->seconds);
+  nfn_task_json_add_int (b, "params", (gint64) report->params);
+  nfn_task_json_add_string (b, "model_file", r->model_path);
+  nfn_task_json_add_string (b, "db", nfn_store_get_path (store));
   json_builder_end_object (b);
   nfn_cli_print_json (b);
 }
@@ -88,27 +61,9 @@ nfn_cli_train_edit (int argc, char **argv)
   g_option_context_set_main_group (context, group);
   int status = 1;
   NfnTaskResult result = { 0 };
-  g_autoptr (GError) error = NULL;
-  g_autoptr (NfnStore) store = NULL;
-  if (!nfn_cli_parse (context, &argc, &argv))
+  g_autoptr (NfnStore) store = nfn_cli_train_open (context, "train edit", &spec, &options, &args, &argc, &argv);
+  if (!store || !nfn_cli_train_run (nfn_task_edit_run, &options, store, "mse", FALSE, &result))
     goto done;
-  nfn_cli_train_finish_options (&spec, &options, &args);
-  if (argc != 1)
-    {
-      nfn_cli_fail ("train edit: unexpected argument \"%s\" (see nfn train edit --help)", argv[1]);
-      goto done;
-    }
-  if (nfn_cli_train_check_resume ("train edit", options.resume,
-                                  options.transform || options.zoo || options.val || options.test || options.model
-                                      || options.out))
-    goto done;
-  if (!(store = nfn_cli_open_store (args.db, FALSE)))
-    goto done;
-  if (!nfn_cli_train_run (nfn_task_edit_run, &options, store, "mse", FALSE, &result, &error))
-    {
-      nfn_cli_fail_error (error);
-      goto done;
-    }
   const NfnTrainerReport *report = &result.report;
   if (args.json)
     edit_print_json (&result, store);
@@ -125,9 +80,7 @@ nfn_cli_train_edit (int argc, char **argv)
   status = 0;
 
 done:
-  nfn_task_result_clear (&result);
-  nfn_task_options_clear (&options);
-  nfn_cli_train_args_clear (&args);
+  nfn_cli_train_clear (&result, &options, &args);
   return status;
 }
 

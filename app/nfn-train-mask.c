@@ -186,27 +186,12 @@ nfn_cli_train_mask (int argc, char **argv)
   g_option_context_set_main_group (context, group);
   int status = 1;
   NfnTaskResult result = { 0 };
-  g_autoptr (GError) error = NULL;
-  g_autoptr (NfnStore) store = NULL;
-  if (!nfn_cli_parse (context, &argc, &argv))
-    goto done;
-  nfn_cli_train_finish_options (&spec, &options, &args);
-  if (argc != 1)
-    {
-      nfn_cli_fail ("train mask: unexpected argument \"%s\" (see nfn train mask --help)", argv[1]);
-      goto done;
-    }
-  if (nfn_cli_train_check_resume ("train mask", options.resume,
-                                  options.zoo || options.val || options.test || options.model || options.out))
-    goto done;
-  if (!(store = nfn_cli_open_store (args.db, FALSE)))
+  g_autoptr (NfnStore) store = nfn_cli_train_open (context, "train mask", &spec, &options, &args, &argc, &argv);
+  if (!store)
     goto done;
   gboolean masked = options.resume > 0 || options.val_train > 0;
-  if (!nfn_cli_train_run (nfn_task_mask_run, &options, store, masked ? "masked accuracy" : "IoU", masked, &result, &error))
-    {
-      nfn_cli_fail_error (error);
-      goto done;
-    }
+  if (!nfn_cli_train_run (nfn_task_mask_run, &options, store, masked ? "masked accuracy" : "IoU", masked, &result))
+    goto done;
   if (args.json)
     nfn_cli_train_print_summary_json (&result);
   else
@@ -225,9 +210,7 @@ nfn_cli_train_mask (int argc, char **argv)
   status = 0;
 
 done:
-  nfn_task_result_clear (&result);
-  nfn_task_options_clear (&options);
-  nfn_cli_train_args_clear (&args);
+  nfn_cli_train_clear (&result, &options, &args);
   return status;
 }
 

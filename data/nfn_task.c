@@ -1,4 +1,5 @@
-/* nfn_task.c — what the training tasks share: options, results, the resume check, cancel. */
+/* nfn_task.c — what the training tasks share: options, results, the resume check, cancel, and
+ * the steps of every run (settings and their config, trainer options, norm, saving the model). */
 #include "nfn_task_private.h"
 
 #include <math.h>
@@ -45,7 +46,7 @@ nfn_task_resumable_run (NfnStore *store, gint64 run_id, const char *task_name, G
   g_autoptr (NfnRun) run = nfn_store_get_run (store, run_id, error);
   if (!run)
     return NULL;
-  g_autofree char *label = g_strdup_printf ("%s: run %" G_GINT64_FORMAT, nfn_store_get_path (store), run_id);
+  g_autofree char *label = nfn_task_run_label (nfn_store_get_path (store), run_id);
   if (g_strcmp0 (run->task, task_name) != 0)
     {
       g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED, "%s is a %s run, not %s", label, run->task,
@@ -147,4 +148,212 @@ nfn_task_mean (const float *x, int n, double *std)
   if (std)
     *std = n > 1 ? sqrt (sq / (n - 1)) : 0;
   return mean;
+}
+
+void
+nfn_task_json_add_string (JsonBuilder *b, const char *name, const char *value)
+{
+  json_builder_set_member_name (b, name);
+  if (value)
+    json_builder_add_string_value (b, value);
+  else
+    json_builder_add_null_value (b);
+}
+
+void
+nfn_task_json_add_int (JsonBuilder *b, const char *name, gint64 value)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_int_value (b, value);
+}
+
+void
+nfn_task_json_add_number (JsonBuilder *b, const char *name, double value)
+{
+  json_builder_set_member_name (b, name);
+  if (isfinite (value))
+    json_builder_add_double_value (b, value);
+  else
+    json_builder_add_null_value (b);
+}
+
+/* ---- the steps every task's run takes ---- */
+
+void
+nfn_task_settings_clear (NfnTaskSettings *s)
+{
+  g_free (s->zoo);
+  g_free (s->val);
+  g_free (s->test);
+  g_free (s->out);
+  g_free (s->model_name);
+  memset (s, 0, sizeof *s);
+}
+
+gboolean
+nfn_task_settings_from_options (const NfnTaskOptions *o, const char *command, const char *zoo_maker, NfnTaskSettings *s,
+                                GError **error)
+{
+  if (!o->zoo)
+    {
+      g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED, "%s: --zoo ZOO is required (make one with %s)", command,
+                   zoo_maker);
+      return FALSE;
+    }
+  s->zoo = nfn_task_canonical (o->zoo);
+  s->val = nfn_task_canonical (o->val);
+  s->test = nfn_task_canonical (o->test);
+  /* no out: models/run-ID….safetensors beside the store, named once the run has an id */
+  s->out = nfn_task_canonical (o->out);
+  s->model_name = g_strdup (o->model ? o->model : "np");
+  s->augment = o->augment;
+  s->normalize = o->normalize;
+  s->epochs = o->epochs;
+  s->batch = o->batch;
+  s->lr = o->lr;
+  s->weight_decay = o->weight_decay;
+  s->warmup = o->warmup;
+  s->seed = o->seed;
+  return TRUE;
+}
+
+void
+nfn_task_settings_build_json_paths (JsonBuilder *b, const NfnTaskSettings *s)
+{
+  nfn_task_json_add_string (b, "zoo", s->zoo);
+  nfn_task_json_add_string (b, "val", s->val);
+  nfn_task_json_add_string (b, "test", s->test);
+  nfn_task_json_add_string (b, "out", s->out);
+  nfn_task_json_add_string (b, "model", s->model_name);
+}
+
+void
+nfn_task_settings_from_config (JsonObject *config, NfnTaskSettings *s)
+{
+  s->zoo = nfn_task_json_string (config, "zoo");
+  s->val = nfn_task_json_string (config, "val");
+  s->test = nfn_task_json_string (config, "test");
+  s->out = nfn_task_json_string (config, "out");
+  s->model_name = nfn_task_json_string (config, "model");
+  s->augment = json_object_get_boolean_member_with_default (config, "augment", FALSE);
+  s->normalize = json_object_get_boolean_member_with_default (config, "normalize", FALSE);
+  s->epochs = (int) json_object_get_int_member_with_default (config, "epochs", 0);
+  s->batch = (int) json_object_get_int_member_with_default (config, "batch", 0);
+  s->warmup = json_object_get_int_member_with_default (config, "warmup", 0);
+  s->seed = json_object_get_int_member_with_default (config, "seed", 0);
+}
+
+char *
+nfn_task_run_label (const char *db_path, gint64 run_id)
+{
+  return g_strdup_printf ("%s: run %" G_GINT64_FORMAT, db_path, run_id);
+}
+
+JsonObject *
+nfn_task_config_object (JsonParser *parser, const NfnRun *run, const char *label, const char *const *required,
+                        GError **error)
+{
+  if (!json_parser_load_from_data (parser, run->config_json, -1, NULL) || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_FORMAT, "%s: its config is not a JSON object", label);
+      return NULL;
+    }
+  JsonObject *o = json_node_get_object (json_parser_get_root (parser));
+  for (guint k = 0; required[k]; k++)
+    if (!json_object_has_member (o, required[k]))
+      {
+        g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_FORMAT, "%s: its config lacks \"%s\"", label, required[k]);
+        return NULL;
+      }
+  return o;
+}
+
+void
+nfn_task_trainer_options (NfnTrainerOptions *options, const NfnTaskSettings *s, NfnStore *store, const char *task_name,
+                          const char *config_json, gint64 resume, const NfnTaskHooks *hooks, const NfnTaskCancel *cancel)
+{
+  nfn_trainer_options_init (options);
+  options->epochs = s->epochs;
+  options->batch_size = s->batch;
+  options->lr = s->lr;
+  options->weight_decay = s->weight_decay;
+  options->decoupled = TRUE;
+  options->warmup_steps = s->warmup;
+  options->seed = (guint64) s->seed;
+  options->store = store;
+  options->task_name = task_name;
+  options->model_name = s->model_name;
+  options->config_json = config_json;
+  options->resume_run = resume;
+  options->progress = hooks ? hooks->progress : NULL;
+  options->user_data = hooks ? hooks->user_data : NULL;
+  options->cancel = cancel->flag;
+}
+
+void
+nfn_task_norm_sets (NfnTrainerNorm *norm, NfnTrainerSet *train, NfnTrainerSet *val, NfnTrainerSet *test)
+{
+  nfn_trainer_norm_fit (norm, &train->networks);
+  nfn_trainer_norm_apply (norm, &train->networks);
+  nfn_trainer_norm_apply (norm, &val->networks);
+  if (test)
+    nfn_trainer_norm_apply (norm, &test->networks);
+}
+
+gboolean
+nfn_task_zoo_finished (NfnZooDir *zoo, gint64 needed, const char *remake, GError **error)
+{
+  if (nfn_zoo_dir_available (zoo) >= needed)
+    return TRUE;
+  nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, nfn_zoo_dir_path (zoo),
+                      "the zoo is not finished (%" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " networks; run its %s again)",
+                      nfn_zoo_dir_available (zoo), nfn_zoo_dir_count (zoo), remake);
+  return FALSE;
+}
+
+void
+nfn_task_result_sets (NfnTaskResult *result, const char *model_name, const NfnTrainerSet *train,
+                      const NfnTrainerSet *val, const NfnTrainerSet *test)
+{
+  g_free (result->model_name);
+  result->model_name = g_strdup (model_name);
+  result->train_networks = nfn_trainer_set_size (train);
+  result->val_networks = nfn_trainer_set_size (val);
+  result->test_networks = nfn_trainer_set_size (test);
+}
+
+gboolean
+nfn_task_train (const NfnTrainerTask *task, const NfnTrainerSet *train, const NfnTrainerSet *val,
+                const NfnTrainerSet *test, const NfnTrainerOptions *options, NfnStore *store, NfnTaskResult *result,
+                GError **error)
+{
+  gboolean ok = nfn_trainer_run (task, train, val, test, options, &result->report, error)
+                && nfn_task_fetch_summary (store, result, error);
+  result->run_id = result->report.run_id;
+  return ok;
+}
+
+char *
+nfn_task_save_model (nfn_model *model, const NfnModelFileInfo *info, const char *out, const char *suffix,
+                     NfnStore *store, gint64 run_id, const char *description, JsonBuilder *summary, GError **error)
+{
+  g_autofree char *path = NULL;
+  if (out)
+    path = g_strdup (out);
+  else
+    {
+      g_autofree char *name = g_strdup_printf ("run-%" G_GINT64_FORMAT "%s.safetensors", run_id, suffix);
+      path = nfn_task_model_path_beside (store, name);
+    }
+  g_autofree char *dir = g_path_get_dirname (path);
+  if (g_mkdir_with_parents (dir, 0755) != 0)
+    {
+      nfn_data_set_error (error, NFN_DATA_ERROR_IO, dir, "cannot create the model's directory");
+      return NULL;
+    }
+  if (!nfn_model_file_save (model, info, path, error)
+      || !nfn_store_run_add_artifact (store, run_id, "model", path, description, error))
+    return NULL;
+  nfn_task_json_add_string (summary, "model_file", path);
+  return g_steal_pointer (&path);
 }

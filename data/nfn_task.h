@@ -155,5 +155,11 @@ gboolean nfn_task_mask_preview (const char *model_path, const char *zoo_path, gi
 double nfn_task_mask_sparsity (const nfn_feature *mask /* (1, C = 1) */);
 double nfn_task_mean (const float *x, int n, double *std);
 
+/* A member of the object `b` is building, as the tasks' configs, summaries and JSON output
+ * write them: a string (null for NULL), an integer, a number (null when not finite). */
+void nfn_task_json_add_string (JsonBuilder *b, const char *name, const char *value);
+void nfn_task_json_add_int (JsonBuilder *b, const char *name, gint64 value);
+void nfn_task_json_add_number (JsonBuilder *b, const char *name, double value);
+
 G_END_DECLS
 #endif

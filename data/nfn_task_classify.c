@@ -47,41 +47,17 @@ nfn_task_classify_defaults (NfnTaskOptions *o)
 /* ---- the settings of a run, and their JSON (the run's config) ---- */
 
 typedef struct {
-  char *zoo, *val, *test, *out; /* absolute paths; val/test/out may be NULL */
-  char *model_name;             /* as given: np|hnp|pointwise|mlp|mlp-aug|stat */
-  gboolean augment;
-  gboolean normalize;           /* per-tensor input normalisation (NfnTrainerNorm) */
-  int epochs, batch;
-  double lr, weight_decay;
-  gint64 warmup, seed;
+  NfnTaskSettings base;         /* model_name: np|hnp|pointwise|mlp|mlp-aug|stat */
   nfn_model_config model;       /* built from the options, or read back from a run */
 } ClassifySettings;
 
-static void
-classify_settings_clear (ClassifySettings *s)
-{
-  g_free (s->zoo);
-  g_free (s->val);
-  g_free (s->test);
-  g_free (s->out);
-  g_free (s->model_name);
-  memset (s, 0, sizeof *s);
-}
-
 static char *
-classify_config_json (const ClassifySettings *s)
+classify_config_json (const ClassifySettings *cs)
 {
+  const NfnTaskSettings *s = &cs->base;
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
-  const char *paths[] = { "zoo", s->zoo, "val", s->val, "test", s->test, "out", s->out, "model", s->model_name };
-  for (guint k = 0; k < G_N_ELEMENTS (paths); k += 2)
-    {
-      json_builder_set_member_name (b, paths[k]);
-      if (paths[k + 1])
-        json_builder_add_string_value (b, paths[k + 1]);
-      else
-        json_builder_add_null_value (b);
-    }
+  nfn_task_settings_build_json_paths (b, s);
   json_builder_set_member_name (b, "val_fraction");
   if (s->val)
     json_builder_add_null_value (b);
@@ -104,50 +80,32 @@ classify_config_json (const ClassifySettings *s)
   json_builder_set_member_name (b, "seed");
   json_builder_add_int_value (b, s->seed);
   json_builder_set_member_name (b, "nfn_model");
-  nfn_model_config_build_json (b, &s->model);
+  nfn_model_config_build_json (b, &cs->model);
   json_builder_end_object (b);
   return nfn_json_builder_to_text (b, FALSE);
 }
 
 /* The settings of run `run` (for resume); one-line errors name the store. */
 static gboolean
-classify_settings_from_run (const NfnRun *run, const char *db_path, ClassifySettings *s, GError **error)
+classify_settings_from_run (const NfnRun *run, const char *db_path, ClassifySettings *cs, GError **error)
 {
-  g_autofree char *label = g_strdup_printf ("%s: run %" G_GINT64_FORMAT, db_path, run->id);
+  NfnTaskSettings *s = &cs->base;
+  g_autofree char *label = nfn_task_run_label (db_path, run->id);
   g_autoptr (JsonParser) parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, run->config_json, -1, NULL) || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_FORMAT, "%s: its config is not a JSON object", label);
-      return FALSE;
-    }
-  JsonObject *o = json_node_get_object (json_parser_get_root (parser));
-  const char *required[] = { "zoo", "out", "model", "augment", "normalize", "epochs", "batch", "lr", "weight_decay", "warmup", "seed",
-                             "nfn_model" };
-  for (guint k = 0; k < G_N_ELEMENTS (required); k++)
-    if (!json_object_has_member (o, required[k]))
-      {
-        g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_FORMAT, "%s: its config lacks \"%s\"", label, required[k]);
-        return FALSE;
-      }
-  s->zoo = nfn_task_json_string (o, "zoo");
-  s->val = nfn_task_json_string (o, "val");
-  s->test = nfn_task_json_string (o, "test");
-  s->out = nfn_task_json_string (o, "out");
-  s->model_name = nfn_task_json_string (o, "model");
-  s->augment = json_object_get_boolean_member (o, "augment");
-  s->normalize = json_object_get_boolean_member (o, "normalize");
-  s->epochs = (int) json_object_get_int_member (o, "epochs");
-  s->batch = (int) json_object_get_int_member (o, "batch");
+  const char *const required[] = { "zoo", "out", "model", "augment", "normalize", "epochs", "batch", "lr", "weight_decay",
+                                   "warmup", "seed", "nfn_model", NULL };
+  JsonObject *o = nfn_task_config_object (parser, run, label, required, error);
+  if (!o)
+    return FALSE;
+  nfn_task_settings_from_config (o, s);
   s->lr = json_object_get_double_member (o, "lr");
   s->weight_decay = json_object_get_double_member (o, "weight_decay");
-  s->warmup = json_object_get_int_member (o, "warmup");
-  s->seed = json_object_get_int_member (o, "seed");
   if (!s->zoo || !s->model_name)
     {
       g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_FORMAT, "%s: its config has no zoo or model", label);
       return FALSE;
     }
-  return nfn_model_config_from_json_node (json_object_get_member (o, "nfn_model"), &s->model, label, error);
+  return nfn_model_config_from_json_node (json_object_get_member (o, "nfn_model"), &cs->model, label, error);
 }
 
 /* "1000,1000" → widths; "" or "none" → no hidden layer. */
@@ -216,19 +174,14 @@ nfn_task_set_max_label (const NfnTrainerSet *set)
 /* Training refits are extra examples; a carved validation split takes the last images so that
  * no image (and none of its refits) is on both sides. */
 static gboolean
-classify_load (const ClassifySettings *s, ClassifyData *d, GError **error)
+classify_load (const NfnTaskSettings *s, ClassifyData *d, GError **error)
 {
   if (!(d->zoo = nfn_zoo_dir_open (s->zoo, error)))
     return FALSE;
   const NfnZooSettings *zs = nfn_zoo_dir_settings (d->zoo);
   d->dataset = g_strdup (zs->dataset);
-  if (nfn_zoo_dir_available (d->zoo) < nfn_zoo_dir_count (d->zoo))
-    {
-      nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, s->zoo,
-                          "the zoo is not finished (%" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " networks; run its nfn zoo fit again)",
-                          nfn_zoo_dir_available (d->zoo), nfn_zoo_dir_count (d->zoo));
-      return FALSE;
-    }
+  if (!nfn_task_zoo_finished (d->zoo, nfn_zoo_dir_count (d->zoo), "nfn zoo fit", error))
+    return FALSE;
   gint64 images = zs->count, train_images = images;
   if (!s->val)
     {
@@ -251,13 +204,7 @@ classify_load (const ClassifySettings *s, ClassifyData *d, GError **error)
   if (s->test && !nfn_task_classify_load_eval_zoo (s->test, &zs->arch.space, &d->test, error))
     return FALSE;
   if (s->normalize)
-    {
-      nfn_trainer_norm_fit (&d->norm, &d->train.networks);
-      nfn_trainer_norm_apply (&d->norm, &d->train.networks);
-      nfn_trainer_norm_apply (&d->norm, &d->val.networks);
-      if (s->test)
-        nfn_trainer_norm_apply (&d->norm, &d->test.networks);
-    }
+    nfn_task_norm_sets (&d->norm, &d->train, &d->val, s->test ? &d->test : NULL);
   /* the known data sets have 10 classes even when a small zoo misses one */
   d->n_classes = MAX (10, MAX (nfn_task_set_max_label (&d->train), nfn_task_set_max_label (&d->val)) + 1);
   if (s->test)
@@ -346,27 +293,11 @@ classify_finish (const NfnTrainerReport *report, JsonBuilder *summary, gpointer 
   ClassifyFinish *f = user_data;
   g_autofree char *extra = classify_extra_json (&f->data->norm);
   NfnModelFileInfo info = { .task = "classify", .class_names = f->class_names, .extra_json = extra };
-  g_autofree char *path = NULL;
-  if (f->settings->out)
-    path = g_strdup (f->settings->out);
-  else
-    {
-      g_autofree char *name = g_strdup_printf ("run-%" G_GINT64_FORMAT ".safetensors", report->run_id);
-      path = nfn_task_model_path_beside (f->store, name);
-    }
-  g_autofree char *dir = g_path_get_dirname (path);
-  if (g_mkdir_with_parents (dir, 0755) != 0)
-    {
-      nfn_data_set_error (error, NFN_DATA_ERROR_IO, dir, "cannot create the model's directory");
-      return FALSE;
-    }
-  if (!nfn_model_file_save (f->model, &info, path, error)
-      || !nfn_store_run_add_artifact (f->store, report->run_id, "model", path, "the best epoch's classifier (safetensors)", error))
-    return FALSE;
   g_free (f->saved_path);
-  f->saved_path = g_steal_pointer (&path);
-  json_builder_set_member_name (summary, "model_file");
-  json_builder_add_string_value (summary, f->saved_path);
+  f->saved_path = nfn_task_save_model (f->model, &info, f->settings->base.out, "", f->store, report->run_id,
+                                       "the best epoch's classifier (safetensors)", summary, error);
+  if (!f->saved_path)
+    return FALSE;
   json_builder_set_member_name (summary, "val_accuracy");
   json_builder_add_double_value (summary, nfn_trainer_metrics_get (&report->val, "accuracy"));
   json_builder_set_member_name (summary, "val_carved_from_train");
@@ -397,15 +328,11 @@ classify_class_names (const char *dataset, int n_classes)
 /* The settings of a fresh run from the options: the model's space and classes come from the
  * zoo (loaded here into d), the rest from the options. */
 static gboolean
-classify_settings_from_options (const NfnTaskOptions *o, ClassifySettings *s, ClassifyData *d, GError **error)
+classify_settings_from_options (const NfnTaskOptions *o, ClassifySettings *cs, ClassifyData *d, GError **error)
 {
-  if (!o->zoo)
-    {
-      g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
-                   "train classify: --zoo ZOO is required (make one with nfn zoo fit)");
-      return FALSE;
-    }
-  s->model_name = g_strdup (o->model ? o->model : "np");
+  NfnTaskSettings *s = &cs->base;
+  if (!nfn_task_settings_from_options (o, "train classify", "nfn zoo fit", s, error))
+    return FALSE;
   nfn_model_kind kind;
   gboolean aug_model = strcmp (s->model_name, "mlp-aug") == 0;
   if (!nfn_model_kind_parse (aug_model ? "mlp" : s->model_name, &kind))
@@ -423,22 +350,10 @@ classify_settings_from_options (const NfnTaskOptions *o, ClassifySettings *s, Cl
                    " lr > 0, dropouts in [0, 1), the rest ≥ 0)", NFN_MODEL_MAX_DEPTH);
       return FALSE;
     }
-  s->zoo = nfn_task_canonical (o->zoo);
-  s->val = nfn_task_canonical (o->val);
-  s->test = nfn_task_canonical (o->test);
-  /* no out: models/run-ID.safetensors beside the store, named once the run has an id */
-  s->out = nfn_task_canonical (o->out);
   s->augment = o->augment || aug_model;
-  s->normalize = o->normalize;
-  s->epochs = o->epochs;
-  s->batch = o->batch;
-  s->lr = o->lr;
-  s->weight_decay = o->weight_decay;
-  s->warmup = o->warmup;
-  s->seed = o->seed;
   if (!classify_load (s, d, error))
     return FALSE;
-  nfn_model_config *cfg = &s->model;
+  nfn_model_config *cfg = &cs->model;
   nfn_model_config_default (cfg, kind, &d->train.networks.space, d->n_classes);
   cfg->max_batch = o->batch;
   cfg->channels = o->channels;
@@ -483,19 +398,19 @@ nfn_task_classify_run (const NfnTaskOptions *o, NfnStore *store, const NfnTaskHo
     {
       g_autoptr (NfnRun) run = nfn_task_resumable_run (store, o->resume, NFN_TASK_CLASSIFY, error);
       if (!run || !classify_settings_from_run (run, nfn_store_get_path (store), &settings, error)
-          || !classify_load (&settings, &data, error))
+          || !classify_load (&settings.base, &data, error))
         goto done;
     }
   else if (!classify_settings_from_options (o, &settings, &data, error))
     goto done;
   if (!nfn_space_equal (&settings.model.space, &data.train.networks.space) || settings.model.n_out < data.n_classes)
     {
-      nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, settings.zoo, "the zoo no longer matches the run's model");
+      nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, settings.base.zoo, "the zoo no longer matches the run's model");
       goto done;
     }
 
   nfn_set_threads (nfn_task_clamp_threads (o->threads));
-  nfn_status st = nfn_model_new (&settings.model, (unsigned long) settings.seed, &model);
+  nfn_status st = nfn_model_new (&settings.model, (unsigned long) settings.base.seed, &model);
   if (st != NFN_OK)
     {
       g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED, "train classify: cannot build the model: %s",
@@ -506,42 +421,22 @@ nfn_task_classify_run (const NfnTaskOptions *o, NfnStore *store, const NfnTaskHo
 
   NfnTrainerTask task;
   nfn_trainer_task_classify (&task, model);
-  if (settings.augment)
+  if (settings.base.augment)
     task.augment = nfn_trainer_augment_hnp;
   config_json = classify_config_json (&settings);
   finish = (ClassifyFinish) { &settings, &data, model, store, class_names, NULL };
   NfnTrainerOptions options;
-  nfn_trainer_options_init (&options);
-  options.epochs = settings.epochs;
-  options.batch_size = settings.batch;
-  options.lr = settings.lr;
-  options.weight_decay = settings.weight_decay;
-  options.decoupled = TRUE;
-  options.warmup_steps = settings.warmup;
-  options.seed = (guint64) settings.seed;
-  options.store = store;
-  options.task_name = NFN_TASK_CLASSIFY;
-  options.model_name = settings.model_name;
-  options.config_json = config_json;
-  options.resume_run = o->resume;
-  options.progress = hooks ? hooks->progress : NULL;
-  options.user_data = hooks ? hooks->user_data : NULL;
-  options.cancel = cancel.flag;
+  nfn_task_trainer_options (&options, &settings.base, store, NFN_TASK_CLASSIFY, config_json, o->resume, hooks, &cancel);
   options.finish = classify_finish;
   options.finish_data = &finish;
 
-  result->model_name = g_strdup (settings.model_name);
-  result->train_networks = nfn_trainer_set_size (&data.train);
-  result->val_networks = nfn_trainer_set_size (&data.val);
-  result->test_networks = nfn_trainer_set_size (&data.test);
+  nfn_task_result_sets (result, settings.base.model_name, &data.train, &data.val, &data.test);
   nfn_task_announce (hooks, "train classify: %s on %d networks (%s), val %d%s, test %d, %zu parameters%s",
-                     settings.model_name, result->train_networks, settings.zoo, result->val_networks,
+                     settings.base.model_name, result->train_networks, settings.base.zoo, result->val_networks,
                      data.val_carved ? " (the last 10 % of the training zoo's images)" : "", result->test_networks,
                      nfn_model_param_count (model), o->resume > 0 ? ", resumed" : "");
-  ok = nfn_trainer_run (&task, &data.train, &data.val, data.test.networks.B > 0 ? &data.test : NULL, &options,
-                        &result->report, error)
-       && nfn_task_fetch_summary (store, result, error);
-  result->run_id = result->report.run_id;
+  ok = nfn_task_train (&task, &data.train, &data.val, data.test.networks.B > 0 ? &data.test : NULL, &options, store,
+                       result, error);
   result->model_path = g_steal_pointer (&finish.saved_path);
 
 done:
@@ -549,6 +444,6 @@ done:
   g_free (finish.saved_path);
   nfn_model_free (model);
   classify_data_clear (&data);
-  classify_settings_clear (&settings);
+  nfn_task_settings_clear (&settings.base);
   return ok;
 }

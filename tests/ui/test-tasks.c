@@ -21,11 +21,7 @@ fixture_setup (fixture *fx, gconstpointer data)
   fx->dir = g_dir_make_tmp ("nfn-tasks-XXXXXX", NULL);
   fx->store_path = g_build_filename (fx->dir, "experiments.sqlite", NULL);
   fx->zoo_dir = g_build_filename (fx->dir, "zoo", NULL);
-  fx->window = gtk_window_new ();
-  fx->panel = NFN_TASK_PANEL (nfn_task_panel_new ());
-  gtk_window_set_child (GTK_WINDOW (fx->window), GTK_WIDGET (fx->panel));
-  nfn_task_panel_set_store_path (fx->panel, fx->store_path);
-  ut_present_and_wait (GTK_WINDOW (fx->window));
+  fx->window = ut_task_panel_window (fx->store_path, 0, 0, &fx->panel);
 }
 
 static void
@@ -36,12 +32,6 @@ fixture_teardown (fixture *fx, gconstpointer data)
   g_free (fx->dir);
   g_free (fx->store_path);
   g_free (fx->zoo_dir);
-}
-
-static gboolean
-panel_idle (gpointer panel)
-{
-  return !nfn_task_panel_get_busy (panel);
 }
 
 static void
@@ -77,7 +67,7 @@ test_zoo_fit (fixture *fx, gconstpointer data)
   g_assert_true (nfn_task_panel_start (fx->panel));
   g_assert_true (nfn_task_panel_get_busy (fx->panel));
   g_assert_false (nfn_task_panel_start (fx->panel)); /* one task at a time */
-  g_assert_true (ut_wait_for (panel_idle, fx->panel, 60));
+  g_assert_true (ut_wait_for (ut_task_panel_idle, fx->panel, 60));
   g_source_remove (ticker);
   const char *status = nfn_task_panel_get_status (fx->panel);
   g_test_message ("%s (%d main-loop ticks meanwhile)", status, ticks);
@@ -130,7 +120,7 @@ test_cancel (fixture *fx, gconstpointer data)
   g_assert_true (nfn_task_panel_get_busy (fx->panel));
   gint64 asked = g_get_monotonic_time ();
   nfn_task_panel_cancel (fx->panel);
-  g_assert_true (ut_wait_for (panel_idle, fx->panel, 30));
+  g_assert_true (ut_wait_for (ut_task_panel_idle, fx->panel, 30));
   double seconds = (g_get_monotonic_time () - asked) / 1e6;
   const char *status = nfn_task_panel_get_status (fx->panel);
   g_test_message ("%s (stopped %.2f s after Cancel)", status, seconds);
@@ -160,7 +150,7 @@ test_failure (fixture *fx, gconstpointer data)
   nfn_task_panel_set_zoo_fit (fx->panel, &settings, 1, fx->zoo_dir);
   nfn_zoo_settings_clear (&settings);
   g_assert_true (nfn_task_panel_start (fx->panel));
-  g_assert_true (ut_wait_for (panel_idle, fx->panel, 30));
+  g_assert_true (ut_wait_for (ut_task_panel_idle, fx->panel, 30));
   const char *status = nfn_task_panel_get_status (fx->panel);
   g_test_message ("%s", status);
   g_assert_true (g_str_has_prefix (status, "Failed: "));

@@ -303,6 +303,20 @@ record_move (NfnNeuronGraph *graph, int set, int from, int to, int *moved)
   moved[2] = to;
 }
 
+/* A neuron graph of `orbit`, GRAPH_WIDTH × GRAPH_HEIGHT, alone in a presented window. */
+static GtkWidget *
+present_graph (NfnOrbit *orbit, GtkWidget **window)
+{
+  *window = gtk_window_new ();
+  gtk_window_set_resizable (GTK_WINDOW (*window), FALSE);
+  GtkWidget *graph = nfn_neuron_graph_new ();
+  gtk_widget_set_size_request (graph, GRAPH_WIDTH, GRAPH_HEIGHT);
+  gtk_window_set_child (GTK_WINDOW (*window), graph);
+  nfn_neuron_graph_set_orbit (NFN_NEURON_GRAPH (graph), orbit);
+  ut_present_and_wait (GTK_WINDOW (*window));
+  return graph;
+}
+
 /* Dragging a hidden neuron (the drag gesture's signals, as a pointer would send them) moves it
  * to the slot it is dropped on: "neuron-moved" tells where from and to, the orbit's σ puts the
  * neuron there and shifts the ones between, and an input neuron does not move. */
@@ -311,13 +325,8 @@ test_graph_drag (void)
 {
   g_autoptr (NfnNetwork) sample = nfn_sample_network ();
   g_autoptr (NfnOrbit) orbit = nfn_orbit_new (sample, 11);
-  GtkWidget *window = gtk_window_new ();
-  gtk_window_set_resizable (GTK_WINDOW (window), FALSE);
-  GtkWidget *graph = nfn_neuron_graph_new ();
-  gtk_widget_set_size_request (graph, GRAPH_WIDTH, GRAPH_HEIGHT);
-  gtk_window_set_child (GTK_WINDOW (window), graph);
-  nfn_neuron_graph_set_orbit (NFN_NEURON_GRAPH (graph), orbit);
-  ut_present_and_wait (GTK_WINDOW (window));
+  GtkWidget *window;
+  GtkWidget *graph = present_graph (orbit, &window);
   int moved[3] = { -1, -1, -1 };
   g_signal_connect (graph, "neuron-moved", G_CALLBACK (record_move), moved);
   GtkGesture *drag = NULL;
@@ -390,13 +399,8 @@ test_graph_wide (void)
   g_autoptr (NfnOrbit) orbit = nfn_orbit_new (net, 5);
   const nfn_space *s = &arch.space;
 
-  GtkWidget *window = gtk_window_new ();
-  gtk_window_set_resizable (GTK_WINDOW (window), FALSE);
-  GtkWidget *shown = nfn_neuron_graph_new ();
-  gtk_widget_set_size_request (shown, GRAPH_WIDTH, GRAPH_HEIGHT);
-  gtk_window_set_child (GTK_WINDOW (window), shown);
-  nfn_neuron_graph_set_orbit (NFN_NEURON_GRAPH (shown), orbit);
-  ut_present_and_wait (GTK_WINDOW (window));
+  GtkWidget *window;
+  GtkWidget *shown = present_graph (orbit, &window);
   g_assert_true (ut_wait_for (graph_complete, shown, 10));
   g_autoptr (NfnNeuronGraph) hidden = g_object_ref_sink (NFN_NEURON_GRAPH (nfn_neuron_graph_new ()));
   nfn_neuron_graph_set_orbit (hidden, orbit);

@@ -318,6 +318,33 @@ test_open_files (void)
   g_rmdir (dir);
 }
 
+typedef struct {
+  GMenuModel *menu;
+  const char *uri;
+} RecentItem;
+
+static gboolean
+recent_item_listed (gpointer data)
+{
+  RecentItem *item = data;
+  for (int i = 0; i < g_menu_model_get_n_items (item->menu); i++)
+    {
+      g_autoptr (GVariant) target = g_menu_model_get_item_attribute_value (item->menu, i, G_MENU_ATTRIBUTE_TARGET,
+                                                                           G_VARIANT_TYPE_STRING);
+      if (target && g_str_equal (g_variant_get_string (target, NULL), item->uri))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* The window's recent-networks menu, within 5 s, has an item whose target is `uri`. */
+static gboolean
+recent_menu_lists (NfnWindow *window, const char *uri)
+{
+  RecentItem item = { nfn_window_get_recent_menu (window), uri };
+  return ut_wait_for (recent_item_listed, &item, 5);
+}
+
 /* A .npz state dict and zoo entries open like safetensors files: the heatmaps show the
  * weights the data layer reads from the same file (or zoo shard), the .npz lands in the
  * recent-networks menu, and the binary opens "DIR:INDEX" given on its command line. */
@@ -369,20 +396,7 @@ test_open_npz_and_zoo (void)
   check_heatmaps (window, entry0, 1, 1);
 
   g_autofree char *npz_uri = g_filename_to_uri (npz, NULL, NULL);
-  GMenuModel *recent = nfn_window_get_recent_menu (window);
-  gboolean listed = FALSE;
-  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (!listed && g_get_monotonic_time () < deadline)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      for (int i = 0; i < g_menu_model_get_n_items (recent) && !listed; i++)
-        {
-          g_autoptr (GVariant) target = g_menu_model_get_item_attribute_value (recent, i, G_MENU_ATTRIBUTE_TARGET,
-                                                                               G_VARIANT_TYPE_STRING);
-          listed = target && g_str_equal (g_variant_get_string (target, NULL), npz_uri);
-        }
-    }
-  g_assert_true (listed);
+  g_assert_true (recent_menu_lists (window, npz_uri));
   gtk_window_destroy (GTK_WINDOW (window));
 
   /* the command line: a relative "zoo:1" (no slash, so GIO takes it for a URI) from its parent */
@@ -562,20 +576,7 @@ test_drop_and_recent (void)
   check_heatmaps (window, sample, 1, 1);
 
   g_autofree char *uri = g_filename_to_uri (path, NULL, NULL);
-  GMenuModel *recent = nfn_window_get_recent_menu (window);
-  gboolean listed = FALSE;
-  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (!listed && g_get_monotonic_time () < deadline)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      for (int i = 0; i < g_menu_model_get_n_items (recent) && !listed; i++)
-        {
-          g_autoptr (GVariant) target = g_menu_model_get_item_attribute_value (recent, i, G_MENU_ATTRIBUTE_TARGET,
-                                                                               G_VARIANT_TYPE_STRING);
-          listed = target && g_str_equal (g_variant_get_string (target, NULL), uri);
-        }
-    }
-  g_assert_true (listed);
+  g_assert_true (recent_menu_lists (window, uri));
   /* Opening it from the menu's action works too. */
   nfn_window_set_network (window, NULL);
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.open-recent", "s", uri));

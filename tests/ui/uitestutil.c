@@ -164,3 +164,22 @@ ut_find_shortcut (GtkWidget *widget, const char *trigger)
     }
   return NULL;
 }
+
+GtkWidget *
+ut_task_panel_window (const char *store_path, int width, int height, NfnTaskPanel **panel)
+{
+  GtkWidget *window = gtk_window_new ();
+  if (width > 0 && height > 0)
+    gtk_window_set_default_size (GTK_WINDOW (window), width, height);
+  *panel = NFN_TASK_PANEL (nfn_task_panel_new ());
+  gtk_window_set_child (GTK_WINDOW (window), GTK_WIDGET (*panel));
+  nfn_task_panel_set_store_path (*panel, store_path);
+  ut_present_and_wait (GTK_WINDOW (window));
+  return window;
+}
+
+gboolean
+ut_task_panel_idle (gpointer panel)
+{
+  return !nfn_task_panel_get_busy (panel);
+}

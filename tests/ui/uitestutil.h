@@ -5,6 +5,7 @@
 
 #include <gtk/gtk.h>
 #include "nfn-colormap.h"
+#include "nfn-task-panel.h"
 
 typedef gboolean (*ut_condition) (gpointer data);
 
@@ -28,6 +29,12 @@ guint ut_count_colours (cairo_surface_t *surface);
 /* The widget's own shortcut (a shortcut controller's, e.g. its class's key bindings) for
  * `trigger` such as "<Control>p"; NULL when it has none. */
 GtkShortcut *ut_find_shortcut (GtkWidget *widget, const char *trigger);
+
+/* A presented window holding a new Tasks panel (returned in `panel`) on the store at
+ * `store_path`; width and height: the window's default size (0: GTK's). */
+GtkWidget *ut_task_panel_window (const char *store_path, int width, int height, NfnTaskPanel **panel);
+/* An ut_condition: the Tasks panel has no task running. */
+gboolean ut_task_panel_idle (gpointer panel);
 
 /* Deletes a scratch directory and everything below it. */
 void ut_remove_tree (const char *path);
