@@ -509,25 +509,6 @@ genpred_finish (const NfnTrainerReport *report, JsonBuilder *summary, gpointer u
                          summary, &f->scatter_path, error);
 }
 
-/* "256,256" → widths; "" or "none" → no hidden layer. */
-static gboolean
-genpred_parse_head (const char *text, nfn_model_config *cfg)
-{
-  cfg->n_head = 0;
-  if (!text || !*text || strcmp (text, "none") == 0)
-    return TRUE;
-  g_auto (GStrv) parts = g_strsplit (text, ",", -1);
-  for (int k = 0; parts[k]; k++)
-    {
-      char *end;
-      gint64 w = g_ascii_strtoll (parts[k], &end, 10);
-      if (*end || end == parts[k] || w < 1 || w > 1 << 20 || cfg->n_head == NFN_MODEL_MAX_HEAD)
-        return FALSE;
-      cfg->head_widths[cfg->n_head++] = (int) w;
-    }
-  return TRUE;
-}
-
 /* ---- the settings of a run, and their JSON (the run's config) ---- */
 
 /* Ctrl-C cancels at the next step (the last checkpoint stays); a second one kills. */
@@ -1101,7 +1082,7 @@ nfn_cli_train_genpred (int argc, char **argv)
       cfg->channel_dropout = (float) dropout;
       cfg->head_dropout = (float) head_dropout;
       cfg->head_widths[0] = cfg->head_widths[1] = 256;
-      if (head && !genpred_parse_head (head, cfg))
+      if (head && !nfn_task_parse_head (head, cfg))
         {
           status = nfn_cli_fail ("train genpred: --head takes up to %d widths ≥ 1 such as 256,256 (or none), not \"%s\"",
                                  NFN_MODEL_MAX_HEAD, head);

@@ -150,6 +150,24 @@ nfn_task_mean (const float *x, int n, double *std)
   return mean;
 }
 
+gboolean
+nfn_task_parse_head (const char *text, nfn_model_config *cfg)
+{
+  cfg->n_head = 0;
+  if (!text || !*text || strcmp (text, "none") == 0)
+    return TRUE;
+  g_auto (GStrv) parts = g_strsplit (text, ",", -1);
+  for (int k = 0; parts[k]; k++)
+    {
+      char *end;
+      gint64 w = g_ascii_strtoll (parts[k], &end, 10);
+      if (*end || end == parts[k] || w < 1 || w > 1 << 20 || cfg->n_head == NFN_MODEL_MAX_HEAD)
+        return FALSE;
+      cfg->head_widths[cfg->n_head++] = (int) w;
+    }
+  return TRUE;
+}
+
 void
 nfn_task_json_add_string (JsonBuilder *b, const char *name, const char *value)
 {

@@ -157,6 +157,10 @@ double nfn_task_mean (const float *x, int n, double *std);
 
 /* A member of the object `b` is building, as the tasks' configs, summaries and JSON output
  * write them: a string (null for NULL), an integer, a number (null when not finite). */
+/* The MLP head's hidden widths from "1000,1000"; "" or "none" → no hidden layer. FALSE on
+ * anything else (a non-number, a width outside 1 … 2^20, more than NFN_MODEL_MAX_HEAD). */
+gboolean nfn_task_parse_head (const char *text, nfn_model_config *cfg);
+
 void nfn_task_json_add_string (JsonBuilder *b, const char *name, const char *value);
 void nfn_task_json_add_int (JsonBuilder *b, const char *name, gint64 value);
 void nfn_task_json_add_number (JsonBuilder *b, const char *name, double value);

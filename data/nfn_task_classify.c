@@ -108,25 +108,6 @@ classify_settings_from_run (const NfnRun *run, const char *db_path, ClassifySett
   return nfn_model_config_from_json_node (json_object_get_member (o, "nfn_model"), &cs->model, label, error);
 }
 
-/* "1000,1000" → widths; "" or "none" → no hidden layer. */
-static gboolean
-parse_head (const char *text, nfn_model_config *cfg)
-{
-  cfg->n_head = 0;
-  if (!text || !*text || strcmp (text, "none") == 0)
-    return TRUE;
-  g_auto (GStrv) parts = g_strsplit (text, ",", -1);
-  for (int k = 0; parts[k]; k++)
-    {
-      char *end;
-      gint64 w = g_ascii_strtoll (parts[k], &end, 10);
-      if (*end || end == parts[k] || w < 1 || w > 1 << 20 || cfg->n_head == NFN_MODEL_MAX_HEAD)
-        return FALSE;
-      cfg->head_widths[cfg->n_head++] = (int) w;
-    }
-  return TRUE;
-}
-
 /* ---- sets ---- */
 
 typedef struct {
@@ -363,7 +344,7 @@ classify_settings_from_options (const NfnTaskOptions *o, ClassifySettings *cs, C
   cfg->io_bands = kind == NFN_MODEL_NP || kind == NFN_MODEL_POINTWISE ? o->io_bands : 0;
   cfg->channel_dropout = (float) o->dropout;
   cfg->head_dropout = (float) o->head_dropout;
-  if (o->head && !parse_head (o->head, cfg))
+  if (o->head && !nfn_task_parse_head (o->head, cfg))
     {
       g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
                    "train classify: --head takes up to %d widths ≥ 1 such as 1000,1000 (or none), not \"%s\"",
