@@ -633,7 +633,8 @@ nfn_trainer_find_checkpoint (NfnStore *store, gint64 run, GError **error)
   for (guint k = artifacts->len; k-- > 0;)
     {
       NfnArtifact *a = g_ptr_array_index (artifacts, k);
-      if (strcmp (a->kind, "checkpoint") == 0)
+      /* the checkpoint file appears atomically at the end of the first epoch */
+      if (strcmp (a->kind, "checkpoint") == 0 && g_file_test (a->path, G_FILE_TEST_EXISTS))
         return g_strdup (a->path);
     }
   g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_NOT_FOUND,
@@ -882,7 +883,6 @@ trainer_train (const NfnTrainerTask *task, const NfnTrainerSet *train, const Nfn
   NfnStore *store = options->store;
   gint64 t0 = g_get_monotonic_time ();
   double seconds_before = state->seconds;
-  gboolean checkpoint_registered = options->resume_run > 0;
   if (checkpoint)
     {
       g_autofree char *dir = g_path_get_dirname (checkpoint);
@@ -891,6 +891,13 @@ trainer_train (const NfnTrainerTask *task, const NfnTrainerSet *train, const Nfn
           nfn_data_set_error (error, NFN_DATA_ERROR_IO, dir, "cannot create the checkpoint directory: %s", g_strerror (errno));
           return FALSE;
         }
+      /* The row goes in before the first file, so a kill between an epoch's checkpoint file and
+       * its row cannot orphan the file; nfn_trainer_find_checkpoint treats a registered path
+       * with no file yet as "no checkpoint". */
+      if (store && options->resume_run <= 0
+          && !nfn_store_run_add_artifact (store, run, "checkpoint", checkpoint,
+                                          "training state after the last finished epoch", error))
+        return FALSE;
     }
 
   nfn_adam opt;
@@ -954,13 +961,6 @@ trainer_train (const NfnTrainerTask *task, const NfnTrainerSet *train, const Nfn
         {
           if (!(ok = trainer_write_checkpoint (checkpoint, task, options, run, state, best_params, error)))
             break;
-          if (store && !checkpoint_registered)
-            {
-              if (!(ok = nfn_store_run_add_artifact (store, run, "checkpoint", checkpoint,
-                                                     "training state after the last finished epoch", error)))
-                break;
-              checkpoint_registered = TRUE;
-            }
         }
       loop.progress.val_value = value;
       loop.progress.best_value = state->best_value;

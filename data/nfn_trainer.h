@@ -28,7 +28,8 @@
  *            "val/<name>"          every metric of the task's score, same step
  *            "epoch"               the epoch just finished (1-based), same step
  *            "test/<name>"         the best parameters' score on the test set, at the last step
- *   artifact "checkpoint"          the checkpoint file (registered once; rewritten atomically
+ *   artifact "checkpoint"          the checkpoint file (registered when the run starts, written
+ *                                  after epoch 1 and then rewritten atomically
  *                                  after every epoch)
  *   summary  {"best_epoch", "epochs", "steps", "val": {…at best}, "test": {…}, "wall_seconds",
  *             "params", "train_networks", "val_networks", "test_networks", "resumed_from_epoch",

@@ -22,6 +22,7 @@
 #include "nfn_morph.h"
 #include "nfn_network.h"
 #include "nfn_store.h"
+#include "nfn_trainer.h"
 #include "nfn_zoo.h"
 
 #define TRAIN_IMAGES "200"
@@ -324,7 +325,8 @@ test_edit_and_render (void)
   test_set_clear (&eroded);
 }
 
-/* Polls the store until run `run` has a checkpoint artifact (the first epoch is done). */
+/* Polls the store until the run has a checkpoint file (the first epoch is done); the row is
+ * registered when the run starts, the file appears at the end of epoch 1. */
 static gint64
 wait_for_checkpoint (const char *db)
 {
@@ -336,8 +338,8 @@ wait_for_checkpoint (const char *db)
       if (runs && runs->len == 1)
         {
           NfnRun *run = g_ptr_array_index (runs, 0);
-          g_autoptr (GPtrArray) artifacts = nfn_store_run_artifacts (store, run->id, NULL);
-          if (artifacts && artifacts->len > 0)
+          g_autofree char *checkpoint = nfn_trainer_find_checkpoint (store, run->id, NULL);
+          if (checkpoint)
             return run->id;
         }
       g_usleep (5000);

@@ -324,6 +324,17 @@ test_store_rows (Fixture *f, gconstpointer data)
   g_assert_cmpstr (a->kind, ==, "checkpoint");
   g_assert_true (g_file_test (a->path, G_FILE_TEST_IS_REGULAR));
   g_assert_cmpstr (a->path, ==, report.checkpoint_path);
+  /* the row is registered before the first file is written (so a kill between an epoch's file
+   * and its row orphans nothing); a row whose file is not there yet is no checkpoint */
+  g_autofree char *found = nfn_trainer_find_checkpoint (store, report.run_id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (found, ==, a->path);
+  g_autofree char *moved = g_strconcat (a->path, ".away", NULL);
+  g_assert_cmpint (g_rename (a->path, moved), ==, 0);
+  g_assert_null (nfn_trainer_find_checkpoint (store, report.run_id, &error));
+  g_assert_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_cmpint (g_rename (moved, a->path), ==, 0);
   nfn_trainer_report_clear (&report);
   nfn_model_free (model);
 }
