@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "nfn_safetensors.h"
+
 void
 run_result_clear (run_result *r)
 {
@@ -87,4 +89,23 @@ ctu_remove_dir (const char *dir)
   if (handle)
     g_dir_close (handle);
   g_rmdir (dir);
+}
+
+void
+assert_same_model_files (const char *a, const char *b)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfnSafetensors) sa = nfn_safetensors_load (a, &error);
+  g_assert_no_error (error);
+  g_autoptr (NfnSafetensors) sb = nfn_safetensors_load (b, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (sa->tensors->len, ==, sb->tensors->len);
+  for (guint k = 0; k < sa->tensors->len; k++)
+    {
+      NfnTensor *ta = g_ptr_array_index (sa->tensors, k), *tb = nfn_safetensors_find (sb, ta->name);
+      g_assert_nonnull (tb);
+      g_assert_cmpuint (ta->numel, ==, tb->numel);
+      if (memcmp (ta->data, tb->data, ta->numel * sizeof (float)) != 0)
+        g_error ("tensor %s differs between the uninterrupted and the resumed run", ta->name);
+    }
 }

@@ -19,6 +19,9 @@ run_result run_nfn_env (char **envp, const char *first, ...) G_GNUC_NULL_TERMINA
 /* The root object of `text` parsed by `parser` (asserts that it parses). */
 JsonObject *parse_object (JsonParser *parser, const char *text);
 /* A failure is exactly one line on stderr that names `needle` (the file), and exit status 1. */
+/* Every tensor of two safetensors model files is bit-identical (a resumed run against an
+ * uninterrupted one). */
+void assert_same_model_files (const char *a, const char *b);
 void assert_one_line_error (run_result *r, const char *needle);
 /* Removes a temporary directory and everything in it. */
 void ctu_remove_dir (const char *dir);
