@@ -94,6 +94,7 @@ nfn_cli_train_group (const NfnCliTrainSpec *spec, NfnTaskOptions *o, NfnCliTrain
     { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &o->lr, train_keep (strings, g_strdup_printf ("learning rate (default %s)", lr)), "LR" },
     { "warmup", 0, 0, G_OPTION_ARG_INT64, &o->warmup,
       train_keep (strings, g_strdup_printf ("linear warmup steps (default %" G_GINT64_FORMAT ")", o->warmup)), "W" },
+    { "cosine", 0, 0, G_OPTION_ARG_NONE, &o->cosine, "decay the learning rate to 0 along a cosine after the warmup", NULL },
     { "channels", 0, 0, G_OPTION_ARG_INT, &o->channels,
       o->channels > 0 ? train_keep (strings, g_strdup_printf ("NF layer channels (default %d)", o->channels))
                       : "NF layer channels (default: the model's)", "C" },

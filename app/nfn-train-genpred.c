@@ -530,6 +530,7 @@ typedef struct {
   int epochs, batch;
   double lr, weight_decay;
   gint64 warmup, seed;
+  gboolean cosine;
   nfn_model_config model;
 } GenpredSettings;
 
@@ -589,6 +590,8 @@ genpred_config_json (const GenpredSettings *s)
   json_builder_add_boolean_value (b, s->augment);
   json_builder_set_member_name (b, "normalize");
   json_builder_add_boolean_value (b, s->normalize);
+  json_builder_set_member_name (b, "cosine");
+  json_builder_add_boolean_value (b, s->cosine);
   json_builder_set_member_name (b, "nfn_model");
   nfn_model_config_build_json (b, &s->model);
   json_builder_end_object (b);
@@ -651,6 +654,7 @@ genpred_settings_from_run (const NfnRun *run, const char *db_path, GenpredSettin
   s->weight_decay = json_object_get_double_member (o, "weight_decay");
   s->augment = json_object_get_boolean_member (o, "augment");
   s->normalize = json_object_get_boolean_member (o, "normalize");
+  s->cosine = json_object_get_boolean_member_with_default (o, "cosine", FALSE);
   if (!s->zoo || !s->model_name)
     {
       g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_FORMAT, "%s: its config has no zoo or model", label);
@@ -986,7 +990,7 @@ nfn_cli_train_genpred (int argc, char **argv)
   double lr = o.lr, weight_decay = o.weight_decay, fourier_scale = o.fourier_scale, dropout = o.dropout;
   double head_dropout = o.head_dropout;
   gint64 warmup = o.warmup, seed = o.seed, resume = o.resume;
-  gboolean augment = o.augment, json = args.json, raw_weights = !o.normalize;
+  gboolean augment = o.augment, cosine = o.cosine, json = args.json, raw_weights = !o.normalize;
   nfn_task_options_clear (&o);
   nfn_cli_train_args_clear (&args);
   if (!parsed)
@@ -1064,6 +1068,7 @@ nfn_cli_train_genpred (int argc, char **argv)
       settings.lr = lr;
       settings.weight_decay = weight_decay;
       settings.warmup = warmup;
+      settings.cosine = cosine;
       settings.seed = seed;
     }
   if (!genpred_load (settings.zoo, (guint64) settings.split_seed, settings.normalize, &data, &error))
@@ -1120,6 +1125,7 @@ nfn_cli_train_genpred (int argc, char **argv)
   options.weight_decay = settings.weight_decay;
   options.decoupled = TRUE;
   options.warmup_steps = settings.warmup;
+  options.cosine = settings.cosine;
   options.seed = (guint64) settings.seed;
   options.store = store;
   options.task_name = GENPRED_TASK;

@@ -231,6 +231,7 @@ nfn_task_settings_from_options (const NfnTaskOptions *o, const char *command, co
   s->lr = o->lr;
   s->weight_decay = o->weight_decay;
   s->warmup = o->warmup;
+  s->cosine = o->cosine;
   s->seed = o->seed;
   return TRUE;
 }
@@ -258,6 +259,7 @@ nfn_task_settings_from_config (JsonObject *config, NfnTaskSettings *s)
   s->epochs = (int) json_object_get_int_member_with_default (config, "epochs", 0);
   s->batch = (int) json_object_get_int_member_with_default (config, "batch", 0);
   s->warmup = json_object_get_int_member_with_default (config, "warmup", 0);
+  s->cosine = json_object_get_boolean_member_with_default (config, "cosine", FALSE);
   s->seed = json_object_get_int_member_with_default (config, "seed", 0);
 }
 
@@ -297,6 +299,7 @@ nfn_task_trainer_options (NfnTrainerOptions *options, const NfnTaskSettings *s, 
   options->weight_decay = s->weight_decay;
   options->decoupled = TRUE;
   options->warmup_steps = s->warmup;
+  options->cosine = s->cosine;
   options->seed = (guint64) s->seed;
   options->store = store;
   options->task_name = task_name;

@@ -43,6 +43,7 @@ typedef struct {
   int epochs, batch;
   double lr, weight_decay;
   gint64 warmup, seed;
+  gboolean cosine;         /* cosine lr decay to 0 at the last step, after the warmup */
   int channels, depth;     /* edit: 0 = the editor's default */
   int fourier;             /* Gaussian Fourier features m (classify, mask) */
   double fourier_scale;

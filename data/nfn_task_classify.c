@@ -77,6 +77,8 @@ classify_config_json (const ClassifySettings *cs)
   json_builder_add_double_value (b, s->weight_decay);
   json_builder_set_member_name (b, "warmup");
   json_builder_add_int_value (b, s->warmup);
+  json_builder_set_member_name (b, "cosine");
+  json_builder_add_boolean_value (b, s->cosine);
   json_builder_set_member_name (b, "seed");
   json_builder_add_int_value (b, s->seed);
   json_builder_set_member_name (b, "nfn_model");

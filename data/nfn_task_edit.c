@@ -241,6 +241,8 @@ edit_settings_to_json (const EditSettings *es)
   nfn_task_json_add_int (b, "channels", es->channels);
   nfn_task_json_add_int (b, "depth", es->depth);
   nfn_task_json_add_int (b, "warmup", s->warmup);
+  json_builder_set_member_name (b, "cosine");
+  json_builder_add_boolean_value (b, s->cosine);
   nfn_task_json_add_number (b, "lr", s->lr);
   nfn_task_json_add_int (b, "seed", s->seed);
   json_builder_set_member_name (b, "augment");

@@ -470,6 +470,8 @@ mask_config_json (const MaskSettings *ms)
   nfn_task_json_add_int (b, "batch", s->batch);
   nfn_task_json_add_int (b, "val_train", ms->val_train);
   nfn_task_json_add_int (b, "warmup", s->warmup);
+  json_builder_set_member_name (b, "cosine");
+  json_builder_add_boolean_value (b, s->cosine);
   nfn_task_json_add_int (b, "seed", s->seed);
   char text[G_ASCII_DTOSTR_BUF_SIZE];
   json_builder_set_member_name (b, "lr");

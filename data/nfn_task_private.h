@@ -37,6 +37,7 @@ typedef struct {
   int epochs, batch;
   double lr, weight_decay;      /* AdamW's decoupled decay (0: plain Adam) */
   gint64 warmup, seed;
+  gboolean cosine;              /* cosine lr decay after the warmup */
 } NfnTaskSettings;
 
 void nfn_task_settings_clear (NfnTaskSettings *s);

@@ -909,6 +909,8 @@ trainer_train (const NfnTrainerTask *task, const NfnTrainerSet *train, const Nfn
 
   int N = nfn_trainer_set_size (train);
   int B = MIN (options->batch_size, N);
+  if (options->cosine)
+    opt.decay_steps = (long) options->epochs * ((N + B - 1) / B);
   nfn_feature batch;
   if (nfn_feature_alloc (&batch, &train->networks.space, B, 1) != NFN_OK)
     return trainer_fail_nomem (error, "a batch");

@@ -180,6 +180,7 @@ typedef struct {
   double lr, weight_decay; /* AdamW when decoupled, else Adam with L2 */
   gboolean decoupled;
   gint64 warmup_steps;
+  gboolean cosine;         /* cosine decay of the lr to 0 at the last step, after the warmup */
   guint64 seed;
   int log_every;           /* train/loss every N steps (≤ 0: 10) */
 

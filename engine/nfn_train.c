@@ -137,9 +137,13 @@ nfn_adam_init (nfn_adam *opt, double lr)
 double
 nfn_adam_lr (const nfn_adam *opt, long step)
 {
-  if (opt->warmup_steps <= 0 || step >= opt->warmup_steps)
+  long W = opt->warmup_steps > 0 ? opt->warmup_steps : 0;
+  if (step < W)
+    return opt->lr * (double) step / (double) W;
+  if (opt->decay_steps <= W)
     return opt->lr;
-  return opt->lr * (double) step / (double) opt->warmup_steps;
+  double f = fmin (1.0, (double) (step - W) / (double) (opt->decay_steps - W));
+  return opt->lr * 0.5 * (1.0 + cos (3.14159265358979323846 * f));
 }
 
 void

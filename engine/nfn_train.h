@@ -36,6 +36,8 @@ nfn_status nfn_mse (const float *pred /* (n) */, const float *target /* (n) */, 
  * Parameters, gradients and both moments are single arrays of P floats (arenas); the moments
  * start zeroed. At step t (1-based, opt->step after the increment) with g the gradient:
  *   lr_t = lr · min(1, t / warmup_steps)              (warmup_steps ≤ 0: lr_t = lr)
+ *   and, with decay_steps D > warmup_steps W, a cosine decay to 0 after the warmup:
+ *   lr_t = lr · ½(1 + cos(π · min(1, (t − W) / (D − W))))   for t > W
  *   Adam  (decoupled = 0): g ← g + wd·p               (L2 folded into the gradient)
  *   AdamW (decoupled = 1): p ← p − lr_t·wd·p          (decay before the update, never in m, v)
  *   m ← β1·m + (1−β1)·g      v ← β2·v + (1−β2)·g²
@@ -45,10 +47,11 @@ typedef struct {
   double lr, beta1, beta2, eps, weight_decay;
   int decoupled;
   long warmup_steps;
+  long decay_steps; /* the run's total steps for the cosine decay; ≤ warmup_steps: none */
   long step; /* steps taken so far */
 } nfn_adam;
 
-/* β1 = 0.9, β2 = 0.999, eps = 1e-8, no weight decay, no warmup, step 0 (PyTorch's defaults). */
+/* β1 = 0.9, β2 = 0.999, eps = 1e-8, no weight decay, no warmup, no decay, step 0 (PyTorch's defaults). */
 void nfn_adam_init (nfn_adam *opt, double lr);
 /* The learning rate step `step` (1-based) uses. */
 double nfn_adam_lr (const nfn_adam *opt, long step);

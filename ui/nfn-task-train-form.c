@@ -17,7 +17,7 @@ struct _NfnTaskTrainForm
   GtkDropDown *model_dropdown, *transform_dropdown, *selection_dropdown, *balance_dropdown;
   GtkSpinButton *epochs_spin, *batch_spin, *lr_spin, *weight_decay_spin, *warmup_spin, *channels_spin, *depth_spin,
       *fourier_spin, *head_dropout_spin, *val_train_spin, *seed_spin, *threads_spin;
-  GtkCheckButton *augment_check, *normalize_check;
+  GtkCheckButton *augment_check, *normalize_check, *cosine_check;
   GtkFileChooserNative *chooser;
   GtkEntry *chooser_entry; /* the entry the open chooser fills */
 };
@@ -160,6 +160,8 @@ nfn_task_train_form_new (NfnTaskKind kind)
     }
   self->seed_spin = form_spin (self, "Seed", "--seed", 0, G_MAXINT32, 1, 0);
   self->threads_spin = form_spin (self, "Threads", "--threads", 1, 256, 1, 0);
+  self->cosine_check = form_check (self, "Cosine learning-rate decay",
+                                   "--cosine: decay the learning rate to 0 along a cosine after the warmup");
   self->augment_check = form_check (self, "Augment with random permutations",
                                     "--augment: a random hidden-neuron permutation of every training network at every step");
   self->normalize_check = form_check (self, "Standardise each input tensor",
@@ -252,6 +254,7 @@ nfn_task_train_form_set_options (NfnTaskTrainForm *self, const NfnTaskOptions *o
   if (o->threads > 0)
     form_set_value (self->threads_spin, o->threads);
   gtk_check_button_set_active (self->augment_check, o->augment);
+  gtk_check_button_set_active (self->cosine_check, o->cosine);
   gtk_check_button_set_active (self->normalize_check, o->normalize);
 }
 
@@ -291,6 +294,7 @@ nfn_task_train_form_get_options (NfnTaskTrainForm *self, NfnTaskOptions *o)
   o->seed = (gint64) gtk_spin_button_get_value (self->seed_spin);
   o->threads = gtk_spin_button_get_value_as_int (self->threads_spin);
   o->augment = gtk_check_button_get_active (self->augment_check);
+  o->cosine = gtk_check_button_get_active (self->cosine_check);
   o->normalize = gtk_check_button_get_active (self->normalize_check);
 }
 

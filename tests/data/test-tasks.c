@@ -119,6 +119,7 @@ test_classify_cancel_resume (void)
   g_autoptr (NfnStore) store = fresh_store ("cancel");
   NfnTaskOptions o;
   ttu_small_classify (&o, siren_zoo, 3);
+  o.cosine = TRUE;
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   Watch w = { .cancel_at_epoch2 = cancellable };
   NfnTaskHooks hooks = { .progress = watch_progress, .user_data = &w };
@@ -145,6 +146,20 @@ test_classify_cancel_resume (void)
   g_assert_cmpint (result.report.resumed_from_epoch, ==, 1);
   g_assert_cmpint (result.report.epochs_done, ==, 3);
   assert_run_rows (store, &result, NFN_TASK_CLASSIFY, "val/accuracy", 3);
+  /* the resumed run read --cosine back from its config: every logged lr, before and after the
+   * resume, is the warmup-then-cosine value over the run's D steps, 0 at the last one */
+  g_autoptr (GArray) lr = nfn_store_run_metric (store, id, "train/lr", G_MININT64, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (lr->len, >=, 3);
+  double W = (double) o.warmup, D = (double) result.report.steps;
+  for (guint k = 0; k < lr->len; k++)
+    {
+      const NfnMetricPoint *p = &g_array_index (lr, NfnMetricPoint, k);
+      double t = (double) p->step;
+      double want = t < W ? o.lr * t / W : o.lr * 0.5 * (1 + cos (G_PI * (t - W) / (D - W)));
+      g_assert_cmpfloat_with_epsilon (p->value, want, 1e-9);
+    }
+  g_assert_cmpint (g_array_index (lr, NfnMetricPoint, lr->len - 1).step, ==, result.report.steps);
   nfn_task_result_clear (&result);
   g_assert_false (nfn_task_classify_run (&resume, store, NULL, NULL, &result, &error));
   g_assert_nonnull (error);

@@ -340,6 +340,36 @@ test_adam_warmup_is_linear (void)
   g_assert_cmpfloat (worst, <=, 1e-4);
 }
 
+/* Cosine decay after a 4-step warmup over a 12-step run, at hand-computed points: full lr at the
+ * end of the warmup, half at the middle of the decay (cos π/2 = 0), lr·(1 + √2/2)/2 a quarter
+ * in, 0 at the end and after it; a step at t ≥ D leaves p alone. decay_steps ≤ warmup_steps
+ * means no decay. */
+static void
+test_adam_cosine_decay (void)
+{
+  nfn_adam opt;
+  nfn_adam_init (&opt, 0.01);
+  opt.warmup_steps = 4;
+  opt.decay_steps = 12;
+  const long t[] = { 2, 4, 6, 8, 12, 20 };
+  const double want[] = { 0.005, 0.01, 0.01 * (1 + sqrt (0.5)) / 2, 0.005, 0, 0 };
+  for (guint k = 0; k < G_N_ELEMENTS (t); k++)
+    g_assert_cmpfloat_with_epsilon (nfn_adam_lr (&opt, t[k]), want[k], 1e-15);
+  for (long s = 5; s < 12; s++)
+    g_assert_cmpfloat (nfn_adam_lr (&opt, s + 1), <, nfn_adam_lr (&opt, s));
+
+  float p[1] = { 1 }, g[1] = { 0.5f }, m[1] = { 0 }, v[1] = { 0 };
+  opt.step = 11;
+  nfn_adam_step (&opt, p, g, m, v, 1); /* step 12: lr 0 */
+  g_assert_cmpfloat (p[0], ==, 1.0f);
+
+  opt.decay_steps = 4;
+  g_assert_cmpfloat (nfn_adam_lr (&opt, 100), ==, 0.01);
+  opt.decay_steps = 0;
+  opt.warmup_steps = 0;
+  g_assert_cmpfloat (nfn_adam_lr (&opt, 1), ==, 0.01);
+}
+
 /* AdamW is Adam without decay applied to p·(1 − lr_t·wd); Adam with L2 is Adam without decay
  * fed g + wd·p; and the two are different optimizers. */
 static void
@@ -572,6 +602,7 @@ main (int argc, char **argv)
   g_test_add_func ("/train/adam/hand-computed", test_adam_hand_computed);
   g_test_add_func ("/train/adam/reference-sequence", test_adam_reference_sequence);
   g_test_add_func ("/train/adam/warmup", test_adam_warmup_is_linear);
+  g_test_add_func ("/train/adam/cosine", test_adam_cosine_decay);
   g_test_add_func ("/train/adam/adamw-vs-adam", test_adamw_vs_adam);
   g_test_add_func ("/train/adam/quadratic", test_adam_minimises_quadratic);
   g_test_add_func ("/train/metrics/accuracy", test_accuracy);
