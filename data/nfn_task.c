@@ -18,6 +18,7 @@ nfn_task_options_clear (NfnTaskOptions *o)
   g_free (o->transform);
   g_free (o->balance);
   g_free (o->selection);
+  g_free (o->scatter);
   memset (o, 0, sizeof *o);
 }
 
@@ -35,6 +36,7 @@ nfn_task_result_clear (NfnTaskResult *r)
   g_free (r->model_path);
   g_free (r->model_name);
   g_free (r->transform);
+  g_free (r->scatter_path);
   nfn_trainer_report_clear (&r->report);
   memset (r, 0, sizeof *r);
   r->unedited_val = r->unedited_test = NAN;
@@ -129,11 +131,27 @@ nfn_task_json_string (JsonObject *o, const char *name)
 }
 
 char *
-nfn_task_model_path_beside (NfnStore *store, const char *name)
+nfn_task_path_beside (NfnStore *store, const char *folder, const char *name)
 {
   g_autofree char *db = g_canonicalize_filename (nfn_store_get_path (store), NULL);
   g_autofree char *dir = g_path_get_dirname (db);
-  return g_build_filename (dir, "models", name, NULL);
+  return g_build_filename (dir, folder, name, NULL);
+}
+
+char *
+nfn_task_model_path_beside (NfnStore *store, const char *name)
+{
+  return nfn_task_path_beside (store, "models", name);
+}
+
+gboolean
+nfn_task_make_parent_dir (const char *path, const char *what, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  if (g_mkdir_with_parents (dir, 0755) == 0)
+    return TRUE;
+  nfn_data_set_error (error, NFN_DATA_ERROR_IO, dir, "cannot create the %s's directory", what);
+  return FALSE;
 }
 
 double
@@ -366,13 +384,8 @@ nfn_task_save_model (nfn_model *model, const NfnModelFileInfo *info, const char 
       g_autofree char *name = g_strdup_printf ("run-%" G_GINT64_FORMAT "%s.safetensors", run_id, suffix);
       path = nfn_task_model_path_beside (store, name);
     }
-  g_autofree char *dir = g_path_get_dirname (path);
-  if (g_mkdir_with_parents (dir, 0755) != 0)
-    {
-      nfn_data_set_error (error, NFN_DATA_ERROR_IO, dir, "cannot create the model's directory");
-      return NULL;
-    }
-  if (!nfn_model_file_save (model, info, path, error)
+  if (!nfn_task_make_parent_dir (path, "model", error)
+      || !nfn_model_file_save (model, info, path, error)
       || !nfn_store_run_add_artifact (store, run_id, "model", path, description, error))
     return NULL;
   nfn_task_json_add_string (summary, "model_file", path);

@@ -1,6 +1,6 @@
-/* nfn_task.h — the training tasks as calls: `nfn train classify|edit|mask` and the GUI's Tasks
- * page run the same code, so a run started in either is the same run (same config JSON, same
- * store rows, same model file).
+/* nfn_task.h — the training tasks as calls: `nfn train classify|edit|mask|genpred` and the
+ * GUI's Tasks page run the same code, so a run started in either is the same run (same config
+ * JSON, same store rows, same model file).
  *
  * A run: fill NfnTaskOptions with the task's defaults (nfn_task_*_defaults), change what the
  * user gave, call nfn_task_*_run with an open store (the calling thread's: NfnStore is one
@@ -12,7 +12,8 @@
  *
  * Cancel (GCancellable or the hooks' flag, e.g. a SIGINT handler's) is checked before every
  * step and inside the mask task's masked training: the run returns FALSE with
- * G_IO_ERROR_CANCELLED, is marked cancelled, and its last checkpoint stays (resume it).
+ * G_IO_ERROR_CANCELLED, is marked cancelled, and its last checkpoint stays (resume it). The
+ * genpred spectral baseline checks it between networks, before its run is recorded.
  * Errors are one line naming the file or the option at fault, in NFN_DATA_ERROR.
  *
  * Shape letters: P pixels (R×Cc) of an image; L layers.
@@ -32,9 +33,10 @@ G_BEGIN_DECLS
 #define NFN_TASK_CLASSIFY "train-classify"
 #define NFN_TASK_EDIT "train-edit"
 #define NFN_TASK_MASK "train-mask"
+#define NFN_TASK_GENPRED "train-genpred"
 #define NFN_TASK_VAL_FRACTION 0.1
 
-/* Every option of the three tasks; each task reads the ones its CLI offers. Strings are owned
+/* Every option of the tasks; each task reads the ones its CLI offers. Strings are owned
  * (nfn_task_options_clear frees them); NULL means "not given". */
 typedef struct {
   char *zoo, *val, *test;  /* zoo directories; without val the last tenth of zoo validates */
@@ -60,11 +62,15 @@ typedef struct {
   /* mask */
   char *balance, *selection; /* "layer" (NULL) or "global" */
   int val_train;
+  /* genpred */
+  char *scatter;           /* the scatter PNG; NULL: figures/run-ID-scatter.png beside the store */
+  gint64 split_seed;       /* of the zoo's train/val/test split */
 } NfnTaskOptions;
 
 void nfn_task_classify_defaults (NfnTaskOptions *options);
 void nfn_task_edit_defaults (NfnTaskOptions *options);
 void nfn_task_mask_defaults (NfnTaskOptions *options);
+void nfn_task_genpred_defaults (NfnTaskOptions *options);
 void nfn_task_options_clear (NfnTaskOptions *options);
 /* A --threads value as the machine allows it (< 1: every core). */
 int nfn_task_clamp_threads (int threads);
@@ -85,6 +91,9 @@ typedef struct {
   char *model_path;        /* the saved model */
   char *model_name;        /* the kind the run used (from the run's config when resumed) */
   char *transform;         /* edit: the run's transform */
+  char *scatter_path;      /* genpred: the predicted-vs-true scatter PNG */
+  /* genpred spectral: no training; run_id, seconds and the val and test metrics ("tau", "r2",
+   * "mse"; test also "tau_neg_alpha") only */
   NfnTrainerReport report;
   int train_networks, val_networks, test_networks;
   double unedited_val, unedited_test; /* edit: MSE of the unedited networks (NAN without test) */
@@ -98,6 +107,9 @@ gboolean nfn_task_edit_run (const NfnTaskOptions *options, NfnStore *store, cons
                             GCancellable *cancellable, NfnTaskResult *result, GError **error);
 gboolean nfn_task_mask_run (const NfnTaskOptions *options, NfnStore *store, const NfnTaskHooks *hooks,
                             GCancellable *cancellable, NfnTaskResult *result, GError **error);
+/* model "spectral" fits the baseline in one go (no epochs, no resume), the others train. */
+gboolean nfn_task_genpred_run (const NfnTaskOptions *options, NfnStore *store, const NfnTaskHooks *hooks,
+                               GCancellable *cancellable, NfnTaskResult *result, GError **error);
 
 /* The shared resume check: run `run_id` of the store exists, is a `task_name` run, and is
  * interrupted, failed or cancelled (a running or completed run cannot resume). Returns the run
@@ -155,6 +167,19 @@ gboolean nfn_task_mask_preview (const char *model_path, const char *zoo_path, gi
 /* The pruned fraction of a 0/1 mask's weights (biases are never pruned and are not counted). */
 double nfn_task_mask_sparsity (const nfn_feature *mask /* (1, C = 1) */);
 double nfn_task_mean (const float *x, int n, double *std);
+
+/* Accuracy prediction: the spectral baseline's model file (nfn_task_genpred.c describes it). */
+typedef struct {
+  nfn_space space;                              /* of the CNNs it was fitted on */
+  double coefficients[NFN_MAX_LAYERS + 1];      /* c_0 … c_L of accuracy ≈ c_0 + Σ_i c_i·α_i */
+  double alpha_fill[NFN_MAX_LAYERS];            /* α of a layer that has no fit */
+} NfnTaskSpectralModel;
+
+gboolean nfn_task_genpred_is_spectral_model (const char *path);
+gboolean nfn_task_genpred_spectral_load (const char *path, NfnTaskSpectralModel *model, GError **error);
+/* The predicted accuracy, in [0, 1], of network b of `weights` (the model's space). */
+nfn_status nfn_task_genpred_spectral_predict (const NfnTaskSpectralModel *model, const nfn_feature *weights, int b,
+                                              double *accuracy);
 
 /* A member of the object `b` is building, as the tasks' configs, summaries and JSON output
  * write them: a string (null for NULL), an integer, a number (null when not finite). */

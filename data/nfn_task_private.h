@@ -1,4 +1,4 @@
-/* nfn_task_private.h — what the three task files (data/nfn_task_*.c) share and nobody else. */
+/* nfn_task_private.h — what the task files (data/nfn_task_*.c) share and nobody else. */
 #ifndef NFN_TASK_PRIVATE_H
 #define NFN_TASK_PRIVATE_H
 
@@ -24,8 +24,12 @@ gboolean nfn_task_fetch_summary (NfnStore *store, NfnTaskResult *result, GError 
 char *nfn_task_canonical (const char *path);
 /* A JSON object member holding a string, copied; NULL when absent, null or not a string. */
 char *nfn_task_json_string (JsonObject *o, const char *name);
-/* models/<name> beside the store's file (the directory is made when saving). */
+/* <folder>/<name> beside the store's file (the directory is made when saving). */
+char *nfn_task_path_beside (NfnStore *store, const char *folder, const char *name);
+/* models/<name> beside the store's file. */
 char *nfn_task_model_path_beside (NfnStore *store, const char *name);
+/* Makes the directory `path` goes into; FALSE with "DIR: cannot create the <what>'s directory". */
+gboolean nfn_task_make_parent_dir (const char *path, const char *what, GError **error);
 
 /* What every task's settings hold (each task's settings struct starts with one): recorded in
  * the run's config and rebuilt from it on resume. Paths are absolute; val, test, out may be NULL. */

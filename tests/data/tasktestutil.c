@@ -1,6 +1,7 @@
 /* tasktestutil.c — tiny zoos for the training-task tests. */
 #include "tasktestutil.h"
 
+#include "nfn_cnn_zoo.h"
 #include "nfn_ticket_zoo.h"
 #include "nfn_zoo.h"
 
@@ -38,6 +39,25 @@ ttu_build_ticket_zoo (const char *dir, NfnStore *store, int networks, double spa
   g_assert_true (nfn_ticket_zoo_build (&t, dir, store, &callbacks, &report, &error));
   g_assert_no_error (error);
   nfn_ticket_zoo_settings_clear (&t);
+}
+
+void
+ttu_build_cnn_zoo (const char *dir, NfnStore *store, int runs)
+{
+  g_autoptr (GError) error = NULL;
+  NfnZooFitCallbacks callbacks = { .threads = 2 };
+  NfnZooFitReport report = { 0 };
+  NfnCnnZooSettings s;
+  nfn_cnn_zoo_settings_init (&s);
+  g_free (s.dataset);
+  s.dataset = g_strdup ("mnist");
+  s.count = runs;
+  s.seed = 3;
+  s.ranges.fraction_min = s.ranges.fraction_max = 0.05;
+  s.ranges.epochs_max = 1;
+  g_assert_true (nfn_cnn_zoo_build (&s, dir, store, &callbacks, &report, &error));
+  g_assert_no_error (error);
+  nfn_cnn_zoo_settings_clear (&s);
 }
 
 void
@@ -91,5 +111,19 @@ ttu_small_mask (NfnTaskOptions *o, const char *ticket_zoo)
   o->fourier = 8;
   o->epochs = 2;
   o->val_train = 0;
+  o->threads = 2;
+}
+
+void
+ttu_small_genpred (NfnTaskOptions *o, const char *cnn_zoo)
+{
+  nfn_task_genpred_defaults (o);
+  o->zoo = g_strdup (cnn_zoo);
+  o->channels = 4;
+  g_free (o->head);
+  o->head = g_strdup ("16");
+  o->batch = 8;
+  o->epochs = 2;
+  o->warmup = 2;
   o->threads = 2;
 }
