@@ -37,6 +37,7 @@ typedef struct {
   float *before, *after, *target; /* edit: (P) each, 0…1 */
   nfn_feature mask;               /* mask: (1, C = 1), 0/1 */
   double sparsity;
+  GdkTexture *scatter;            /* genpred: the run's scatter PNG, decoded here off the main thread */
   GError *preview_error;
   /* results */
   NfnZooFitReport report;
@@ -57,6 +58,7 @@ nfn_task_job_free (NfnTaskJob *job)
   g_free (job->after);
   g_free (job->target);
   nfn_feature_free (&job->mask);
+  g_clear_object (&job->scatter);
   g_clear_error (&job->preview_error);
   g_clear_error (&job->error);
   g_free (job);
@@ -146,10 +148,18 @@ nfn_task_job_train_progress (const NfnTrainerProgress *p, gpointer data)
   nfn_task_job_post (job, message);
 }
 
-/* The trained model on one network of the training zoo: drawn when the job ends. */
+/* The trained model on one network of the training zoo (genpred: the run's scatter of the
+ * test split): drawn when the job ends. */
 static void
 nfn_task_job_preview (NfnTaskJob *job)
 {
+  if (job->kind == NFN_TASK_KIND_GENPRED)
+    {
+      /* the figure the run recorded as its artifact, so the panel shows what the store holds */
+      if (job->result.scatter_path)
+        job->scatter = gdk_texture_new_from_filename (job->result.scatter_path, &job->preview_error);
+      return;
+    }
   g_autoptr (NfnStore) store = NULL;
   g_autofree char *zoo = NULL;
   if (job->options.zoo)
@@ -187,7 +197,8 @@ nfn_task_job_run (GTask *task, gpointer source, gpointer data, GCancellable *can
       gboolean (*run) (const NfnTaskOptions *, NfnStore *, const NfnTaskHooks *, GCancellable *, NfnTaskResult *,
                        GError **) = job->kind == NFN_TASK_KIND_CLASSIFY ? nfn_task_classify_run
                                     : job->kind == NFN_TASK_KIND_EDIT  ? nfn_task_edit_run
-                                                                       : nfn_task_mask_run;
+                                    : job->kind == NFN_TASK_KIND_MASK  ? nfn_task_mask_run
+                                                                       : nfn_task_genpred_run;
       job->ok = run (&job->options, store, &hooks, cancellable, &job->result, &job->error);
       if (job->ok)
         nfn_task_job_preview (job);
@@ -227,9 +238,11 @@ struct _NfnTaskPanel
   GtkWidget *form;
   NfnPlot *plot;
   GtkStack *train_stack;
-  NfnTaskTrainForm *train_forms[4]; /* by NfnTaskKind; [NFN_TASK_KIND_ZOO_FIT] is NULL */
+  NfnTaskTrainForm *train_forms[NFN_TASK_KIND_GENPRED + 1]; /* by NfnTaskKind; [NFN_TASK_KIND_ZOO_FIT] is NULL */
+  GtkWidget *preview_box;
   GtkBox *result_box;
   GtkLabel *result_label;
+  GtkPicture *scatter_view;
   NfnImageGrid *edit_view;
   NfnHeatmap *mask_view;
   GtkWidget *mask_layer_box;
@@ -243,6 +256,7 @@ struct _NfnTaskPanel
   GArray *curve_x, *curve_y; /* double: the live curve's points (zoo fit; training: the loss) */
   GArray *val_x, *val_y;     /* double: training: the validation metric after each epoch */
   NfnTaskKind running_kind;
+  gboolean running_spectral; /* genpred's spectral fit: no steps, cancelled between networks */
   const char *metric_name;   /* the running training task's validation metric */
   gint64 first_step, first_step_us; /* the ETA's rate counts this call's steps only */
   char *model_path;          /* the last training run's model */
@@ -423,6 +437,8 @@ nfn_task_panel_metric_name (NfnTaskKind kind, const NfnTaskOptions *options)
 {
   if (kind == NFN_TASK_KIND_MASK)
     return options->resume > 0 ? "val metric" : options->val_train > 0 ? "val masked accuracy" : "val IoU";
+  if (kind == NFN_TASK_KIND_GENPRED)
+    return "val τ";
   return kind == NFN_TASK_KIND_CLASSIFY ? "val accuracy" : "val MSE";
 }
 
@@ -553,12 +569,17 @@ static char *
 nfn_task_panel_train_done (NfnTaskPanel *self, NfnTaskJob *job)
 {
   const NfnTrainerReport *report = &job->result.report;
-  const char *metric = job->kind == NFN_TASK_KIND_CLASSIFY ? "accuracy" : job->kind == NFN_TASK_KIND_EDIT ? "mse" : "iou";
+  const char *metric = job->kind == NFN_TASK_KIND_CLASSIFY ? "accuracy"
+                       : job->kind == NFN_TASK_KIND_EDIT   ? "mse"
+                       : job->kind == NFN_TASK_KIND_MASK   ? "iou"
+                                                           : "tau";
   g_free (self->model_path);
   self->model_path = g_strdup (job->result.model_path);
   gtk_widget_set_visible (GTK_WIDGET (self->edit_view), FALSE);
   gtk_widget_set_visible (GTK_WIDGET (self->mask_view), FALSE);
   gtk_widget_set_visible (self->mask_layer_box, FALSE);
+  gtk_widget_set_visible (GTK_WIDGET (self->scatter_view), FALSE);
+  gtk_picture_set_paintable (self->scatter_view, NULL);
   gtk_label_set_text (self->result_label, "");
   if (job->kind == NFN_TASK_KIND_EDIT && job->before)
     {
@@ -587,6 +608,15 @@ nfn_task_panel_train_done (NfnTaskPanel *self, NfnTaskJob *job)
       gtk_widget_set_visible (GTK_WIDGET (self->mask_view), TRUE);
       gtk_widget_set_visible (self->mask_layer_box, TRUE);
     }
+  if (job->kind == NFN_TASK_KIND_GENPRED && job->scatter)
+    {
+      gtk_picture_set_paintable (self->scatter_view, GDK_PAINTABLE (job->scatter));
+      gtk_widget_set_visible (GTK_WIDGET (self->scatter_view), TRUE);
+      g_autofree char *line = g_strdup_printf ("Test split, %d CNNs (train %d, val %d): %s; model %s",
+                                               job->result.test_networks, job->result.train_networks,
+                                               job->result.val_networks, job->result.scatter_path, job->result.model_path);
+      gtk_label_set_text (self->result_label, line);
+    }
   if (job->preview_error)
     {
       g_autofree char *line = g_strdup_printf ("No preview: %s", job->preview_error->message);
@@ -594,6 +624,17 @@ nfn_task_panel_train_done (NfnTaskPanel *self, NfnTaskJob *job)
     }
   gtk_widget_set_visible (GTK_WIDGET (self->result_box), job->kind != NFN_TASK_KIND_CLASSIFY || job->preview_error);
   g_autofree char *wall = g_strdup_printf ("%.1f s", report->seconds);
+  double test_tau = nfn_trainer_metrics_get (&report->test, "tau"), test_r2 = nfn_trainer_metrics_get (&report->test, "r2");
+  if (job->kind == NFN_TASK_KIND_GENPRED && g_strcmp0 (job->result.model_name, NFN_TASK_TRAIN_FORM_SPECTRAL) == 0)
+    return g_strdup_printf ("Completed: run %" G_GINT64_FORMAT " (%s: least squares on each layer's α), val τ %.4f, test τ"
+                            " %.4f, R² %.4f; τ of −mean α %.4f, %s.",
+                            job->result.run_id, job->result.model_name, nfn_trainer_metrics_get (&report->val, "tau"),
+                            test_tau, test_r2, nfn_trainer_metrics_get (&report->test, "tau_neg_alpha"), wall);
+  if (job->kind == NFN_TASK_KIND_GENPRED)
+    return g_strdup_printf ("Completed: run %" G_GINT64_FORMAT " (%s), best epoch %d of %d, val τ %.4f, test τ %.4f, R² %.4f,"
+                            " %zu parameters, %s.",
+                            job->result.run_id, job->result.model_name, report->best_epoch, report->epochs_done,
+                            nfn_trainer_metrics_get (&report->val, "tau"), test_tau, test_r2, report->params, wall);
   return g_strdup_printf ("Completed: run %" G_GINT64_FORMAT " (%s), best epoch %d of %d, val %s %.4g, %zu parameters, %s.",
                           job->result.run_id, job->result.model_name, report->best_epoch, report->epochs_done, metric,
                           nfn_trainer_metrics_get (&report->val, metric), report->params, wall);
@@ -621,6 +662,8 @@ nfn_task_panel_done (GObject *source, GAsyncResult *result, gpointer user_data)
                             " fitted now in %.1f s), mean PSNR %.2f dB, 5th percentile %.2f dB.",
                             job->report.run_id, job->report.networks, job->dir, job->report.fitted, job->report.seconds,
                             job->report.psnr.mean, job->report.psnr.p5);
+  else if (cancelled && train && self->run_id <= 0)
+    text = g_strdup ("Cancelled before the run was recorded.");
   else if (cancelled && train)
     text = g_strdup_printf ("Cancelled: run %" G_GINT64_FORMAT " keeps its last epoch's checkpoint; `nfn train … --resume %"
                             G_GINT64_FORMAT "` continues it.", self->run_id, self->run_id);
@@ -656,6 +699,7 @@ nfn_task_panel_start (NfnTaskPanel *self)
   job->panel = g_object_ref (self);
   job->kind = kind;
   job->store_path = g_strdup (self->store_path);
+  self->running_spectral = FALSE;
   g_autofree char *text = NULL;
   if (kind == NFN_TASK_KIND_ZOO_FIT)
     {
@@ -669,6 +713,8 @@ nfn_task_panel_start (NfnTaskPanel *self)
       nfn_task_train_form_get_options (self->train_forms[kind], &job->options);
       job->preview_index = gtk_spin_button_get_value_as_int (self->preview_spin);
       self->metric_name = nfn_task_panel_metric_name (kind, &job->options);
+      self->running_spectral = kind == NFN_TASK_KIND_GENPRED
+                               && g_strcmp0 (job->options.model, NFN_TASK_TRAIN_FORM_SPECTRAL) == 0;
       if (!job->options.zoo)
         {
           nfn_task_job_free (job);
@@ -686,7 +732,8 @@ nfn_task_panel_start (NfnTaskPanel *self)
   self->first_step = self->first_step_us = 0;
   nfn_task_panel_draw_curve (self);
   gtk_progress_bar_set_fraction (self->progress_bar, 0);
-  gtk_progress_bar_set_text (self->progress_bar, "starting…");
+  gtk_progress_bar_set_text (self->progress_bar, self->running_spectral ? "fitting α of each layer (no epochs)…"
+                                                                        : "starting…");
   gtk_label_set_text (self->rate_label, "");
   gtk_widget_set_visible (GTK_WIDGET (self->show_button), FALSE);
   gtk_widget_set_visible (GTK_WIDGET (self->result_box), FALSE);
@@ -712,6 +759,8 @@ nfn_task_panel_cancel (NfnTaskPanel *self)
       g_cancellable_cancel (self->cancellable);
       nfn_task_panel_set_status (self, self->running_kind == NFN_TASK_KIND_ZOO_FIT
                                            ? "Cancelling: the shard being fitted is dropped…"
+                                       : self->running_spectral
+                                           ? "Cancelling at the next network: the spectral fit records no run…"
                                            : "Cancelling at the next step: the last epoch's checkpoint stays…");
     }
 }
@@ -768,6 +817,13 @@ nfn_task_panel_get_mask_view (NfnTaskPanel *self)
   return self->mask_view;
 }
 
+GtkPicture *
+nfn_task_panel_get_scatter_view (NfnTaskPanel *self)
+{
+  g_return_val_if_fail (NFN_IS_TASK_PANEL (self), NULL);
+  return self->scatter_view;
+}
+
 const char *
 nfn_task_panel_get_result_text (NfnTaskPanel *self)
 {
@@ -792,6 +848,9 @@ static const char *const nfn_task_panel_about[] = {
   "MSE is saved; one network is shown before and after the edit, beside its target. The same run as nfn train edit.",
   "An NFN maps an MLP's initialisation to its winning-ticket mask. The best epoch is saved; the mask it predicts for "
   "one init is shown as a heatmap with its sparsity. The same run as nfn train mask.",
+  "An NFN predicts each CNN's test accuracy from its weights alone (spectral: a least-squares fit on each layer's α, "
+  "no training). The zoo is split 80/10/10 by training run; the best epoch by validation Kendall τ is saved and the "
+  "test split's predicted against true accuracy is shown with its τ and R². The same run as nfn train genpred.",
 };
 
 static void
@@ -801,6 +860,7 @@ nfn_task_panel_task_changed (NfnTaskPanel *self)
   gtk_label_set_text (self->about_label, nfn_task_panel_about[kind]);
   gtk_widget_set_visible (self->form, kind == NFN_TASK_KIND_ZOO_FIT);
   gtk_widget_set_visible (GTK_WIDGET (self->train_stack), kind != NFN_TASK_KIND_ZOO_FIT);
+  gtk_widget_set_visible (self->preview_box, kind == NFN_TASK_KIND_EDIT || kind == NFN_TASK_KIND_MASK);
   if (kind != NFN_TASK_KIND_ZOO_FIT)
     gtk_stack_set_visible_child (self->train_stack, GTK_WIDGET (self->train_forms[kind]));
 }
@@ -851,12 +911,12 @@ nfn_task_panel_get_plot (NfnTaskPanel *self)
 static void
 nfn_task_panel_build_results (NfnTaskPanel *self)
 {
-  for (NfnTaskKind kind = NFN_TASK_KIND_CLASSIFY; kind <= NFN_TASK_KIND_MASK; kind++)
+  for (NfnTaskKind kind = NFN_TASK_KIND_CLASSIFY; kind <= NFN_TASK_KIND_GENPRED; kind++)
     {
       self->train_forms[kind] = NFN_TASK_TRAIN_FORM (nfn_task_train_form_new (kind));
       gtk_stack_add_child (self->train_stack, GTK_WIDGET (self->train_forms[kind]));
     }
-  GtkWidget *preview_box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  GtkWidget *preview_box = self->preview_box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
   GtkWidget *preview_label = gtk_label_new ("Preview network");
   gtk_widget_add_css_class (preview_label, "dim-label");
   self->preview_spin = GTK_SPIN_BUTTON (gtk_spin_button_new_with_range (0, G_MAXINT32, 1));
@@ -868,7 +928,6 @@ nfn_task_panel_build_results (NfnTaskPanel *self)
   /* keep it just under the forms, above Run and Cancel */
   gtk_box_reorder_child_after (GTK_BOX (gtk_widget_get_parent (GTK_WIDGET (self->train_stack))), preview_box,
                                GTK_WIDGET (self->train_stack));
-  g_object_bind_property (self->train_stack, "visible", preview_box, "visible", G_BINDING_SYNC_CREATE);
 
   self->result_label = GTK_LABEL (gtk_label_new (""));
   gtk_label_set_xalign (self->result_label, 0);
@@ -889,9 +948,16 @@ nfn_task_panel_build_results (NfnTaskPanel *self)
   gtk_box_append (GTK_BOX (self->mask_layer_box), layer_label);
   gtk_box_append (GTK_BOX (self->mask_layer_box), GTK_WIDGET (self->mask_layer_spin));
   gtk_widget_set_visible (self->mask_layer_box, FALSE);
+  self->scatter_view = GTK_PICTURE (gtk_picture_new ());
+  gtk_picture_set_content_fit (self->scatter_view, GTK_CONTENT_FIT_CONTAIN);
+  gtk_picture_set_can_shrink (self->scatter_view, TRUE);
+  gtk_widget_set_size_request (GTK_WIDGET (self->scatter_view), -1, 320);
+  gtk_picture_set_alternative_text (self->scatter_view, "Predicted against true test accuracy of the test split's CNNs");
+  gtk_widget_set_visible (GTK_WIDGET (self->scatter_view), FALSE);
   gtk_box_append (self->result_box, GTK_WIDGET (self->edit_view));
   gtk_box_append (self->result_box, self->mask_layer_box);
   gtk_box_append (self->result_box, GTK_WIDGET (self->mask_view));
+  gtk_box_append (self->result_box, GTK_WIDGET (self->scatter_view));
   gtk_box_append (self->result_box, GTK_WIDGET (self->result_label));
 }
 

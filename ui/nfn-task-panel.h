@@ -4,8 +4,8 @@
  * the same SQLite file as a CLI run and the experiment browser sees it live.
  *
  * Tasks: zoo fitting (`nfn zoo fit`: data/nfn_zoo.h's nfn_zoo_fit, the same call the CLI
- * makes) and the training tasks classify, edit and mask (`nfn train TASK`: data/nfn_task.h,
- * the same calls the CLI makes, with the form's options). Cancel goes through the
+ * makes) and the training tasks classify, edit, mask and genpred (`nfn train TASK`:
+ * data/nfn_task.h, the same calls the CLI makes, with the form's options). Cancel goes through the
  * GCancellable: a zoo fit drops the shard being fitted (the finished ones stay), a training
  * run stops at its next step and keeps its last epoch's checkpoint; either run is marked
  * cancelled. Progress reaches the main loop through g_main_context_invoke, at most
@@ -13,7 +13,9 @@
  * finished shard's mean PSNR, or the training loss and the validation metric per epoch.
  * When an edit run ends, one training network before and after the edit and its target are
  * shown; when a mask run ends, the mask the model predicts for one training init, a layer at
- * a time as a heatmap (kept 1, pruned 0), with its sparsity.
+ * a time as a heatmap (kept 1, pruned 0), with its sparsity; when a genpred run ends, its
+ * scatter of predicted against true test accuracy (the PNG the run recorded as its "figure"
+ * artifact, so the panel shows what the store holds) and its test τ and R² in the status line.
  */
 #ifndef NFN_TASK_PANEL_H
 #define NFN_TASK_PANEL_H
@@ -71,10 +73,12 @@ void nfn_task_panel_get_train_options (NfnTaskPanel *self, NfnTaskKind kind, Nfn
 void nfn_task_panel_set_preview_index (NfnTaskPanel *self, gint64 index);
 /* The mask preview's layer on the heatmap (1 … L). */
 void nfn_task_panel_set_mask_layer (NfnTaskPanel *self, int layer);
-/* The result views: before · after · target of an edit run; the mask of a mask run; the line
- * under them (the sparsity for a mask); the last training run's model file (NULL before). */
+/* The result views: before · after · target of an edit run; the mask of a mask run; the scatter
+ * of a genpred run; the line under them (the sparsity for a mask, the scatter's file for
+ * genpred); the last training run's model file (NULL before). */
 NfnImageGrid *nfn_task_panel_get_edit_view (NfnTaskPanel *self);
 NfnHeatmap *nfn_task_panel_get_mask_view (NfnTaskPanel *self);
+GtkPicture *nfn_task_panel_get_scatter_view (NfnTaskPanel *self);
 const char *nfn_task_panel_get_result_text (NfnTaskPanel *self);
 const char *nfn_task_panel_get_model_path (NfnTaskPanel *self);
 

@@ -1,5 +1,5 @@
 /* nfn-task-train-form.c — NfnTaskTrainForm: a grid of labelled option widgets, built in code
- * because the three tasks share most rows and differ in a few. */
+ * because the four tasks share most rows and differ in a few. */
 #include "nfn-task-train-form.h"
 
 #include <string.h>
@@ -16,7 +16,7 @@ struct _NfnTaskTrainForm
   GtkEntry *zoo_entry, *val_entry, *test_entry, *head_entry;
   GtkDropDown *model_dropdown, *transform_dropdown, *selection_dropdown, *balance_dropdown;
   GtkSpinButton *epochs_spin, *batch_spin, *lr_spin, *weight_decay_spin, *warmup_spin, *channels_spin, *depth_spin,
-      *fourier_spin, *head_dropout_spin, *val_train_spin, *seed_spin, *threads_spin;
+      *fourier_spin, *head_dropout_spin, *val_train_spin, *seed_spin, *threads_spin, *split_seed_spin;
   GtkCheckButton *augment_check, *normalize_check, *cosine_check;
   GtkFileChooserNative *chooser;
   GtkEntry *chooser_entry; /* the entry the open chooser fills */
@@ -110,28 +110,113 @@ form_zoo (NfnTaskTrainForm *self, const char *label, const char *placeholder, co
   return GTK_ENTRY (entry);
 }
 
+/* Each list starts with its task's default model (what the run picks when none is given). */
 static const char *const classify_models[] = { "np", "hnp", "pointwise", "mlp", "mlp-aug", "stat", NULL };
 static const char *const edit_models[] = { "np", "hnp", "pointwise", "mlp", NULL };
 static const char *const mask_models[] = { "np", "hnp", "pointwise", NULL };
+static const char *const genpred_models[] = { "hnp", "np", "stat", "spectral", NULL };
 static const char *const transforms[] = { "dilate", "erode", "gradient", "invert", NULL };
 static const char *const layer_global[] = { "layer", "global", NULL };
+
+static void
+form_select (GtkDropDown *dropdown, const char *value)
+{
+  if (!dropdown || !value)
+    return;
+  GListModel *model = gtk_drop_down_get_model (dropdown);
+  for (guint k = 0; k < g_list_model_get_n_items (model); k++)
+    {
+      g_autoptr (GtkStringObject) item = g_list_model_get_item (model, k);
+      if (g_strcmp0 (gtk_string_object_get_string (item), value) == 0)
+        gtk_drop_down_set_selected (dropdown, k);
+    }
+}
+
+static char *
+form_selected (GtkDropDown *dropdown)
+{
+  GtkStringObject *item = dropdown ? gtk_drop_down_get_selected_item (dropdown) : NULL;
+  return item ? g_strdup (gtk_string_object_get_string (item)) : NULL;
+}
+
+static void
+form_defaults (NfnTaskKind kind, NfnTaskOptions *o)
+{
+  if (kind == NFN_TASK_KIND_CLASSIFY)
+    nfn_task_classify_defaults (o);
+  else if (kind == NFN_TASK_KIND_EDIT)
+    nfn_task_edit_defaults (o);
+  else if (kind == NFN_TASK_KIND_MASK)
+    nfn_task_mask_defaults (o);
+  else
+    nfn_task_genpred_defaults (o);
+}
+
+/* The widget's row, its name label included. */
+static void
+form_set_row_sensitive (NfnTaskTrainForm *self, GtkWidget *widget, gboolean sensitive)
+{
+  if (!widget)
+    return;
+  gtk_widget_set_sensitive (widget, sensitive);
+  int column, row;
+  gtk_grid_query_child (self->grid, widget, &column, &row, NULL, NULL);
+  GtkWidget *name = gtk_grid_get_child_at (self->grid, 0, row);
+  if (name && name != widget)
+    gtk_widget_set_sensitive (name, sensitive);
+}
+
+/* genpred's spectral baseline is a least-squares fit: no epochs, no NFN, nothing to train. */
+static void
+form_model_changed (NfnTaskTrainForm *self)
+{
+  if (self->kind != NFN_TASK_KIND_GENPRED)
+    return;
+  g_autofree char *model = form_selected (self->model_dropdown);
+  gboolean trains = g_strcmp0 (model, NFN_TASK_TRAIN_FORM_SPECTRAL) != 0;
+  GtkWidget *training[] = {
+    GTK_WIDGET (self->epochs_spin), GTK_WIDGET (self->batch_spin), GTK_WIDGET (self->lr_spin),
+    GTK_WIDGET (self->weight_decay_spin), GTK_WIDGET (self->warmup_spin), GTK_WIDGET (self->channels_spin),
+    GTK_WIDGET (self->depth_spin), GTK_WIDGET (self->fourier_spin), GTK_WIDGET (self->head_entry),
+    GTK_WIDGET (self->head_dropout_spin), GTK_WIDGET (self->seed_spin), GTK_WIDGET (self->cosine_check),
+    GTK_WIDGET (self->augment_check), GTK_WIDGET (self->normalize_check),
+  };
+  for (gsize k = 0; k < G_N_ELEMENTS (training); k++)
+    form_set_row_sensitive (self, training[k], trains);
+}
 
 GtkWidget *
 nfn_task_train_form_new (NfnTaskKind kind)
 {
-  g_return_val_if_fail (kind == NFN_TASK_KIND_CLASSIFY || kind == NFN_TASK_KIND_EDIT || kind == NFN_TASK_KIND_MASK, NULL);
+  g_return_val_if_fail (kind >= NFN_TASK_KIND_CLASSIFY && kind <= NFN_TASK_KIND_GENPRED, NULL);
   NfnTaskTrainForm *self = g_object_new (NFN_TYPE_TASK_TRAIN_FORM, NULL);
   self->kind = kind;
   gboolean classify = kind == NFN_TASK_KIND_CLASSIFY, edit = kind == NFN_TASK_KIND_EDIT, mask = kind == NFN_TASK_KIND_MASK;
-  self->zoo_entry = form_zoo (self, "Training zoo", mask ? "a ticket zoo (nfn zoo tickets)" : "a SIREN zoo (nfn zoo fit)",
-                              "--zoo: the training zoo");
-  self->val_entry = form_zoo (self, "Validation zoo", "the last tenth of the training zoo",
-                              "--val: the validation zoo (empty: the last 10 % of the training zoo)");
-  self->test_entry = form_zoo (self, "Test zoo", "none", "--test: evaluated with the best epoch's model");
+  gboolean genpred = kind == NFN_TASK_KIND_GENPRED;
+  if (genpred)
+    {
+      self->zoo_entry = form_zoo (self, "CNN zoo", "a CNN zoo (nfn zoo cnn)",
+                                  "--zoo: split 80/10/10 by training run into train/val/test");
+      self->split_seed_spin = form_spin (self, "Split seed", "--split-seed: seed of the zoo's train/val/test split", 0,
+                                         G_MAXINT32, 1, 0);
+    }
+  else
+    {
+      self->zoo_entry = form_zoo (self, "Training zoo",
+                                  mask ? "a ticket zoo (nfn zoo tickets)" : "a SIREN zoo (nfn zoo fit)",
+                                  "--zoo: the training zoo");
+      self->val_entry = form_zoo (self, "Validation zoo", "the last tenth of the training zoo",
+                                  "--val: the validation zoo (empty: the last 10 % of the training zoo)");
+      self->test_entry = form_zoo (self, "Test zoo", "none", "--test: evaluated with the best epoch's model");
+    }
   if (edit)
     self->transform_dropdown = form_dropdown (self, "Edit", "--task: the transform the edited SIRENs should render", transforms);
-  self->model_dropdown = form_dropdown (self, "Model", "--model: the NFN kind",
-                                        classify ? classify_models : edit ? edit_models : mask_models);
+  self->model_dropdown = form_dropdown (self, "Model",
+                                        genpred ? "--model: an NFN trained to predict the test accuracy (hnp, np, stat), "
+                                                  "or spectral: least squares on each layer's α, no training"
+                                                : "--model: the NFN kind",
+                                        classify ? classify_models : edit ? edit_models
+                                                   : mask ? mask_models : genpred_models);
   self->epochs_spin = form_spin (self, "Epochs", "--epochs", 1, 100000, 1, 0);
   self->batch_spin = form_spin (self, "Batch", "--batch: networks per step", 1, 4096, 1, 0);
   self->lr_spin = form_spin (self, "Learning rate", "--lr", 1e-6, 1, 1e-4, 5);
@@ -143,7 +228,7 @@ nfn_task_train_form_new (NfnTaskKind kind)
   self->depth_spin = form_spin (self, "NF layers", edit ? "--depth (0: the editor's 3)" : "--depth", edit ? 0 : 1, 16, 1, 0);
   if (!edit)
     self->fourier_spin = form_spin (self, "Fourier features", "--fourier: m (0 = off)", 0, 4096, 1, 0);
-  if (classify)
+  if (classify || genpred)
     {
       GtkWidget *head = gtk_entry_new ();
       form_row (self, "Head widths", "--head: hidden widths of the MLP head, e.g. 1000,1000 (none: no hidden layer)", head);
@@ -166,13 +251,9 @@ nfn_task_train_form_new (NfnTaskKind kind)
                                     "--augment: a random hidden-neuron permutation of every training network at every step");
   self->normalize_check = form_check (self, "Standardise each input tensor",
                                       edit ? "--normalize" : "off: --raw-weights");
+  g_signal_connect_swapped (self->model_dropdown, "notify::selected", G_CALLBACK (form_model_changed), self);
   NfnTaskOptions defaults;
-  if (classify)
-    nfn_task_classify_defaults (&defaults);
-  else if (edit)
-    nfn_task_edit_defaults (&defaults);
-  else
-    nfn_task_mask_defaults (&defaults);
+  form_defaults (kind, &defaults);
   defaults.threads = (int) g_get_num_processors ();
   nfn_task_train_form_set_options (self, &defaults);
   nfn_task_options_clear (&defaults);
@@ -184,27 +265,6 @@ nfn_task_train_form_get_kind (NfnTaskTrainForm *self)
 {
   g_return_val_if_fail (NFN_IS_TASK_TRAIN_FORM (self), NFN_TASK_KIND_CLASSIFY);
   return self->kind;
-}
-
-static void
-form_select (GtkDropDown *dropdown, const char *value)
-{
-  if (!dropdown || !value)
-    return;
-  GListModel *model = gtk_drop_down_get_model (dropdown);
-  for (guint k = 0; k < g_list_model_get_n_items (model); k++)
-    {
-      g_autoptr (GtkStringObject) item = g_list_model_get_item (model, k);
-      if (g_strcmp0 (gtk_string_object_get_string (item), value) == 0)
-        gtk_drop_down_set_selected (dropdown, k);
-    }
-}
-
-static char *
-form_selected (GtkDropDown *dropdown)
-{
-  GtkStringObject *item = dropdown ? gtk_drop_down_get_selected_item (dropdown) : NULL;
-  return item ? g_strdup (gtk_string_object_get_string (item)) : NULL;
 }
 
 static void
@@ -235,8 +295,15 @@ nfn_task_train_form_set_options (NfnTaskTrainForm *self, const NfnTaskOptions *o
   form_set_text (self->zoo_entry, o->zoo);
   form_set_text (self->val_entry, o->val);
   form_set_text (self->test_entry, o->test);
-  form_set_text (self->head_entry, o->head ? o->head : "1000,1000");
-  form_select (self->model_dropdown, o->model ? o->model : "np");
+  /* no head given: the task's default (classify's model config default is 1000,1000) */
+  NfnTaskOptions defaults;
+  form_defaults (self->kind, &defaults);
+  form_set_text (self->head_entry, o->head ? o->head : defaults.head ? defaults.head : "1000,1000");
+  nfn_task_options_clear (&defaults);
+  if (o->model)
+    form_select (self->model_dropdown, o->model);
+  else
+    gtk_drop_down_set_selected (self->model_dropdown, 0); /* the task's default */
   form_select (self->transform_dropdown, o->transform);
   form_select (self->selection_dropdown, o->selection ? o->selection : "layer");
   form_select (self->balance_dropdown, o->balance ? o->balance : "layer");
@@ -251,6 +318,7 @@ nfn_task_train_form_set_options (NfnTaskTrainForm *self, const NfnTaskOptions *o
   form_set_value (self->head_dropout_spin, o->head_dropout);
   form_set_value (self->val_train_spin, o->val_train);
   form_set_value (self->seed_spin, (double) o->seed);
+  form_set_value (self->split_seed_spin, (double) o->split_seed);
   if (o->threads > 0)
     form_set_value (self->threads_spin, o->threads);
   gtk_check_button_set_active (self->augment_check, o->augment);
@@ -262,12 +330,7 @@ void
 nfn_task_train_form_get_options (NfnTaskTrainForm *self, NfnTaskOptions *o)
 {
   g_return_if_fail (NFN_IS_TASK_TRAIN_FORM (self));
-  if (self->kind == NFN_TASK_KIND_CLASSIFY)
-    nfn_task_classify_defaults (o);
-  else if (self->kind == NFN_TASK_KIND_EDIT)
-    nfn_task_edit_defaults (o);
-  else
-    nfn_task_mask_defaults (o);
+  form_defaults (self->kind, o);
   o->zoo = form_text (self->zoo_entry);
   o->val = form_text (self->val_entry);
   o->test = form_text (self->test_entry);
@@ -286,12 +349,17 @@ nfn_task_train_form_get_options (NfnTaskTrainForm *self, NfnTaskOptions *o)
   if (self->fourier_spin)
     o->fourier = gtk_spin_button_get_value_as_int (self->fourier_spin);
   if (self->head_entry)
-    o->head = form_text (self->head_entry);
+    {
+      g_free (o->head);
+      o->head = form_text (self->head_entry);
+    }
   if (self->head_dropout_spin)
     o->head_dropout = gtk_spin_button_get_value (self->head_dropout_spin);
   if (self->val_train_spin)
     o->val_train = gtk_spin_button_get_value_as_int (self->val_train_spin);
   o->seed = (gint64) gtk_spin_button_get_value (self->seed_spin);
+  if (self->split_seed_spin)
+    o->split_seed = (gint64) gtk_spin_button_get_value (self->split_seed_spin);
   o->threads = gtk_spin_button_get_value_as_int (self->threads_spin);
   o->augment = gtk_check_button_get_active (self->augment_check);
   o->cosine = gtk_check_button_get_active (self->cosine_check);

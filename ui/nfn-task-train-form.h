@@ -1,7 +1,8 @@
-/* nfn-task-train-form.h — the Tasks page's form for one training task (classify, edit, mask):
- * the options `nfn train TASK` offers, filled with the task's defaults (data/nfn_task.h), read
- * back as the NfnTaskOptions the run takes. Zoo directories are typed or chosen with a
- * GtkFileChooserNative. */
+/* nfn-task-train-form.h — the Tasks page's form for one training task (classify, edit, mask,
+ * genpred): the options `nfn train TASK` offers, filled with the task's defaults
+ * (data/nfn_task.h), read back as the NfnTaskOptions the run takes. Zoo directories are typed or
+ * chosen with a GtkFileChooserNative. genpred's spectral model has no training: its form greys
+ * out the training options while it is chosen. */
 #ifndef NFN_TASK_TRAIN_FORM_H
 #define NFN_TASK_TRAIN_FORM_H
 
@@ -16,12 +17,16 @@ typedef enum {
   NFN_TASK_KIND_CLASSIFY,
   NFN_TASK_KIND_EDIT,
   NFN_TASK_KIND_MASK,
+  NFN_TASK_KIND_GENPRED,
 } NfnTaskKind;
+
+/* genpred's model that fits without training (no epochs, no progress, no checkpoint). */
+#define NFN_TASK_TRAIN_FORM_SPECTRAL "spectral"
 
 #define NFN_TYPE_TASK_TRAIN_FORM (nfn_task_train_form_get_type ())
 G_DECLARE_FINAL_TYPE (NfnTaskTrainForm, nfn_task_train_form, NFN, TASK_TRAIN_FORM, GtkWidget)
 
-/* kind: classify, edit or mask. */
+/* kind: classify, edit, mask or genpred. */
 GtkWidget *nfn_task_train_form_new (NfnTaskKind kind);
 NfnTaskKind nfn_task_train_form_get_kind (NfnTaskTrainForm *self);
 /* The widgets show `options` (those the task has; the rest are ignored). */

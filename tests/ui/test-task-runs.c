@@ -1,5 +1,5 @@
-/* test-task-runs.c — the Tasks page runs the training tasks (classify, edit, mask) through
- * data/nfn_task.h on a worker thread, on tiny zoos built here:
+/* test-task-runs.c — the Tasks page runs the training tasks (classify, edit, mask, genpred)
+ * through data/nfn_task.h on a worker thread, on tiny zoos built here:
  *   - a classify run started from the panel completes while the main loop turns; the curve
  *     has training-loss points and one validation point per epoch; the run is in the store
  *     (read back through the data layer), completed, with the form's settings in its config;
@@ -9,9 +9,16 @@
  *     the data set's own pixels;
  *   - after a mask run, the heatmap's cells follow the mask (computed here by the data
  *     layer's preview of the same model: one colour for kept weights, another for pruned) and
- *     the printed sparsity is the mask's pruned fraction, counted here.
- * Screenshots of the panel after the edit and mask runs go under the build directory
- * (tests/ui/tasks-edit.png, tasks-mask.png). */
+ *     the printed sparsity is the mask's pruned fraction, counted here;
+ *   - a genpred run (hnp, and the spectral fit, whose form greys out the training options) on
+ *     a CNN zoo of UT_CNN_RUNS runs: the store holds a completed NFN_TASK_GENPRED run with its
+ *     val τ rows, its summary and its scatter as a "figure" artifact; the status line prints the
+ *     test τ and R² the summary holds; the scatter is drawn: the panel's picture, rendered to a
+ *     surface, has the points' blue where the artifact PNG (decoded here by cairo) has it, and
+ *     the PNG's blue spots are at most the test split's size (max(1, round(R/10)) runs of one
+ *     checkpoint) and cover about that many dots' area.
+ * Screenshots of the panel after the edit, mask and genpred runs go under the build directory
+ * (tests/ui/tasks-edit.png, tasks-mask.png, tasks-genpred.png). */
 #include <glib/gstdio.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,7 +29,11 @@
 #include "tasktestutil.h"
 #include "uitestutil.h"
 
-static char *tmp_dir, *siren_zoo, *ticket_zoo;
+/* 40 one-checkpoint runs: 4 CNNs each in val and test, a few seconds to build */
+#define UT_CNN_RUNS 40
+#define UT_CNN_TEST_NETWORKS 4
+
+static char *tmp_dir, *siren_zoo, *ticket_zoo, *cnn_zoo;
 
 typedef struct {
   char *store_path;
@@ -268,6 +279,207 @@ test_mask (fixture *fx, gconstpointer data)
   nfn_task_options_clear (&o);
 }
 
+/* A pixel of the scatter's points: the data layer paints them blue (0.12, 0.35, 0.75) at 65 %
+ * over white, and nothing else in the figure is anything but grey. */
+static gboolean
+is_point_pixel (cairo_surface_t *surface, int x, int y)
+{
+  NfnRgb rgb = ut_surface_rgb (surface, x, y);
+  return rgb.b - rgb.r > 0.08;
+}
+
+/* Point pixels of the surface, and their 8-connected spots (a spot is one dot or overlapping
+ * dots). */
+static int
+count_points (cairo_surface_t *surface, int *spots)
+{
+  int width = cairo_image_surface_get_width (surface), height = cairo_image_surface_get_height (surface);
+  g_autofree guint8 *seen = g_new0 (guint8, (gsize) width * height);
+  g_autoptr (GArray) stack = g_array_new (FALSE, FALSE, sizeof (int));
+  int pixels = 0;
+  *spots = 0;
+  for (int start = 0; start < width * height; start++)
+    {
+      if (seen[start] || !is_point_pixel (surface, start % width, start / width))
+        continue;
+      (*spots)++;
+      seen[start] = 1;
+      g_array_append_val (stack, start);
+      while (stack->len)
+        {
+          int at = g_array_index (stack, int, stack->len - 1);
+          g_array_set_size (stack, stack->len - 1);
+          pixels++;
+          for (int dy = -1; dy <= 1; dy++)
+            for (int dx = -1; dx <= 1; dx++)
+              {
+                int x = at % width + dx, y = at / width + dy;
+                if (x < 0 || y < 0 || x >= width || y >= height || seen[y * width + x] || !is_point_pixel (surface, x, y))
+                  continue;
+                seen[y * width + x] = 1;
+                int next = y * width + x;
+                g_array_append_val (stack, next);
+              }
+        }
+    }
+  return pixels;
+}
+
+/* The number after `label` in `text`. */
+static double
+number_after (const char *text, const char *label)
+{
+  const char *at = strstr (text, label);
+  g_assert_nonnull (at);
+  return g_ascii_strtod (at + strlen (label), NULL);
+}
+
+static double
+summary_member (JsonObject *summary, const char *name)
+{
+  g_assert_true (json_object_has_member (summary, name));
+  return json_object_get_double_member (summary, name);
+}
+
+/* Everything a finished genpred run must show and have stored (see the top of the file). */
+static void
+check_genpred_run (fixture *fx, const char *model, int epochs)
+{
+  gint64 id = nfn_task_panel_get_run_id (fx->panel);
+  g_assert_cmpint (id, >, 0);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfnStore) store = nfn_store_open (fx->store_path, TRUE, &error);
+  g_assert_no_error (error);
+  g_autoptr (NfnRun) run = nfn_store_get_run (store, id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (run->task, ==, NFN_TASK_GENPRED);
+  g_assert_cmpstr (run->model, ==, model);
+  g_assert_cmpint (run->status, ==, NFN_RUN_COMPLETED);
+  g_autoptr (JsonParser) config_parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (config_parser, run->config_json, -1, NULL));
+  JsonObject *config = json_node_get_object (json_parser_get_root (config_parser));
+  g_autofree char *canonical = g_canonicalize_filename (cnn_zoo, NULL);
+  g_assert_cmpstr (json_object_get_string_member (config, "zoo"), ==, canonical);
+  g_assert_cmpint (json_object_get_int_member (config, "split_seed"), ==, 5);
+  /* val τ: one row per epoch, or the spectral fit's one */
+  g_autoptr (GArray) val = nfn_store_run_metric (store, id, "val/tau", G_MININT64, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (val->len, ==, MAX (epochs, 1));
+
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (parser, run->summary_json, -1, NULL));
+  JsonObject *summary = json_node_get_object (json_parser_get_root (parser));
+  double test_tau = summary_member (summary, "test_tau"), test_r2 = summary_member (summary, "test_r2");
+  const char *scatter = json_object_get_string_member (summary, "scatter_png");
+  g_autoptr (GPtrArray) artifacts = nfn_store_run_artifacts (store, id, &error);
+  g_assert_no_error (error);
+  gboolean figure = FALSE;
+  for (guint k = 0; k < artifacts->len; k++)
+    {
+      NfnArtifact *a = g_ptr_array_index (artifacts, k);
+      figure |= strcmp (a->kind, "figure") == 0 && strcmp (a->path, scatter) == 0;
+    }
+  g_assert_true (figure);
+
+  /* the status line prints the τ and R² the store holds (4 decimals) */
+  const char *status = nfn_task_panel_get_status (fx->panel);
+  double printed_tau = number_after (status, "test τ "), printed_r2 = number_after (status, "R² ");
+  g_test_message ("store: run %" G_GINT64_FORMAT " %s test_tau %.6f test_r2 %.6f; status \"%s\"", id, model, test_tau,
+                  test_r2, status);
+  g_assert_cmpfloat (fabs (printed_tau - test_tau), <=, 5e-5 + 1e-9);
+  g_assert_cmpfloat (fabs (printed_r2 - test_r2), <=, 5e-5 + 1e-9);
+  g_assert_nonnull (strstr (nfn_task_panel_get_result_text (fx->panel), scatter));
+
+  /* the artifact as written: its points number at most the test split's networks and cover
+   * about as many dots (radius 3: ~30 pixels each) */
+  cairo_surface_t *png = cairo_image_surface_create_from_png (scatter);
+  g_assert_cmpint (cairo_surface_status (png), ==, CAIRO_STATUS_SUCCESS);
+  int png_spots, png_pixels = count_points (png, &png_spots);
+  g_assert_cmpint (png_spots, >=, 1);
+  g_assert_cmpint (png_spots, <=, UT_CNN_TEST_NETWORKS);
+  g_assert_cmpint (png_pixels, >=, 20);
+  g_assert_cmpint (png_pixels, <=, UT_CNN_TEST_NETWORKS * 40);
+
+  /* the panel draws that figure: as many point pixels as the PNG's, scaled to the picture */
+  GtkWidget *view = GTK_WIDGET (nfn_task_panel_get_scatter_view (fx->panel));
+  g_assert_true (gtk_widget_get_mapped (view));
+  cairo_surface_t *drawn = ut_widget_to_surface (view);
+  int png_width = cairo_image_surface_get_width (png), png_height = cairo_image_surface_get_height (png);
+  double scale = MIN ((double) gtk_widget_get_width (view) / png_width, (double) gtk_widget_get_height (view) / png_height);
+  int drawn_spots, drawn_pixels = count_points (drawn, &drawn_spots);
+  double expected = png_pixels * scale * scale;
+  g_test_message ("scatter: PNG %d x %d with %d point pixels in %d spots (test split %d CNNs); drawn at scale %.2f: %d "
+                  "point pixels in %d spots (expected ~%.0f)", png_width, png_height, png_pixels, png_spots,
+                  UT_CNN_TEST_NETWORKS, scale, drawn_pixels, drawn_spots, expected);
+  g_assert_cmpfloat (scale, >=, 0.4); /* dots stay dots */
+  g_assert_cmpint (drawn_spots, >=, 1);
+  g_assert_cmpint (drawn_spots, <=, UT_CNN_TEST_NETWORKS);
+  g_assert_cmpfloat (drawn_pixels, >=, 0.5 * expected);
+  g_assert_cmpfloat (drawn_pixels, <=, 2.5 * expected + 8);
+  cairo_surface_destroy (drawn);
+  cairo_surface_destroy (png);
+}
+
+static void
+test_genpred (fixture *fx, gconstpointer data)
+{
+  NfnTaskOptions o;
+  ttu_small_genpred (&o, cnn_zoo);
+  o.split_seed = 5;
+  nfn_task_panel_set_task (fx->panel, NFN_TASK_KIND_GENPRED);
+  nfn_task_panel_set_train_options (fx->panel, NFN_TASK_KIND_GENPRED, &o);
+  run_panel (fx);
+  save_screenshot (fx, "tasks-genpred.png");
+
+  /* the live curve: training loss, and val τ after each of the 2 epochs */
+  NfnPlot *plot = nfn_task_panel_get_plot (fx->panel);
+  g_assert_cmpint (nfn_plot_get_n_series (plot), ==, 2);
+  g_assert_cmpint (nfn_plot_get_series_length (plot, 0), >=, 1);
+  g_assert_cmpstr (nfn_plot_get_series_label (plot, 1), ==, "val τ");
+  g_assert_cmpint (nfn_plot_get_series_length (plot, 1), ==, 2);
+  check_genpred_run (fx, "hnp", 2);
+  nfn_task_options_clear (&o);
+}
+
+/* The first descendant of `widget` whose tooltip is `tooltip`, on the stack's page shown (the
+ * other tasks' forms have the same rows). */
+static GtkWidget *
+find_by_tooltip (GtkWidget *widget, const char *tooltip)
+{
+  if (g_strcmp0 (gtk_widget_get_tooltip_text (widget), tooltip) == 0)
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    {
+      if (!gtk_widget_get_child_visible (child))
+        continue;
+      GtkWidget *found = find_by_tooltip (child, tooltip);
+      if (found)
+        return found;
+    }
+  return NULL;
+}
+
+static void
+test_genpred_spectral (fixture *fx, gconstpointer data)
+{
+  NfnTaskOptions o;
+  ttu_small_genpred (&o, cnn_zoo);
+  o.split_seed = 5;
+  nfn_task_panel_set_task (fx->panel, NFN_TASK_KIND_GENPRED);
+  nfn_task_panel_set_train_options (fx->panel, NFN_TASK_KIND_GENPRED, &o);
+  GtkWidget *epochs = find_by_tooltip (GTK_WIDGET (fx->panel), "--epochs");
+  g_assert_nonnull (epochs);
+  g_assert_true (gtk_widget_is_sensitive (epochs));
+  g_free (o.model);
+  o.model = g_strdup ("spectral");
+  nfn_task_panel_set_train_options (fx->panel, NFN_TASK_KIND_GENPRED, &o);
+  /* no epochs to set for a least-squares fit */
+  g_assert_false (gtk_widget_is_sensitive (epochs));
+  run_panel (fx);
+  check_genpred_run (fx, "spectral", 0);
+  nfn_task_options_clear (&o);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -276,13 +488,18 @@ main (int argc, char **argv)
   tmp_dir = g_dir_make_tmp ("nfn-task-runs-XXXXXX", &error);
   g_assert_no_error (error);
   ttu_build_zoos (tmp_dir, &siren_zoo, &ticket_zoo);
+  cnn_zoo = g_build_filename (tmp_dir, "cnn-zoo", NULL);
+  ttu_build_cnn_zoo (cnn_zoo, NULL, UT_CNN_RUNS);
   g_test_add ("/task-runs/classify", fixture, NULL, fixture_setup, test_classify, fixture_teardown);
   g_test_add ("/task-runs/edit", fixture, NULL, fixture_setup, test_edit, fixture_teardown);
   g_test_add ("/task-runs/mask", fixture, NULL, fixture_setup, test_mask, fixture_teardown);
+  g_test_add ("/task-runs/genpred", fixture, NULL, fixture_setup, test_genpred, fixture_teardown);
+  g_test_add ("/task-runs/genpred-spectral", fixture, NULL, fixture_setup, test_genpred_spectral, fixture_teardown);
   int status = g_test_run ();
   ut_remove_tree (tmp_dir);
   g_free (tmp_dir);
   g_free (siren_zoo);
   g_free (ticket_zoo);
+  g_free (cnn_zoo);
   return status;
 }

@@ -125,6 +125,28 @@ ut_count_colours (cairo_surface_t *surface)
   return g_hash_table_size (seen);
 }
 
+cairo_surface_t *
+ut_widget_to_surface (GtkWidget *widget)
+{
+  int width = gtk_widget_get_width (widget), height = gtk_widget_get_height (widget);
+  g_assert_cmpint (width, >, 0);
+  g_assert_cmpint (height, >, 0);
+  cairo_t *cr;
+  cairo_surface_t *surface = ut_white_surface (width, height, &cr);
+  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  GtkSnapshot *snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  GskRenderNode *node = gtk_snapshot_free_to_node (snapshot);
+  if (node)
+    {
+      gsk_render_node_draw (node, cr);
+      gsk_render_node_unref (node);
+    }
+  cairo_destroy (cr);
+  cairo_surface_flush (surface);
+  return surface;
+}
+
 void
 ut_remove_tree (const char *path)
 {

@@ -25,6 +25,9 @@ double ut_rgb_distance (NfnRgb a, NfnRgb b);
 cairo_surface_t *ut_texture_to_surface (GdkTexture *texture);
 /* Distinct 8-bit colours in a surface. */
 guint ut_count_colours (cairo_surface_t *surface);
+/* The widget as GTK draws it (its render nodes replayed by cairo) on a white ARGB32 surface of
+ * its allocated size. */
+cairo_surface_t *ut_widget_to_surface (GtkWidget *widget);
 
 /* The widget's own shortcut (a shortcut controller's, e.g. its class's key bindings) for
  * `trigger` such as "<Control>p"; NULL when it has none. */
