@@ -104,6 +104,22 @@ save_screenshot (fixture *fx, const char *name)
   g_test_message ("screenshot %s (%d x %d)", path, width, height);
 }
 
+/* The panel's last run, read back from the store: it must have the task and be completed. */
+static NfnRun *
+panel_completed_run (fixture *fx, const char *task, NfnStore **store)
+{
+  gint64 id = nfn_task_panel_get_run_id (fx->panel);
+  g_assert_cmpint (id, >, 0);
+  g_autoptr (GError) error = NULL;
+  *store = nfn_store_open (fx->store_path, TRUE, &error);
+  g_assert_no_error (error);
+  NfnRun *run = nfn_store_get_run (*store, id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (run->task, ==, task);
+  g_assert_cmpint (run->status, ==, NFN_RUN_COMPLETED);
+  return run;
+}
+
 static void
 test_classify (fixture *fx, gconstpointer data)
 {
@@ -118,15 +134,10 @@ test_classify (fixture *fx, gconstpointer data)
   g_assert_cmpint (nfn_plot_get_series_length (plot, 0), >=, 3);
   g_assert_cmpint (nfn_plot_get_series_length (plot, 1), ==, 3);
 
-  gint64 id = nfn_task_panel_get_run_id (fx->panel);
-  g_assert_cmpint (id, >, 0);
+  g_autoptr (NfnStore) store = NULL;
+  g_autoptr (NfnRun) run = panel_completed_run (fx, NFN_TASK_CLASSIFY, &store);
+  gint64 id = run->id;
   g_autoptr (GError) error = NULL;
-  g_autoptr (NfnStore) store = nfn_store_open (fx->store_path, TRUE, &error);
-  g_assert_no_error (error);
-  g_autoptr (NfnRun) run = nfn_store_get_run (store, id, &error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (run->task, ==, NFN_TASK_CLASSIFY);
-  g_assert_cmpint (run->status, ==, NFN_RUN_COMPLETED);
   g_autoptr (GArray) val = nfn_store_run_metric (store, id, "val/accuracy", G_MININT64, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (val->len, ==, 3);
@@ -345,16 +356,11 @@ summary_member (JsonObject *summary, const char *name)
 static void
 check_genpred_run (fixture *fx, const char *model, int epochs)
 {
-  gint64 id = nfn_task_panel_get_run_id (fx->panel);
-  g_assert_cmpint (id, >, 0);
+  g_autoptr (NfnStore) store = NULL;
+  g_autoptr (NfnRun) run = panel_completed_run (fx, NFN_TASK_GENPRED, &store);
+  gint64 id = run->id;
   g_autoptr (GError) error = NULL;
-  g_autoptr (NfnStore) store = nfn_store_open (fx->store_path, TRUE, &error);
-  g_assert_no_error (error);
-  g_autoptr (NfnRun) run = nfn_store_get_run (store, id, &error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (run->task, ==, NFN_TASK_GENPRED);
   g_assert_cmpstr (run->model, ==, model);
-  g_assert_cmpint (run->status, ==, NFN_RUN_COMPLETED);
   g_autoptr (JsonParser) config_parser = json_parser_new ();
   g_assert_true (json_parser_load_from_data (config_parser, run->config_json, -1, NULL));
   JsonObject *config = json_node_get_object (json_parser_get_root (config_parser));
