@@ -265,6 +265,22 @@ nfn_task_settings_build_json_paths (JsonBuilder *b, const NfnTaskSettings *s)
 }
 
 void
+nfn_task_settings_build_json_training (JsonBuilder *b, const NfnTaskSettings *s)
+{
+  const char *flag_names[] = { "augment", "normalize", "cosine" };
+  const gboolean flags[] = { s->augment, s->normalize, s->cosine };
+  for (gsize k = 0; k < G_N_ELEMENTS (flag_names); k++)
+    {
+      json_builder_set_member_name (b, flag_names[k]);
+      json_builder_add_boolean_value (b, flags[k]);
+    }
+  nfn_task_json_add_int (b, "epochs", s->epochs);
+  nfn_task_json_add_int (b, "batch", s->batch);
+  nfn_task_json_add_int (b, "warmup", s->warmup);
+  nfn_task_json_add_int (b, "seed", s->seed);
+}
+
+void
 nfn_task_settings_from_config (JsonObject *config, NfnTaskSettings *s)
 {
   s->zoo = nfn_task_json_string (config, "zoo");

@@ -63,24 +63,11 @@ classify_config_json (const ClassifySettings *cs)
     json_builder_add_null_value (b);
   else
     json_builder_add_double_value (b, NFN_TASK_VAL_FRACTION);
-  json_builder_set_member_name (b, "augment");
-  json_builder_add_boolean_value (b, s->augment);
-  json_builder_set_member_name (b, "normalize");
-  json_builder_add_boolean_value (b, s->normalize);
-  json_builder_set_member_name (b, "epochs");
-  json_builder_add_int_value (b, s->epochs);
-  json_builder_set_member_name (b, "batch");
-  json_builder_add_int_value (b, s->batch);
+  nfn_task_settings_build_json_training (b, s);
   json_builder_set_member_name (b, "lr");
   json_builder_add_double_value (b, s->lr);
   json_builder_set_member_name (b, "weight_decay");
   json_builder_add_double_value (b, s->weight_decay);
-  json_builder_set_member_name (b, "warmup");
-  json_builder_add_int_value (b, s->warmup);
-  json_builder_set_member_name (b, "cosine");
-  json_builder_add_boolean_value (b, s->cosine);
-  json_builder_set_member_name (b, "seed");
-  json_builder_add_int_value (b, s->seed);
   json_builder_set_member_name (b, "nfn_model");
   nfn_model_config_build_json (b, &cs->model);
   json_builder_end_object (b);

@@ -236,19 +236,10 @@ edit_settings_to_json (const EditSettings *es)
   nfn_task_json_add_string (b, "test", s->test);
   nfn_task_json_add_string (b, "model", s->model_name);
   nfn_task_json_add_string (b, "out", s->out);
-  nfn_task_json_add_int (b, "epochs", s->epochs);
-  nfn_task_json_add_int (b, "batch", s->batch);
+  nfn_task_settings_build_json_training (b, s);
   nfn_task_json_add_int (b, "channels", es->channels);
   nfn_task_json_add_int (b, "depth", es->depth);
-  nfn_task_json_add_int (b, "warmup", s->warmup);
-  json_builder_set_member_name (b, "cosine");
-  json_builder_add_boolean_value (b, s->cosine);
   nfn_task_json_add_number (b, "lr", s->lr);
-  nfn_task_json_add_int (b, "seed", s->seed);
-  json_builder_set_member_name (b, "augment");
-  json_builder_add_boolean_value (b, s->augment);
-  json_builder_set_member_name (b, "normalize");
-  json_builder_add_boolean_value (b, s->normalize);
   json_builder_end_object (b);
   return nfn_json_builder_to_text (b, FALSE);
 }

@@ -98,19 +98,9 @@ genpred_config_json (const GenpredSettings *gs)
   if (!genpred_is_spectral (gs))
     {
       nfn_task_json_add_string (b, "scatter", gs->scatter);
-      nfn_task_json_add_int (b, "epochs", s->epochs);
-      nfn_task_json_add_int (b, "batch", s->batch);
-      nfn_task_json_add_int (b, "warmup", s->warmup);
-      nfn_task_json_add_int (b, "seed", s->seed);
+      nfn_task_settings_build_json_training (b, s);
       nfn_task_json_add_number (b, "lr", s->lr);
       nfn_task_json_add_number (b, "weight_decay", s->weight_decay);
-      const char *flag_names[] = { "augment", "normalize", "cosine" };
-      const gboolean flags[] = { s->augment, s->normalize, s->cosine };
-      for (gsize k = 0; k < G_N_ELEMENTS (flag_names); k++)
-        {
-          json_builder_set_member_name (b, flag_names[k]);
-          json_builder_add_boolean_value (b, flags[k]);
-        }
       json_builder_set_member_name (b, "nfn_model");
       nfn_model_config_build_json (b, &gs->model);
     }

@@ -462,17 +462,8 @@ mask_config_json (const MaskSettings *ms)
   nfn_task_settings_build_json_paths (b, s);
   nfn_task_json_add_string (b, "balance", ms->balance_global ? "global" : "layer");
   nfn_task_json_add_string (b, "selection", ms->select_global ? "global" : "layer");
-  json_builder_set_member_name (b, "augment");
-  json_builder_add_boolean_value (b, s->augment);
-  json_builder_set_member_name (b, "normalize");
-  json_builder_add_boolean_value (b, s->normalize);
-  nfn_task_json_add_int (b, "epochs", s->epochs);
-  nfn_task_json_add_int (b, "batch", s->batch);
+  nfn_task_settings_build_json_training (b, s);
   nfn_task_json_add_int (b, "val_train", ms->val_train);
-  nfn_task_json_add_int (b, "warmup", s->warmup);
-  json_builder_set_member_name (b, "cosine");
-  json_builder_add_boolean_value (b, s->cosine);
-  nfn_task_json_add_int (b, "seed", s->seed);
   char text[G_ASCII_DTOSTR_BUF_SIZE];
   json_builder_set_member_name (b, "lr");
   json_builder_add_string_value (b, g_ascii_formatd (text, sizeof text, "%.12g", s->lr));

@@ -51,6 +51,9 @@ gboolean nfn_task_settings_from_options (const NfnTaskOptions *o, const char *co
                                          NfnTaskSettings *s, GError **error);
 /* The config's first members, zoo, val, test, out and model (classify and mask). */
 void nfn_task_settings_build_json_paths (JsonBuilder *b, const NfnTaskSettings *s);
+/* The training members nfn_task_settings_from_config reads back: augment, normalize, cosine,
+ * epochs, batch, warmup, seed (lr and weight decay stay each task's: mask writes them as text). */
+void nfn_task_settings_build_json_training (JsonBuilder *b, const NfnTaskSettings *s);
 /* The shared settings a run's config holds, but lr and weight_decay (each task writes those its
  * own way): absent members read as NULL, 0 and FALSE. */
 void nfn_task_settings_from_config (JsonObject *config, NfnTaskSettings *s);
