@@ -1,4 +1,7 @@
 #include "datatestutil.h"
+#include "nfn_datasets.h"
+#include "nfn_train.h"
+#include "nfn_zoo.h"
 
 #include <glib/gstdio.h>
 
@@ -105,4 +108,20 @@ dtu_remove_tree (const char *dir)
         g_unlink (path);
     }
   g_rmdir (dir);
+}
+
+double
+dtu_mnist_test_accuracy (const char *spec, NfnNetwork **net)
+{
+  g_autoptr (GError) error = NULL;
+  *net = nfn_network_load_spec (spec, &error);
+  g_assert_no_error (error);
+  g_autoptr (NfnDataset) ds = nfn_dataset_load ("mnist", "test", 0, &error);
+  g_assert_no_error (error);
+  g_autofree float *logits = g_new (float, (gsize) ds->count * 10);
+  g_autofree int *labels = g_new (int, ds->count);
+  for (int k = 0; k < ds->count; k++)
+    labels[k] = ds->labels[k];
+  g_assert_cmpint (nfn_net_forward (&(*net)->arch, &(*net)->weights, ds->count, ds->images, 0, logits, NULL), ==, NFN_OK);
+  return nfn_accuracy (logits, labels, ds->count, 10);
 }

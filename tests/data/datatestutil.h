@@ -5,6 +5,7 @@
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
+#include "nfn_network.h"
 
 /* Absolute path of tests/data/fixtures/NAME (free it). */
 char *dtu_fixture_path (const char *name);
@@ -29,5 +30,10 @@ GByteArray *dtu_deflate (const guint8 *data, gsize length, int window_bits);
 
 /* Removes a directory and everything under it. */
 void dtu_remove_tree (const char *dir);
+
+/* The accuracy network `spec` (a file or ZOO:IDX) gets on MNIST's whole test split, computed
+ * here from its weights: what a zoo's recorded test_accuracy must match. The network is left
+ * in *net (unref it). */
+double dtu_mnist_test_accuracy (const char *spec, NfnNetwork **net);
 
 #endif

@@ -159,16 +159,8 @@ test_checkpoints (void)
 
   /* checkpoint 0 of run 4 (mid-training): its recorded test accuracy, recomputed */
   g_autofree char *spec = g_strdup_printf ("%s:%d", zoo_k3, 4 * CKPTS);
-  g_autoptr (NfnNetwork) net = nfn_network_load_spec (spec, &error);
-  g_assert_no_error (error);
-  g_autoptr (NfnDataset) ds = nfn_dataset_load ("mnist", "test", 0, &error);
-  g_assert_no_error (error);
-  g_autofree float *logits = g_new (float, (gsize) ds->count * 10);
-  g_autofree int *labels = g_new (int, ds->count);
-  for (int k = 0; k < ds->count; k++)
-    labels[k] = ds->labels[k];
-  g_assert_cmpint (nfn_net_forward (&net->arch, &net->weights, ds->count, ds->images, 0, logits, NULL), ==, NFN_OK);
-  double accuracy = nfn_accuracy (logits, labels, ds->count, 10);
+  g_autoptr (NfnNetwork) net = NULL;
+  double accuracy = dtu_mnist_test_accuracy (spec, &net);
   g_test_message ("network %d: recorded %.4f, recomputed %.4f", 4 * CKPTS, acc3[4 * CKPTS], accuracy);
   g_assert_cmpfloat (fabs (accuracy - acc3[4 * CKPTS]), <, 1e-6);
 
