@@ -262,34 +262,7 @@ genpred_load (const char *path, guint64 split_seed, gboolean normalize, GenpredD
   return TRUE;
 }
 
-/* ---- scores and the scatter ---- */
-
-/* "tau" (Kendall τ-b), "r2" (1 − SSE/SST) and "mse" of predicted accuracies (N) against the
- * true ones (N), as the trainer scores an NFN predictor's. */
-static gboolean
-genpred_score (const double *pred, const double *truth, int n, NfnTrainerMetrics *metrics, GError **error)
-{
-  double mean = 0, sse = 0, sst = 0, tau = 0;
-  for (int k = 0; k < n; k++)
-    mean += truth[k] / n;
-  for (int k = 0; k < n; k++)
-    {
-      sse += (pred[k] - truth[k]) * (pred[k] - truth[k]);
-      sst += (truth[k] - mean) * (truth[k] - mean);
-    }
-  nfn_status st = n >= 2 ? nfn_kendall_tau_b (pred, truth, (size_t) n, &tau) : NFN_OK;
-  if (st != NFN_OK)
-    {
-      g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_NONFINITE, "train genpred: Kendall τ: %s",
-                   nfn_status_message (st));
-      return FALSE;
-    }
-  metrics->n = 0;
-  nfn_trainer_metrics_add (metrics, "tau", tau);
-  nfn_trainer_metrics_add (metrics, "r2", sst > 0 ? 1 - sse / sst : 0);
-  nfn_trainer_metrics_add (metrics, "mse", n > 0 ? sse / n : 0);
-  return TRUE;
-}
+/* ---- the scatter ---- */
 
 #define SCATTER_SIZE 480      /* the square plot box, pixels */
 #define SCATTER_LEFT 70
@@ -699,8 +672,8 @@ genpred_spectral_run (const GenpredSettings *gs, NfnStore *store, const NfnTaskH
       g_autofree double *neg = g_new (double, sp.n[s]);
       for (int k = 0; k < sp.n[s]; k++)
         neg[k] = isfinite (sp.mean_alpha[s][k]) ? -sp.mean_alpha[s][k] : -INFINITY;
-      if (!genpred_score (sp.pred[s], sp.truth[s], sp.n[s], &score[s], error)
-          || !genpred_score (neg, sp.truth[s], sp.n[s], &neg_alpha[s], error))
+      if (!nfn_trainer_regression_metrics (sp.pred[s], sp.truth[s], sp.n[s], &score[s], error)
+          || !nfn_trainer_regression_metrics (neg, sp.truth[s], sp.n[s], &neg_alpha[s], error))
         goto done;
     }
 

@@ -353,26 +353,37 @@ trainer_regress_score (gpointer self, const NfnTrainerSet *set, const float *out
     return trainer_fail_status (error, st, "binary cross-entropy of the evaluation set");
   g_autofree double *pred = g_new (double, N);
   g_autofree double *truth = g_new (double, N);
-  double mean = 0, sse = 0, sst = 0;
   for (int k = 0; k < N; k++)
     {
       pred[k] = 1.0 / (1.0 + exp (-(double) outputs[k]));
       truth[k] = set->targets[k];
-      mean += truth[k] / N;
     }
-  for (int k = 0; k < N; k++)
+  if (!nfn_trainer_regression_metrics (pred, truth, N, metrics, error))
+    return FALSE;
+  nfn_trainer_metrics_add (metrics, "loss", loss);
+  return TRUE;
+}
+
+gboolean
+nfn_trainer_regression_metrics (const double *pred, const double *truth, int n, NfnTrainerMetrics *metrics,
+                                GError **error)
+{
+  double mean = 0, sse = 0, sst = 0;
+  for (int k = 0; k < n; k++)
+    mean += truth[k] / n;
+  for (int k = 0; k < n; k++)
     {
       sse += (pred[k] - truth[k]) * (pred[k] - truth[k]);
       sst += (truth[k] - mean) * (truth[k] - mean);
     }
   double tau = 0;
-  if (N >= 2 && (st = nfn_kendall_tau_b (pred, truth, N, &tau)) != NFN_OK)
+  nfn_status st;
+  if (n >= 2 && (st = nfn_kendall_tau_b (pred, truth, (size_t) n, &tau)) != NFN_OK)
     return trainer_fail_status (error, st, "Kendall tau of the evaluation set");
   metrics->n = 0;
   nfn_trainer_metrics_add (metrics, "tau", tau);
   nfn_trainer_metrics_add (metrics, "r2", sst > 0 ? 1.0 - sse / sst : 0.0);
-  nfn_trainer_metrics_add (metrics, "mse", sse / N);
-  nfn_trainer_metrics_add (metrics, "loss", loss);
+  nfn_trainer_metrics_add (metrics, "mse", n > 0 ? sse / n : 0.0);
   return TRUE;
 }
 

@@ -110,6 +110,11 @@ typedef struct {
 /* The value of `name`, NAN if absent. */
 double nfn_trainer_metrics_get (const NfnTrainerMetrics *metrics, const char *name);
 void nfn_trainer_metrics_add (NfnTrainerMetrics *metrics, const char *name, double value);
+/* Replaces `metrics` with the regression scores of n predictions against the truth: "tau"
+ * (Kendall's τ-b; 0 when n < 2), "r2" (0 when the truth is constant) and "mse". FALSE (with
+ * the error) when τ is undefined (a NaN). */
+gboolean nfn_trainer_regression_metrics (const double *pred, const double *truth, int n, NfnTrainerMetrics *metrics,
+                                         GError **error);
 
 /* ---- The task ---- */
 
