@@ -13,6 +13,9 @@
  * the global top scores instead. Why: the logits of different layers are not on one scale — a
  * global cut takes whichever layer's logits run highest and starves the others (measured:
  * with a global cut, networks trained under the NFN's masks fell to 12–52 % on MNIST).
+ * --selection spread keeps the layer budgets and spreads each over the layer's inputs by the
+ * scores' expected counts (nfn_ticket_mask_spread). `nfn mask` and `nfn eval-mask` take
+ * --selection too, to compare selections on one model without training it again.
  *
  * Validation picks the best epoch by the mean accuracy, on the data set's val part, of networks
  * trained from --val-train validation inits under the predicted masks (--val-train 0: by the
@@ -176,7 +179,7 @@ nfn_cli_train_mask (int argc, char **argv)
   };
   GOptionEntry entries[] = {
     { "balance", 0, 0, G_OPTION_ARG_STRING, &options.balance, "class balance of the BCE: layer (default) or global", "HOW" },
-    { "selection", 0, 0, G_OPTION_ARG_STRING, &options.selection, "mask selection: layer (default: the zoo's layer budgets) or global", "HOW" },
+    { "selection", 0, 0, G_OPTION_ARG_STRING, &options.selection, "mask selection: layer (default: the zoo's layer budgets), global, or spread (the layer budgets spread over each layer's inputs)", "HOW" },
     { "val-train", 0, 0, G_OPTION_ARG_INT, &options.val_train, "validation inits trained under the predicted masks each epoch; the best epoch has the highest mean accuracy (default 32; 0: the highest IoU with IMP)", "N" },
     { NULL },
   };
@@ -219,12 +222,13 @@ done:
 int
 nfn_cli_mask (int argc, char **argv)
 {
-  g_autofree char *out = NULL;
+  g_autofree char *out = NULL, *selection = NULL;
   double sparsity = -1;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "the mask file to write (safetensors, the init's tensor names)", "MASK" },
     { "sparsity", 0, 0, G_OPTION_ARG_DOUBLE, &sparsity, "fraction of weights pruned (default: the training zoo's)", "S" },
+    { "selection", 0, 0, G_OPTION_ARG_STRING, &selection, "layer, global or spread (default: the model's)", "HOW" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
     { NULL },
   };
@@ -236,6 +240,9 @@ nfn_cli_mask (int argc, char **argv)
     return nfn_cli_fail ("mask: expected MODEL INIT -o MASK (see nfn mask --help)");
   if (sparsity != -1 && !(sparsity >= 0 && sparsity < 1))
     return nfn_cli_fail ("mask: --sparsity must be in [0, 1)");
+  NfnTaskMaskSelect how;
+  if (selection && !nfn_task_mask_select_parse (selection, &how))
+    return nfn_cli_fail ("mask: --selection takes layer, global or spread, not \"%s\"", selection);
   g_autoptr (GError) error = NULL;
   NfnModelFileInfo info = { 0 };
   nfn_model *model = nfn_model_file_load (argv[1], 1, &info, &error);
@@ -257,6 +264,8 @@ nfn_cli_mask (int argc, char **argv)
     }
   if (sparsity == -1)
     sparsity = sel.sparsity;
+  if (selection)
+    sel.how = how;
   nfn_status st;
   if (nfn_feature_alloc (&scores, space, 1, 1) != NFN_OK || nfn_feature_alloc (&masks, space, 1, 1) != NFN_OK)
     st = NFN_ERR_NOMEM;
@@ -282,7 +291,7 @@ nfn_cli_mask (int argc, char **argv)
   nfn_network_set_metadata (mask, "nfn.mask.model", argv[1]);
   nfn_network_set_metadata (mask, "nfn.mask.init", argv[2]);
   nfn_network_set_metadata (mask, "nfn.mask.sparsity", g_ascii_formatd (text, sizeof text, "%.12g", sparsity));
-  nfn_network_set_metadata (mask, "nfn.mask.selection", sel.global ? "global top scores" : "top scores within each layer's budget");
+  nfn_network_set_metadata (mask, "nfn.mask.selection", nfn_task_mask_select_name (sel.how));
   if (!nfn_network_save (mask, out, &error))
     goto done;
   size_t M = nfn_ticket_weight_count (space);
@@ -340,7 +349,7 @@ static const char *const eval_descriptions[EVAL_N] = {
 int
 nfn_cli_eval_mask (int argc, char **argv)
 {
-  g_autofree char *zoo_path = NULL, *db = NULL;
+  g_autofree char *zoo_path = NULL, *db = NULL, *selection = NULL;
   int count = 0, threads = 0, batch = 16;
   gint64 seed = 0;
   gboolean json = FALSE;
@@ -349,6 +358,7 @@ nfn_cli_eval_mask (int argc, char **argv)
     { "count", 0, 0, G_OPTION_ARG_INT, &count, "its first N inits (default: all)", "N" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "seed of the random masks (default 0)", "S" },
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "inits per NFN forward pass (default 16)", "B" },
+    { "selection", 0, 0, G_OPTION_ARG_STRING, &selection, "the NFN mask's selection: layer, global or spread (default: the model's)", "HOW" },
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "threads (default and maximum: the number of cores)", "T" },
     { "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "experiment store (default: the XDG data dir)", "PATH" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
@@ -363,6 +373,9 @@ nfn_cli_eval_mask (int argc, char **argv)
     return nfn_cli_fail ("eval-mask: expected MODEL --zoo ZOO (see nfn eval-mask --help)");
   if (count < 0 || batch < 1 || seed < 0)
     return nfn_cli_fail ("eval-mask: --count and --seed must be ≥ 0, --batch ≥ 1");
+  NfnTaskMaskSelect how;
+  if (selection && !nfn_task_mask_select_parse (selection, &how))
+    return nfn_cli_fail ("eval-mask: --selection takes layer, global or spread, not \"%s\"", selection);
   threads = nfn_cli_clamp_threads (threads);
   nfn_set_threads (threads);
 
@@ -389,6 +402,8 @@ nfn_cli_eval_mask (int argc, char **argv)
   if (!nfn_task_mask_model_check (model, &info, argv[1], &norm, &sel, &error) || !(zoo = nfn_zoo_dir_open (zoo_path, &error))
       || !nfn_ticket_zoo_settings_from_zoo (zoo, &ticket, &error))
     goto done;
+  if (selection)
+    sel.how = how;
   const nfn_arch *arch = &nfn_zoo_dir_settings (zoo)->arch;
   const nfn_space *space = &arch->space;
   if (!nfn_space_equal (space, &nfn_model_get_config (model)->space))
@@ -431,7 +446,7 @@ nfn_cli_eval_mask (int argc, char **argv)
   double s = ticket.sparsity;
   size_t budget[NFN_MAX_LAYERS];
   NfnTaskMaskSelection layer_sel = sel;
-  layer_sel.global = FALSE;
+  layer_sel.how = NFN_TASK_MASK_SELECT_LAYER;
   nfn_status st = nfn_ticket_layer_budget (space, sel.fraction, s, budget);
   if (st == NFN_OK)
     st = nfn_ticket_mask_random (&masks[EVAL_RANDOM], s, (guint64) seed, ids);
@@ -519,7 +534,7 @@ nfn_cli_eval_mask (int argc, char **argv)
   json_builder_set_member_name (b, "sparsity");
   json_builder_add_double_value (b, s);
   json_builder_set_member_name (b, "selection");
-  json_builder_add_string_value (b, sel.global ? "global" : "layer");
+  json_builder_add_string_value (b, nfn_task_mask_select_name (sel.how));
   json_builder_set_member_name (b, "masks");
   json_builder_begin_object (b);
   for (int m = 0; m < EVAL_N; m++)

@@ -60,7 +60,8 @@ typedef struct {
   /* edit */
   char *transform;         /* dilate, erode, gradient or invert */
   /* mask */
-  char *balance, *selection; /* "layer" (NULL) or "global" */
+  char *balance;             /* "layer" (NULL) or "global" */
+  char *selection;           /* "layer" (NULL), "global" or "spread" */
   int val_train;
   /* genpred */
   char *scatter;           /* the scatter PNG; NULL: figures/run-ID-scatter.png beside the store */
@@ -137,9 +138,23 @@ gboolean nfn_task_edit_model_extra (const NfnModelFileInfo *info, const nfn_spac
 gboolean nfn_task_edit_preview (const char *model_path, const char *zoo_path, gint64 image, int *rows, int *cols,
                                 float **before, float **after, float **target, GError **error);
 
-/* Mask search: how a mask is selected from an NFN's per-weight scores (kept in the model file). */
+/* Mask search: how a mask is selected from an NFN's per-weight scores (kept in the model file):
+ *   layer  — each layer keeps its top scores, with the training zoo's layer budgets;
+ *   global — the global top scores;
+ *   spread — the layer budgets, spread over each layer's inputs by the scores' expected counts
+ *            (nfn_ticket_mask_spread). */
+typedef enum {
+  NFN_TASK_MASK_SELECT_LAYER = 0,
+  NFN_TASK_MASK_SELECT_GLOBAL,
+  NFN_TASK_MASK_SELECT_SPREAD
+} NfnTaskMaskSelect;
+
+/* "layer", "global", "spread"; parse: FALSE for any other name (and NULL). */
+const char *nfn_task_mask_select_name (NfnTaskMaskSelect how);
+gboolean nfn_task_mask_select_parse (const char *name, NfnTaskMaskSelect *how);
+
 typedef struct {
-  gboolean global;                  /* the global top scores, else per-layer budgets */
+  NfnTaskMaskSelect how;
   double sparsity;                  /* of the training zoo */
   int L;
   double fraction[NFN_MAX_LAYERS];  /* the training zoo's IMP masks: kept fraction of W_i */

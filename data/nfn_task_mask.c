@@ -54,14 +54,37 @@ nfn_task_mask_defaults (NfnTaskOptions *o)
 
 /* ---- how a mask is selected from an NFN's scores (kept in the model file) ---- */
 
+static const char *const mask_select_names[] = { "layer", "global", "spread" };
+
+const char *
+nfn_task_mask_select_name (NfnTaskMaskSelect how)
+{
+  return (unsigned) how < G_N_ELEMENTS (mask_select_names) ? mask_select_names[how] : "?";
+}
+
+gboolean
+nfn_task_mask_select_parse (const char *name, NfnTaskMaskSelect *how)
+{
+  for (guint k = 0; name && k < G_N_ELEMENTS (mask_select_names); k++)
+    if (strcmp (name, mask_select_names[k]) == 0)
+      {
+        *how = (NfnTaskMaskSelect) k;
+        return TRUE;
+      }
+  return FALSE;
+}
+
 nfn_status
 nfn_task_mask_select (const NfnTaskMaskSelection *sel, double sparsity, const nfn_feature *scores, nfn_feature *masks)
 {
-  if (sel->global)
+  if (sel->how == NFN_TASK_MASK_SELECT_GLOBAL)
     return nfn_ticket_mask_top (scores, nfn_ticket_keep_count (&scores->space, sparsity), 0, masks);
   size_t keep[NFN_MAX_LAYERS];
   nfn_status status = nfn_ticket_layer_budget (&scores->space, sel->fraction, sparsity, keep);
-  return status == NFN_OK ? nfn_ticket_mask_top_layers (scores, keep, 0, masks) : status;
+  if (status != NFN_OK)
+    return status;
+  return sel->how == NFN_TASK_MASK_SELECT_SPREAD ? nfn_ticket_mask_spread (scores, keep, masks)
+                                                  : nfn_ticket_mask_top_layers (scores, keep, 0, masks);
 }
 
 static void
@@ -70,7 +93,7 @@ mask_selection_build_json (JsonBuilder *b, const NfnTaskMaskSelection *sel)
   char text[G_ASCII_DTOSTR_BUF_SIZE];
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "selection");
-  json_builder_add_string_value (b, sel->global ? "global" : "layer");
+  json_builder_add_string_value (b, nfn_task_mask_select_name (sel->how));
   json_builder_set_member_name (b, "sparsity");
   json_builder_add_string_value (b, g_ascii_formatd (text, sizeof text, "%.12g", sel->sparsity));
   json_builder_set_member_name (b, "layer_fractions");
@@ -90,11 +113,10 @@ mask_selection_from_json_node (JsonNode *node, int L, NfnTaskMaskSelection *sel,
   JsonArray *array = fractions && JSON_NODE_HOLDS_ARRAY (fractions) ? json_node_get_array (fractions) : NULL;
   const char *selection = o && json_object_has_member (o, "selection") ? json_object_get_string_member (o, "selection") : NULL;
   const char *sparsity = o && json_object_has_member (o, "sparsity") ? json_object_get_string_member (o, "sparsity") : NULL;
-  gboolean ok = array && json_array_get_length (array) == (guint) L && selection && sparsity
-                && (strcmp (selection, "global") == 0 || strcmp (selection, "layer") == 0);
+  gboolean ok = array && json_array_get_length (array) == (guint) L && sparsity
+                && nfn_task_mask_select_parse (selection, &sel->how);
   if (ok)
     {
-      sel->global = strcmp (selection, "global") == 0;
       sel->L = L;
       sel->sparsity = g_ascii_strtod (sparsity, NULL);
       ok = sel->sparsity >= 0 && sel->sparsity < 1;
@@ -112,7 +134,8 @@ mask_selection_from_json_node (JsonNode *node, int L, NfnTaskMaskSelection *sel,
     }
   if (!ok)
     nfn_data_set_error (error, NFN_DATA_ERROR_FORMAT, label,
-                        "nfn.extra's \"ticket\" is not {\"selection\": \"layer\"|\"global\", \"sparsity\", \"layer_fractions\": [%d]}",
+                        "nfn.extra's \"ticket\" is not {\"selection\": \"layer\"|\"global\"|\"spread\", \"sparsity\","
+                        " \"layer_fractions\": [%d]}",
                         L);
   return ok;
 }
@@ -448,7 +471,8 @@ mask_task_augment (gpointer self, nfn_feature *inputs, float *targets, gsl_rng *
 
 typedef struct {
   NfnTaskSettings base;         /* model_name: np|hnp|pointwise */
-  gboolean balance_global, select_global;
+  gboolean balance_global;
+  NfnTaskMaskSelect select;
   int val_train;
   nfn_model_config model;
 } MaskSettings;
@@ -461,7 +485,7 @@ mask_config_json (const MaskSettings *ms)
   json_builder_begin_object (b);
   nfn_task_settings_build_json_paths (b, s);
   nfn_task_json_add_string (b, "balance", ms->balance_global ? "global" : "layer");
-  nfn_task_json_add_string (b, "selection", ms->select_global ? "global" : "layer");
+  nfn_task_json_add_string (b, "selection", nfn_task_mask_select_name (ms->select));
   nfn_task_settings_build_json_training (b, s);
   nfn_task_json_add_int (b, "val_train", ms->val_train);
   char text[G_ASCII_DTOSTR_BUF_SIZE];
@@ -491,7 +515,8 @@ mask_settings_from_run (const NfnRun *run, const char *db_path, MaskSettings *ms
   g_autofree char *balance = nfn_task_json_string (o, "balance"), *selection = nfn_task_json_string (o, "selection");
   g_autofree char *lr = nfn_task_json_string (o, "lr"), *weight_decay = nfn_task_json_string (o, "weight_decay");
   ms->balance_global = g_strcmp0 (balance, "global") == 0;
-  ms->select_global = g_strcmp0 (selection, "global") == 0;
+  if (!nfn_task_mask_select_parse (selection, &ms->select))
+    ms->select = NFN_TASK_MASK_SELECT_LAYER;
   ms->val_train = (int) json_object_get_int_member (o, "val_train");
   s->lr = lr ? g_ascii_strtod (lr, NULL) : 0;
   s->weight_decay = weight_decay ? g_ascii_strtod (weight_decay, NULL) : 0;
@@ -580,7 +605,7 @@ mask_load (const MaskSettings *ms, MaskData *d, GError **error)
       return FALSE;
     }
   mask_unflatten (d->train.set.targets, &masks);
-  d->selection.global = ms->select_global;
+  d->selection.how = ms->select;
   d->selection.sparsity = d->train.ticket.sparsity;
   d->selection.L = masks.space.L;
   nfn_ticket_layer_fractions (&masks, d->selection.fraction);
@@ -650,10 +675,12 @@ mask_settings_from_options (const NfnTaskOptions *o, MaskSettings *ms, MaskData 
                    "train mask: --model must be np, hnp or pointwise, not \"%s\"", s->model_name);
       return FALSE;
     }
+  ms->select = NFN_TASK_MASK_SELECT_LAYER;
   if ((o->balance && strcmp (o->balance, "layer") != 0 && strcmp (o->balance, "global") != 0)
-      || (o->selection && strcmp (o->selection, "layer") != 0 && strcmp (o->selection, "global") != 0))
+      || (o->selection && !nfn_task_mask_select_parse (o->selection, &ms->select)))
     {
-      g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED, "train mask: --balance and --selection take layer or global");
+      g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
+                   "train mask: --balance takes layer or global, --selection layer, global or spread");
       return FALSE;
     }
   if (o->epochs < 1 || o->batch < 1 || !(o->lr > 0) || o->weight_decay < 0 || o->warmup < 0 || o->channels < 1
@@ -666,7 +693,6 @@ mask_settings_from_options (const NfnTaskOptions *o, MaskSettings *ms, MaskData 
       return FALSE;
     }
   ms->balance_global = o->balance && strcmp (o->balance, "global") == 0;
-  ms->select_global = o->selection && strcmp (o->selection, "global") == 0;
   ms->val_train = o->val_train;
   if (!mask_load (ms, d, error))
     return FALSE;
@@ -757,7 +783,7 @@ nfn_task_mask_run (const NfnTaskOptions *o, NfnStore *store, const NfnTaskHooks 
                      settings.base.model_name, result->train_networks, settings.base.zoo, result->val_networks,
                      data.val_carved ? " (the last 10 % of the training zoo)" : "", data.val.n_eval,
                      result->test_networks, nfn_model_param_count (model), data.selection.sparsity,
-                     data.selection.global ? "global" : "per-layer", o->resume > 0 ? ", resumed" : "");
+                     nfn_task_mask_select_name (data.selection.how), o->resume > 0 ? ", resumed" : "");
   ok = nfn_task_train (&task, &data.train.set, &data.val.set, mt.test ? &data.test.set : NULL, &options, store, result,
                        error);
   result->model_path = g_steal_pointer (&finish.saved_path);

@@ -177,6 +177,147 @@ nfn_ticket_mask_top_layers (const nfn_feature *scores, const size_t *keep, int a
   return ticket_mask_select (scores, keep, scores ? scores->space.L : 0, absolute, masks);
 }
 
+/* Largest-remainder integer quotas: q (n) with Σ q = total, q_j ≤ cap, from ideal shares
+ * (Σ ideal = total up to rounding; total ≤ n·cap). */
+static void
+ticket_quotas (const double *ideal, size_t n, size_t total, size_t cap, size_t *q)
+{
+  size_t given = 0;
+  for (size_t j = 0; j < n; j++)
+    {
+      double f = floor (ideal[j]);
+      q[j] = f <= 0 ? 0 : (f >= (double) cap ? cap : (size_t) f);
+      given += q[j];
+    }
+  while (given > total) /* ideal summed above total by rounding: take from the most over */
+    {
+      size_t worst = n;
+      for (size_t j = 0; j < n; j++)
+        if (q[j] > 0 && (worst == n || (double) q[j] - ideal[j] > (double) q[worst] - ideal[worst]))
+          worst = j;
+      q[worst]--, given--;
+    }
+  for (; given < total; given++)
+    {
+      size_t best = n;
+      for (size_t j = 0; j < n; j++)
+        if (q[j] < cap && (best == n || ideal[j] - (double) q[j] > ideal[best] - (double) q[best]))
+          best = j;
+      q[best]++; /* total ≤ n·cap: some column has room */
+    }
+}
+
+/* Σ σ(x_k − c) over n scores. */
+static double
+ticket_expected_kept (const float *x, size_t n, double c)
+{
+  double sum = 0;
+  for (size_t k = 0; k < n; k++)
+    sum += 1.0 / (1.0 + exp (c - (double) x[k]));
+  return sum;
+}
+
+/* One layer of one network: w (rows, cols) scores row-major → out (rows, cols) 0/1.
+ * ideal, quota: (rows + cols) scratch; ranked: (rows·cols) scratch. */
+static void
+ticket_spread_layer (const float *w, int rows, int cols, size_t keep, float *out, double *ideal, size_t *quota,
+                     ticket_ranked *ranked)
+{
+  size_t n = (size_t) rows * (size_t) cols;
+  memset (out, 0, n * sizeof *out);
+  if (keep == 0)
+    return;
+  float lo = w[0], hi = w[0];
+  for (size_t k = 1; k < n; k++)
+    lo = w[k] < lo ? w[k] : lo, hi = w[k] > hi ? w[k] : hi;
+  /* the shift c: Σ σ(w − c) falls from n to 0 as c rises; bisect between where it is ≈ n and ≈ 0 */
+  double a = (double) lo - 60, b = (double) hi + 60;
+  for (int it = 0; it < 100; it++)
+    {
+      double c = 0.5 * (a + b);
+      if (ticket_expected_kept (w, n, c) > (double) keep)
+        a = c;
+      else
+        b = c;
+    }
+  /* expected counts of each row (ideal[0 … rows)) and column (ideal[rows …)), scaled to keep */
+  double c = 0.5 * (a + b), sum = 0, *row_ideal = ideal, *col_ideal = ideal + rows;
+  memset (ideal, 0, (size_t) (rows + cols) * sizeof *ideal);
+  for (int r = 0; r < rows; r++)
+    for (int j = 0; j < cols; j++)
+      {
+        double p = 1.0 / (1.0 + exp (c - (double) w[(size_t) r * cols + j]));
+        row_ideal[r] += p, col_ideal[j] += p, sum += p;
+      }
+  for (int k = 0; k < rows + cols; k++)
+    ideal[k] = sum > 0 ? ideal[k] * (double) keep / sum : (double) keep / (k < rows ? rows : cols);
+  size_t *row_quota = quota, *col_quota = quota + rows, *row_used = quota + rows + cols,
+         *col_used = row_used + rows;
+  ticket_quotas (row_ideal, (size_t) rows, keep, (size_t) cols, row_quota);
+  ticket_quotas (col_ideal, (size_t) cols, keep, (size_t) rows, col_quota);
+  memset (row_used, 0, (size_t) (rows + cols) * sizeof *row_used);
+  for (size_t k = 0; k < n; k++)
+    ranked[k] = (ticket_ranked) { w[k], (uint32_t) k };
+  qsort (ranked, n, sizeof *ranked, ticket_ranked_compare);
+  /* best scores first, each row and column up to its quota; then, if the quotas left part of
+   * the budget unplaced, the best of the rest */
+  size_t kept = 0;
+  for (size_t k = 0; k < n && kept < keep; k++)
+    {
+      size_t e = ranked[k].index, r = e / (size_t) cols, j = e % (size_t) cols;
+      if (row_used[r] < row_quota[r] && col_used[j] < col_quota[j])
+        out[e] = 1.0f, row_used[r]++, col_used[j]++, kept++;
+    }
+  for (size_t k = 0; k < n && kept < keep; k++)
+    if (out[ranked[k].index] == 0.0f)
+      out[ranked[k].index] = 1.0f, kept++;
+}
+
+nfn_status
+nfn_ticket_mask_spread (const nfn_feature *scores, const size_t *keep, nfn_feature *masks)
+{
+  if (!scores || !masks || !keep)
+    return NFN_ERR_ARG;
+  if (scores->C != 1 || !nfn_feature_same_shape (scores, masks))
+    return NFN_ERR_SHAPE;
+  const nfn_space *s = &scores->space;
+  size_t M = nfn_ticket_weight_count (s), largest = 0;
+  int widest = 0;
+  for (int i = 1; i <= s->L; i++)
+    {
+      if (s->f[i] != 1)
+        return NFN_ERR_UNSUPPORTED; /* MLP weights only: a column is one input neuron */
+      if (keep[i - 1] > nfn_tensor_entries (s, nfn_tensor_weight (i)))
+        return NFN_ERR_ARG;
+      int both = s->n[i] + s->n[i - 1];
+      size_t entries = nfn_tensor_entries (s, nfn_tensor_weight (i));
+      widest = both > widest ? both : widest;
+      largest = entries > largest ? entries : largest;
+    }
+  float *flat = malloc (M * sizeof *flat), *out = malloc (M * sizeof *out);
+  double *ideal = malloc ((size_t) widest * sizeof *ideal);
+  size_t *quota = malloc (2 * (size_t) widest * sizeof *quota);
+  ticket_ranked *ranked = malloc (largest * sizeof *ranked);
+  nfn_status status = flat && out && ideal && quota && ranked ? NFN_OK : NFN_ERR_NOMEM;
+  for (int net = 0; net < scores->B && status == NFN_OK; net++)
+    {
+      ticket_gather_weights (scores, net, flat);
+      for (size_t k = 0; k < M && status == NFN_OK; k++)
+        if (!isfinite (flat[k]))
+          status = NFN_ERR_NONFINITE;
+      for (int i = 1, first = 0; i <= s->L && status == NFN_OK; first += s->n[i] * s->n[i - 1], i++)
+        ticket_spread_layer (flat + first, s->n[i], s->n[i - 1], keep[i - 1], out + first, ideal, quota, ranked);
+      if (status == NFN_OK)
+        ticket_set_mask (masks, net, out); /* scores may alias masks: read above */
+    }
+  free (flat);
+  free (out);
+  free (ideal);
+  free (quota);
+  free (ranked);
+  return status;
+}
+
 nfn_status
 nfn_ticket_layer_budget (const nfn_space *space, const double *fraction, double sparsity, size_t *keep)
 {

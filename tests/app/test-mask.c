@@ -179,6 +179,22 @@ count_kept (const nfn_feature *w, int layer)
   return kept;
 }
 
+/* Input pixels that keep at least one first-layer weight in a mask. */
+static int
+pixels_used (const nfn_feature *mask)
+{
+  const nfn_space *s = &mask->space;
+  int used = 0;
+  for (int j = 0; j < s->n[0]; j++)
+    {
+      gboolean any = FALSE;
+      for (int r = 0; r < s->n[1] && !any; r++)
+        any = mask->t[0][(size_t) r * s->n[0] + j] > 0.5f;
+      used += any;
+    }
+  return used;
+}
+
 static void
 test_mask_file (void)
 {
@@ -225,6 +241,24 @@ test_mask_file (void)
   g_autoptr (NfnNetwork) again = nfn_network_load (from_file, &error);
   g_assert_no_error (error);
   g_assert_cmpfloat (nfn_feature_max_abs_diff (&again->weights, &mask->weights), ==, 0.0);
+  run_result_clear (&r);
+
+  /* --selection spread: the same layer budgets, the choice named in the file, and the first
+   * layer's weights on more pixels than top-k puts them (measured: 784 against 752) */
+  g_autofree char *spread_file = g_build_filename (tmp, "mask-spread.safetensors", NULL);
+  r = run_nfn ("mask", model, init_file, "-o", spread_file, "--selection", "spread", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  run_result_clear (&r);
+  g_autoptr (NfnNetwork) spread = nfn_network_load (spread_file, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_hash_table_lookup (spread->metadata, "nfn.mask.selection"), ==, "spread");
+  g_assert_cmpstr (g_hash_table_lookup (mask->metadata, "nfn.mask.selection"), ==, "layer");
+  for (int i = 1; i <= mask->arch.space.L; i++)
+    g_assert_cmpint (count_kept (&spread->weights, i), ==, count_kept (&mask->weights, i));
+  g_assert_cmpint (pixels_used (&spread->weights), >, pixels_used (&mask->weights));
+  g_test_message ("pixels used by W_1: layer %d, spread %d", pixels_used (&mask->weights), pixels_used (&spread->weights));
+  r = run_nfn ("mask", model, init_file, "-o", spread_file, "--selection", "columns", NULL);
+  assert_one_line_error (&r, "--selection");
   run_result_clear (&r);
 
   /* a lower sparsity keeps more */

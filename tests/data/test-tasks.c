@@ -220,11 +220,25 @@ test_mask_run_and_preview (void)
   g_autoptr (NfnStore) store = fresh_store ("mask");
   NfnTaskOptions o;
   ttu_small_mask (&o, ticket_zoo);
+  o.selection = g_strdup ("spread");
   NfnTaskResult result = { 0 };
   g_autoptr (GError) error = NULL;
   g_assert_true (nfn_task_mask_run (&o, store, NULL, NULL, &result, &error));
   g_assert_no_error (error);
   assert_run_rows (store, &result, NFN_TASK_MASK, "val/iou", 2);
+  /* the selection is the run's config and the model's: a preview selects as the run did */
+  g_autoptr (NfnRun) run = nfn_store_get_run (store, result.run_id, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (run->config_json, "\"selection\":\"spread\""));
+  NfnModelFileInfo info = { 0 };
+  nfn_model *model = nfn_model_file_load (result.model_path, 1, &info, &error);
+  g_assert_no_error (error);
+  NfnTrainerNorm norm;
+  NfnTaskMaskSelection sel;
+  g_assert_true (nfn_task_mask_model_check (model, &info, result.model_path, &norm, &sel, &error));
+  g_assert_cmpint (sel.how, ==, NFN_TASK_MASK_SELECT_SPREAD);
+  nfn_model_free (model);
+  nfn_model_file_info_clear (&info);
 
   nfn_feature mask;
   double sparsity = -1;

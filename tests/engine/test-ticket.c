@@ -198,6 +198,82 @@ test_layer_budget (void)
   gsl_rng_free (rng);
 }
 
+/* The spread selection on hand-made scores: W_1 (4×2) has logit ln 3 in column 0 and −ln 3 in
+ * column 1, so with keep 4 the shift is c = 0 (σ(t) + σ(−t) = 1), the expected counts are 3 and 1
+ * and the quotas 3 and 1 (plain top-k would take all four from column 0); column 1 keeps its
+ * best row (3, raised by 0.02), column 0 on its tie the lower rows. W_2 (1×4) keeps everything, its budget being the whole layer. */
+static void
+test_mask_spread (void)
+{
+  nfn_space space;
+  const int widths[] = { 2, 4, 1 };
+  nfn_space_init (&space, 2, widths);
+  nfn_feature scores, masks;
+  nfn_feature_alloc (&scores, &space, 1, 1);
+  nfn_feature_alloc (&masks, &space, 1, 1);
+  for (int r = 0; r < 4; r++)
+    {
+      scores.t[0][r * 2 + 0] = (float) log (3.0);
+      scores.t[0][r * 2 + 1] = (float) -log (3.0) + (r == 3 ? 0.02f : 0.0f);
+      scores.t[2][r] = (float) r;
+    }
+  const size_t keep[] = { 4, 4 };
+  g_assert_cmpint (nfn_ticket_mask_spread (&scores, keep, &masks), ==, NFN_OK);
+  const float want_w1[] = { 1, 0, 1, 0, 1, 0, 0, 1 }; /* column 1 keeps its best row, 3 */
+  for (int e = 0; e < 8; e++)
+    g_assert_cmpfloat (masks.t[0][e], ==, want_w1[e]);
+  for (int r = 0; r < 4; r++)
+    g_assert_cmpfloat (masks.t[2][r], ==, 1.0f);
+  assert_biases_kept (&masks);
+
+  /* a column that scores higher in every row still shares: column 1's two best rows at
+   * logits 0 and −ln 3 against column 0's four at ln 3 … keep 2 of W_1 → c with
+   * 4σ(ln3 − c) + σ(−c) + σ(−ln3 − c) + 2σ(−9 − c) = 2 (c ≈ 1.38); column 1 expects about 0.28 of the
+   * 2, so the quotas are 2 and 0, and column 0 keeps its lowest rows on the tie */
+  for (int r = 0; r < 4; r++)
+    scores.t[0][r * 2 + 1] = r == 0 ? 0.0f : (r == 1 ? (float) -log (3.0) : -9.0f);
+  const size_t keep2[] = { 2, 0 };
+  g_assert_cmpint (nfn_ticket_mask_spread (&scores, keep2, &masks), ==, NFN_OK);
+  const float want2[] = { 1, 0, 1, 0, 0, 0, 0, 0 };
+  for (int e = 0; e < 8; e++)
+    g_assert_cmpfloat (masks.t[0][e], ==, want2[e]);
+  for (int r = 0; r < 4; r++)
+    g_assert_cmpfloat (masks.t[2][r], ==, 0.0f);
+
+  /* rows too, in a second space, 4 → 2, whose row 0 scores 1.0 and row 1 0.9 everywhere: top-k of 4 would take all of row 0; the
+   * expected counts (about 2.05 and 1.95 per row, 1 per column) give quotas 2, 2 and 1 each, so
+   * row 0 keeps columns 0 and 1 and row 1 columns 2 and 3 */
+  nfn_space wide;
+  const int wide_widths[] = { 4, 2 };
+  nfn_space_init (&wide, 1, wide_widths);
+  nfn_feature ws, wm;
+  nfn_feature_alloc (&ws, &wide, 1, 1);
+  nfn_feature_alloc (&wm, &wide, 1, 1);
+  for (int j = 0; j < 4; j++)
+    ws.t[0][j] = 1.0f, ws.t[0][4 + j] = 0.9f;
+  const size_t keep_wide[] = { 4 };
+  g_assert_cmpint (nfn_ticket_mask_spread (&ws, keep_wide, &wm), ==, NFN_OK);
+  const float want_wide[] = { 1, 1, 0, 0, 0, 0, 1, 1 };
+  for (int e = 0; e < 8; e++)
+    g_assert_cmpfloat (wm.t[0][e], ==, want_wide[e]);
+  nfn_feature_free (&ws);
+  nfn_feature_free (&wm);
+
+  /* scores may alias masks; a budget above the layer, or a NaN, is refused */
+  scores.t[0][1] = (float) -log (3.0);
+  for (int r = 1; r < 4; r++)
+    scores.t[0][r * 2 + 1] = (float) -log (3.0) + (r == 3 ? 0.02f : 0.0f);
+  g_assert_cmpint (nfn_ticket_mask_spread (&scores, keep, &scores), ==, NFN_OK);
+  for (int e = 0; e < 8; e++)
+    g_assert_cmpfloat (scores.t[0][e], ==, want_w1[e]);
+  const size_t too_many[] = { 9, 0 };
+  g_assert_cmpint (nfn_ticket_mask_spread (&masks, too_many, &masks), ==, NFN_ERR_ARG);
+  masks.t[0][3] = NAN;
+  g_assert_cmpint (nfn_ticket_mask_spread (&masks, keep, &masks), ==, NFN_ERR_NONFINITE);
+  nfn_feature_free (&scores);
+  nfn_feature_free (&masks);
+}
+
 static void
 test_random_mask (void)
 {
@@ -591,6 +667,16 @@ check_mask_model (nfn_model_kind kind)
   /* not invariant: the permuted init gets a moved mask, not the same one */
   g_assert_cmpfloat (nfn_feature_max_abs_diff (&pmask, &mask), >, 0.0);
 
+  /* the spread selection too (up to a near-tie at a quota's cut) */
+  g_assert_cmpint (nfn_ticket_mask_spread (&scores, budget, &mask), ==, NFN_OK);
+  g_assert_cmpint (nfn_ticket_mask_spread (&pscores, budget, &pmask), ==, NFN_OK);
+  nfn_perm_apply (&perm, &mask, &moved_mask);
+  size_t spread_mismatches = 0;
+  for (size_t e = 0; e < mask.size; e++)
+    spread_mismatches += pmask.data[e] != moved_mask.data[e];
+  g_assert_cmpuint (spread_mismatches, <=, 2);
+  g_assert_cmpfloat (nfn_feature_max_abs_diff (&pmask, &mask), >, 0.0);
+
   size_t keep = nfn_ticket_keep_count (&space, 0.7);
   g_assert_cmpint (nfn_ticket_mask_top (&scores, keep, 0, &mask), ==, NFN_OK);
   g_assert_cmpint (nfn_ticket_mask_top (&pscores, keep, 0, &pmask), ==, NFN_OK);
@@ -626,6 +712,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ticket/prune-top-magnitudes", test_prune_top_magnitudes);
   g_test_add_func ("/ticket/layer-budget", test_layer_budget);
   g_test_add_func ("/ticket/random-mask", test_random_mask);
+  g_test_add_func ("/ticket/mask-spread", test_mask_spread);
   g_test_add_func ("/ticket/mask-loss", test_mask_loss);
   g_test_add_func ("/ticket/masked-training", test_masked_training);
   g_test_add_func ("/ticket/batch-independence", test_batch_independence);
