@@ -455,6 +455,13 @@ nfn_plot_set_title (NfnPlot *self, const char *title)
   gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, title ? title : "", -1);
 }
 
+const char *
+nfn_plot_get_title (NfnPlot *self)
+{
+  g_return_val_if_fail (NFN_IS_PLOT (self), NULL);
+  return self->title;
+}
+
 void
 nfn_plot_set_axis_labels (NfnPlot *self, const char *x_label, const char *y_label)
 {

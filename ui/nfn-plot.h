@@ -80,6 +80,7 @@ int nfn_plot_get_n_series (NfnPlot *self);
 int nfn_plot_get_series_length (NfnPlot *self, int series);
 const char *nfn_plot_get_series_label (NfnPlot *self, int series);
 void nfn_plot_set_title (NfnPlot *self, const char *title);
+const char *nfn_plot_get_title (NfnPlot *self);
 void nfn_plot_set_axis_labels (NfnPlot *self, const char *x_label, const char *y_label);
 void nfn_plot_set_log_y (NfnPlot *self, gboolean log_y);
 void nfn_plot_set_smoothing (NfnPlot *self, double weight);

@@ -458,9 +458,9 @@ nfn_task_panel_draw_curve (NfnTaskPanel *self)
 }
 
 static void
-nfn_task_panel_curve_titles (NfnTaskPanel *self)
+nfn_task_panel_curve_titles (NfnTaskPanel *self, NfnTaskKind kind)
 {
-  if (self->running_kind == NFN_TASK_KIND_ZOO_FIT)
+  if (kind == NFN_TASK_KIND_ZOO_FIT)
     {
       nfn_plot_set_title (self->plot, "Mean PSNR of each finished shard");
       nfn_plot_set_axis_labels (self->plot, "networks fitted", "PSNR (dB)");
@@ -724,7 +724,7 @@ nfn_task_panel_start (NfnTaskPanel *self)
       text = g_strdup_printf ("Loading %s…", job->options.zoo);
     }
   self->running_kind = kind;
-  nfn_task_panel_curve_titles (self);
+  nfn_task_panel_curve_titles (self, kind);
   g_array_set_size (self->curve_x, 0);
   g_array_set_size (self->curve_y, 0);
   g_array_set_size (self->val_x, 0);
@@ -863,6 +863,9 @@ nfn_task_panel_task_changed (NfnTaskPanel *self)
   gtk_widget_set_visible (self->preview_box, kind == NFN_TASK_KIND_EDIT || kind == NFN_TASK_KIND_MASK);
   if (kind != NFN_TASK_KIND_ZOO_FIT)
     gtk_stack_set_visible_child (self->train_stack, GTK_WIDGET (self->train_forms[kind]));
+  /* an empty plot is titled for the task about to run; a finished run's curve keeps its own */
+  if (!self->busy && self->curve_x->len == 0 && self->val_x->len == 0)
+    nfn_task_panel_curve_titles (self, kind);
 }
 
 static void
@@ -1070,7 +1073,7 @@ nfn_task_panel_init (NfnTaskPanel *self)
   defaults.shard_size = NFN_TASK_PANEL_DEFAULT_SHARD;
   nfn_task_panel_set_zoo_fit (self, &defaults, (int) g_get_num_processors (), NULL);
   nfn_zoo_settings_clear (&defaults);
-  nfn_task_panel_curve_titles (self);
+  nfn_task_panel_curve_titles (self, self->running_kind);
   g_signal_connect_swapped (self->task_dropdown, "notify::selected", G_CALLBACK (nfn_task_panel_task_changed), self);
   nfn_task_panel_task_changed (self);
   nfn_task_panel_set_status (self, "Set the options and press Run.");

@@ -16,7 +16,7 @@ struct _NfnTaskTrainForm
   GtkEntry *zoo_entry, *val_entry, *test_entry, *head_entry;
   GtkDropDown *model_dropdown, *transform_dropdown, *selection_dropdown, *balance_dropdown;
   GtkSpinButton *epochs_spin, *batch_spin, *lr_spin, *weight_decay_spin, *warmup_spin, *channels_spin, *depth_spin,
-      *fourier_spin, *head_dropout_spin, *val_train_spin, *seed_spin, *threads_spin, *split_seed_spin;
+      *fourier_spin, *io_bands_spin, *head_dropout_spin, *val_train_spin, *seed_spin, *threads_spin, *split_seed_spin;
   GtkCheckButton *augment_check, *normalize_check, *cosine_check;
   GtkFileChooserNative *chooser;
   GtkEntry *chooser_entry; /* the entry the open chooser fills */
@@ -166,13 +166,15 @@ form_set_row_sensitive (NfnTaskTrainForm *self, GtkWidget *widget, gboolean sens
     gtk_widget_set_sensitive (name, sensitive);
 }
 
-/* genpred's spectral baseline is a least-squares fit: no epochs, no NFN, nothing to train. */
+/* genpred's spectral baseline is a least-squares fit: no epochs, no NFN, nothing to train.
+ * An HNP model has no IO encoding (the mask task builds it with io_bands 0). */
 static void
 form_model_changed (NfnTaskTrainForm *self)
 {
+  g_autofree char *model = form_selected (self->model_dropdown);
+  form_set_row_sensitive (self, GTK_WIDGET (self->io_bands_spin), g_strcmp0 (model, "hnp") != 0);
   if (self->kind != NFN_TASK_KIND_GENPRED)
     return;
-  g_autofree char *model = form_selected (self->model_dropdown);
   gboolean trains = g_strcmp0 (model, NFN_TASK_TRAIN_FORM_SPECTRAL) != 0;
   GtkWidget *training[] = {
     GTK_WIDGET (self->epochs_spin), GTK_WIDGET (self->batch_spin), GTK_WIDGET (self->lr_spin),
@@ -228,6 +230,11 @@ nfn_task_train_form_new (NfnTaskKind kind)
   self->depth_spin = form_spin (self, "NF layers", edit ? "--depth (0: the editor's 3)" : "--depth", edit ? 0 : 1, 16, 1, 0);
   if (!edit)
     self->fourier_spin = form_spin (self, "Fourier features", "--fourier: m (0 = off)", 0, 4096, 1, 0);
+  if (mask)
+    self->io_bands_spin = form_spin (self, "IO bands",
+                                     "--io-bands: sinusoidal codes of each input's and output's position, so that the"
+                                     " NFN can tell the MLP's pixels and classes apart (0 = off; HNP models ignore it)",
+                                     0, 32, 1, 0);
   if (classify || genpred)
     {
       GtkWidget *head = gtk_entry_new ();
@@ -239,8 +246,14 @@ nfn_task_train_form_new (NfnTaskKind kind)
     {
       self->val_train_spin = form_spin (self, "Validation training", "--val-train: validation inits trained under the predicted"
                                         " masks each epoch (0: select by IoU with IMP)", 0, 100000, 1, 0);
-      self->selection_dropdown = form_dropdown (self, "Selection", "--selection: per-layer budgets or the global top scores",
-                                                layer_global);
+      const char *const selections[] = { nfn_task_mask_select_name (NFN_TASK_MASK_SELECT_LAYER),
+                                         nfn_task_mask_select_name (NFN_TASK_MASK_SELECT_GLOBAL),
+                                         nfn_task_mask_select_name (NFN_TASK_MASK_SELECT_SPREAD), NULL };
+      self->selection_dropdown = form_dropdown (self, "Mask selection",
+                                                "--selection: which scores a mask keeps — each layer's best within the"
+                                                " training zoo's layer budgets (layer), the best of all weights (global),"
+                                                " or the layer budgets spread over each layer's rows and columns (spread)",
+                                                selections);
       self->balance_dropdown = form_dropdown (self, "Balance", "--balance: class balance of the BCE", layer_global);
     }
   self->seed_spin = form_spin (self, "Seed", "--seed", 0, G_MAXINT32, 1, 0);
@@ -257,6 +270,7 @@ nfn_task_train_form_new (NfnTaskKind kind)
   defaults.threads = (int) g_get_num_processors ();
   nfn_task_train_form_set_options (self, &defaults);
   nfn_task_options_clear (&defaults);
+  form_model_changed (self); /* the default model may already be the one selected: no notify */
   return GTK_WIDGET (self);
 }
 
@@ -305,7 +319,8 @@ nfn_task_train_form_set_options (NfnTaskTrainForm *self, const NfnTaskOptions *o
   else
     gtk_drop_down_set_selected (self->model_dropdown, 0); /* the task's default */
   form_select (self->transform_dropdown, o->transform);
-  form_select (self->selection_dropdown, o->selection ? o->selection : "layer");
+  form_select (self->selection_dropdown,
+               o->selection ? o->selection : nfn_task_mask_select_name (NFN_TASK_MASK_SELECT_LAYER));
   form_select (self->balance_dropdown, o->balance ? o->balance : "layer");
   form_set_value (self->epochs_spin, o->epochs);
   form_set_value (self->batch_spin, o->batch);
@@ -315,6 +330,7 @@ nfn_task_train_form_set_options (NfnTaskTrainForm *self, const NfnTaskOptions *o
   form_set_value (self->channels_spin, o->channels);
   form_set_value (self->depth_spin, o->depth);
   form_set_value (self->fourier_spin, o->fourier);
+  form_set_value (self->io_bands_spin, o->io_bands);
   form_set_value (self->head_dropout_spin, o->head_dropout);
   form_set_value (self->val_train_spin, o->val_train);
   form_set_value (self->seed_spin, (double) o->seed);
@@ -348,6 +364,8 @@ nfn_task_train_form_get_options (NfnTaskTrainForm *self, NfnTaskOptions *o)
   o->depth = gtk_spin_button_get_value_as_int (self->depth_spin);
   if (self->fourier_spin)
     o->fourier = gtk_spin_button_get_value_as_int (self->fourier_spin);
+  if (self->io_bands_spin)
+    o->io_bands = gtk_spin_button_get_value_as_int (self->io_bands_spin);
   if (self->head_entry)
     {
       g_free (o->head);

@@ -1,8 +1,8 @@
 /* nfn-task-train-form.h — the Tasks page's form for one training task (classify, edit, mask,
  * genpred): the options `nfn train TASK` offers, filled with the task's defaults
  * (data/nfn_task.h), read back as the NfnTaskOptions the run takes. Zoo directories are typed or
- * chosen with a GtkFileChooserNative. genpred's spectral model has no training: its form greys
- * out the training options while it is chosen. */
+ * chosen with a GtkFileChooserNative. Options that do not apply to the chosen model are greyed
+ * out: genpred's spectral model has no training options, the mask task's hnp no IO bands. */
 #ifndef NFN_TASK_TRAIN_FORM_H
 #define NFN_TASK_TRAIN_FORM_H
 

@@ -10,6 +10,9 @@
  *   - after a mask run, the heatmap's cells follow the mask (computed here by the data
  *     layer's preview of the same model: one colour for kept weights, another for pruned) and
  *     the printed sparsity is the mask's pruned fraction, counted here;
+ *   - the mask form's IO bands and mask selection show nfn_task_mask_defaults; spread and 2 IO
+ *     bands chosen in its widgets reach the options and a completed run's stored config; IO
+ *     bands grey out for hnp only;
  *   - a genpred run (hnp, and the spectral fit, whose form greys out the training options) on
  *     a CNN zoo of UT_CNN_RUNS runs: the store holds a completed NFN_TASK_GENPRED run with its
  *     val τ rows, its summary and its scatter as a "figure" artifact; the status line prints the
@@ -17,8 +20,9 @@
  *     surface, has the points' blue where the artifact PNG (decoded here by cairo) has it, and
  *     the PNG's blue spots are at most the test split's size (max(1, round(R/10)) runs of one
  *     checkpoint) and cover about that many dots' area.
- * Screenshots of the panel after the edit, mask and genpred runs go under the build directory
- * (tests/ui/tasks-edit.png, tasks-mask.png, tasks-genpred.png). */
+ * Screenshots of the panel after the edit, mask and genpred runs, and of the mask form, go under
+ * the build directory (tests/ui/tasks-edit.png, tasks-mask.png, tasks-genpred.png,
+ * tasks-mask-form.png). */
 #include <glib/gstdio.h>
 #include <math.h>
 #include <stdio.h>
@@ -222,13 +226,21 @@ test_edit (fixture *fx, gconstpointer data)
   nfn_task_options_clear (&o);
 }
 
+/* The mask form shown, filled with the small mask run's options. */
 static void
-test_mask (fixture *fx, gconstpointer data)
+show_small_mask (fixture *fx)
 {
   NfnTaskOptions o;
   ttu_small_mask (&o, ticket_zoo);
   nfn_task_panel_set_task (fx->panel, NFN_TASK_KIND_MASK);
   nfn_task_panel_set_train_options (fx->panel, NFN_TASK_KIND_MASK, &o);
+  nfn_task_options_clear (&o);
+}
+
+static void
+test_mask (fixture *fx, gconstpointer data)
+{
+  show_small_mask (fx);
   run_panel (fx);
   /* W2, 8 × 8: cells large enough to read back */
   const int layer = 2;
@@ -287,7 +299,6 @@ test_mask (fixture *fx, gconstpointer data)
   cairo_destroy (cr);
   cairo_surface_destroy (surface);
   nfn_feature_free (&mask);
-  nfn_task_options_clear (&o);
 }
 
 /* A pixel of the scatter's points: the data layer paints them blue (0.12, 0.35, 0.75) at 65 %
@@ -447,22 +458,165 @@ test_genpred (fixture *fx, gconstpointer data)
   nfn_task_options_clear (&o);
 }
 
-/* The first descendant of `widget` whose tooltip is `tooltip`, on the stack's page shown (the
- * other tasks' forms have the same rows). */
+/* The first descendant of `widget` that `match`es, on the stack's page shown (the other tasks'
+ * forms have the same rows). */
 static GtkWidget *
-find_by_tooltip (GtkWidget *widget, const char *tooltip)
+find_shown (GtkWidget *widget, gboolean (*match) (GtkWidget *widget, const char *text), const char *text)
 {
-  if (g_strcmp0 (gtk_widget_get_tooltip_text (widget), tooltip) == 0)
+  if (match (widget, text))
     return widget;
   for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
     {
       if (!gtk_widget_get_child_visible (child))
         continue;
-      GtkWidget *found = find_by_tooltip (child, tooltip);
+      GtkWidget *found = find_shown (child, match, text);
       if (found)
         return found;
     }
   return NULL;
+}
+
+static gboolean
+has_tooltip (GtkWidget *widget, const char *tooltip)
+{
+  return g_strcmp0 (gtk_widget_get_tooltip_text (widget), tooltip) == 0;
+}
+
+static GtkWidget *
+find_by_tooltip (GtkWidget *widget, const char *tooltip)
+{
+  return find_shown (widget, has_tooltip, tooltip);
+}
+
+/* A form row's name: a label in a grid's first column. */
+static gboolean
+is_row_name (GtkWidget *widget, const char *name)
+{
+  if (!GTK_IS_LABEL (widget) || !GTK_IS_GRID (gtk_widget_get_parent (widget)))
+    return FALSE;
+  int column;
+  gtk_grid_query_child (GTK_GRID (gtk_widget_get_parent (widget)), widget, &column, NULL, NULL, NULL);
+  return column == 0 && g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), name) == 0;
+}
+
+/* The widget of the shown form's row named `name` (its label, when `label` is not NULL). */
+static GtkWidget *
+find_row (NfnTaskPanel *panel, const char *name, GtkWidget **label)
+{
+  GtkWidget *found = find_shown (GTK_WIDGET (panel), is_row_name, name);
+  g_assert_nonnull (found);
+  int row;
+  GtkGrid *grid = GTK_GRID (gtk_widget_get_parent (found));
+  gtk_grid_query_child (grid, found, NULL, &row, NULL, NULL);
+  if (label)
+    *label = found;
+  GtkWidget *widget = gtk_grid_get_child_at (grid, 1, row);
+  g_assert_nonnull (widget);
+  return widget;
+}
+
+/* Position of `item` in a string drop-down (-1: not there). */
+static int
+dropdown_index (GtkDropDown *dropdown, const char *item)
+{
+  GListModel *model = gtk_drop_down_get_model (dropdown);
+  for (guint k = 0; k < g_list_model_get_n_items (model); k++)
+    {
+      g_autoptr (GtkStringObject) object = g_list_model_get_item (model, k);
+      if (strcmp (gtk_string_object_get_string (object), item) == 0)
+        return (int) k;
+    }
+  return -1;
+}
+
+static void
+dropdown_choose (GtkDropDown *dropdown, const char *item)
+{
+  int k = dropdown_index (dropdown, item);
+  g_assert_cmpint (k, >=, 0);
+  gtk_drop_down_set_selected (dropdown, (guint) k);
+}
+
+/* The mask form's IO bands and mask selection show nfn_task_mask_defaults (whatever they are),
+ * offer the three selections, and read back as those defaults. */
+static void
+test_mask_form_defaults (fixture *fx, gconstpointer data)
+{
+  nfn_task_panel_set_task (fx->panel, NFN_TASK_KIND_MASK);
+  ut_present_and_wait (GTK_WINDOW (fx->window));
+  save_screenshot (fx, "tasks-mask-form.png");
+  NfnTaskOptions defaults;
+  nfn_task_mask_defaults (&defaults);
+  const char *selection = defaults.selection ? defaults.selection : nfn_task_mask_select_name (NFN_TASK_MASK_SELECT_LAYER);
+  GtkSpinButton *io_bands = GTK_SPIN_BUTTON (find_row (fx->panel, "IO bands", NULL));
+  GtkDropDown *select = GTK_DROP_DOWN (find_row (fx->panel, "Mask selection", NULL));
+  g_assert_true (g_str_has_prefix (gtk_widget_get_tooltip_text (GTK_WIDGET (io_bands)), "--io-bands: "));
+  g_assert_true (g_str_has_prefix (gtk_widget_get_tooltip_text (GTK_WIDGET (select)), "--selection: "));
+  double lower, upper;
+  gtk_spin_button_get_range (io_bands, &lower, &upper);
+  g_assert_cmpfloat (lower, ==, 0);
+  g_assert_cmpfloat (upper, ==, 32);
+  for (NfnTaskMaskSelect how = NFN_TASK_MASK_SELECT_LAYER; how <= NFN_TASK_MASK_SELECT_SPREAD; how++)
+    g_assert_cmpint (dropdown_index (select, nfn_task_mask_select_name (how)), ==, (int) how);
+  g_assert_cmpuint (g_list_model_get_n_items (gtk_drop_down_get_model (select)), ==, 3);
+
+  GtkStringObject *shown = gtk_drop_down_get_selected_item (select);
+  g_test_message ("defaults: io_bands %d, selection %s; the form shows %d and %s", defaults.io_bands, selection,
+                  gtk_spin_button_get_value_as_int (io_bands), gtk_string_object_get_string (shown));
+  g_assert_cmpint (gtk_spin_button_get_value_as_int (io_bands), ==, defaults.io_bands);
+  g_assert_cmpstr (gtk_string_object_get_string (shown), ==, selection);
+  NfnTaskOptions o;
+  nfn_task_panel_get_train_options (fx->panel, NFN_TASK_KIND_MASK, &o);
+  g_assert_cmpint (o.io_bands, ==, defaults.io_bands);
+  g_assert_cmpstr (o.selection, ==, selection);
+  nfn_task_options_clear (&o);
+  nfn_task_options_clear (&defaults);
+}
+
+/* HNP models have no IO encoding: its row greys out for hnp, and only for hnp. */
+static void
+test_mask_form_io_bands_sensitive (fixture *fx, gconstpointer data)
+{
+  nfn_task_panel_set_task (fx->panel, NFN_TASK_KIND_MASK);
+  GtkWidget *label, *io_bands = find_row (fx->panel, "IO bands", &label);
+  GtkDropDown *model = GTK_DROP_DOWN (find_row (fx->panel, "Model", NULL));
+  const char *const models[] = { "hnp", "np", "hnp", "pointwise" };
+  for (gsize k = 0; k < G_N_ELEMENTS (models); k++)
+    {
+      dropdown_choose (model, models[k]);
+      gboolean expected = strcmp (models[k], "hnp") != 0;
+      g_test_message ("model %s: IO bands %s", models[k], gtk_widget_is_sensitive (io_bands) ? "sensitive" : "greyed out");
+      g_assert_cmpint (gtk_widget_is_sensitive (io_bands), ==, expected);
+      g_assert_cmpint (gtk_widget_is_sensitive (label), ==, expected);
+    }
+}
+
+/* Spread and 2 IO bands chosen in the form's widgets reach the options, and a run from the form
+ * stores them in its config. */
+static void
+test_mask_spread (fixture *fx, gconstpointer data)
+{
+  show_small_mask (fx);
+  dropdown_choose (GTK_DROP_DOWN (find_row (fx->panel, "Mask selection", NULL)), "spread");
+  gtk_spin_button_set_value (GTK_SPIN_BUTTON (find_row (fx->panel, "IO bands", NULL)), 2);
+  NfnTaskOptions o;
+  nfn_task_panel_get_train_options (fx->panel, NFN_TASK_KIND_MASK, &o);
+  g_assert_cmpstr (o.selection, ==, "spread");
+  g_assert_cmpint (o.io_bands, ==, 2);
+  g_assert_cmpstr (o.model, ==, "np");
+  nfn_task_options_clear (&o);
+  run_panel (fx);
+
+  g_autoptr (NfnStore) store = NULL;
+  g_autoptr (NfnRun) run = panel_completed_run (fx, NFN_TASK_MASK, &store);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (parser, run->config_json, -1, NULL));
+  JsonObject *config = json_node_get_object (json_parser_get_root (parser));
+  JsonObject *model = json_object_get_object_member (config, "nfn_model");
+  g_test_message ("run %" G_GINT64_FORMAT " config: selection %s, nfn_model.io_bands %" G_GINT64_FORMAT, run->id,
+                  json_object_get_string_member (config, "selection"), json_object_get_int_member (model, "io_bands"));
+  g_assert_cmpstr (json_object_get_string_member (config, "selection"), ==, "spread");
+  g_assert_cmpint (json_object_get_int_member (model, "io_bands"), ==, 2);
 }
 
 static void
@@ -499,6 +653,10 @@ main (int argc, char **argv)
   g_test_add ("/task-runs/classify", fixture, NULL, fixture_setup, test_classify, fixture_teardown);
   g_test_add ("/task-runs/edit", fixture, NULL, fixture_setup, test_edit, fixture_teardown);
   g_test_add ("/task-runs/mask", fixture, NULL, fixture_setup, test_mask, fixture_teardown);
+  g_test_add ("/task-runs/mask-form-defaults", fixture, NULL, fixture_setup, test_mask_form_defaults, fixture_teardown);
+  g_test_add ("/task-runs/mask-form-io-bands-sensitive", fixture, NULL, fixture_setup, test_mask_form_io_bands_sensitive,
+              fixture_teardown);
+  g_test_add ("/task-runs/mask-spread", fixture, NULL, fixture_setup, test_mask_spread, fixture_teardown);
   g_test_add ("/task-runs/genpred", fixture, NULL, fixture_setup, test_genpred, fixture_teardown);
   g_test_add ("/task-runs/genpred-spectral", fixture, NULL, fixture_setup, test_genpred_spectral, fixture_teardown);
   int status = g_test_run ();

@@ -157,6 +157,18 @@ test_failure (fixture *fx, gconstpointer data)
   g_assert_nonnull (strstr (status, "val"));
 }
 
+/* Before any run the empty plot is titled for the chosen task (it said "PSNR" for every task). */
+static void
+test_plot_title (fixture *fx, gconstpointer data)
+{
+  NfnPlot *plot = nfn_task_panel_get_plot (fx->panel);
+  g_assert_cmpstr (nfn_plot_get_title (plot), ==, "Mean PSNR of each finished shard");
+  nfn_task_panel_set_task (fx->panel, NFN_TASK_KIND_MASK);
+  g_assert_cmpstr (nfn_plot_get_title (plot), ==, "Training loss and validation metric");
+  nfn_task_panel_set_task (fx->panel, NFN_TASK_KIND_ZOO_FIT);
+  g_assert_cmpstr (nfn_plot_get_title (plot), ==, "Mean PSNR of each finished shard");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -165,6 +177,7 @@ main (int argc, char **argv)
   ADD ("/ui/tasks/zoo-fit", test_zoo_fit);
   ADD ("/ui/tasks/cancel", test_cancel);
   ADD ("/ui/tasks/failure", test_failure);
+  ADD ("/ui/tasks/plot-title", test_plot_title);
 #undef ADD
   return g_test_run ();
 }
