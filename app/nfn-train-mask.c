@@ -7,14 +7,14 @@
  * trained with the class-balanced binary cross-entropy against the IMP mask
  * (nfn_ticket_mask_loss), balanced per layer by default (--balance global: one weight for all).
  *
- * Selecting a mask from the logits ("keep the top (1 − s) scores"): by default within each
- * layer, with the layer budgets the training zoo's IMP masks have on average
- * (nfn_ticket_layer_budget: they add up to round((1 − s)·M) exactly); --selection global takes
+ * Selecting a mask from the logits ("keep the top (1 − s) scores"): --selection layer keeps the
+ * top scores within each layer, with the layer budgets the training zoo's IMP masks have on
+ * average (nfn_ticket_layer_budget: they add up to round((1 − s)·M) exactly); --selection global takes
  * the global top scores instead. Why: the logits of different layers are not on one scale — a
  * global cut takes whichever layer's logits run highest and starves the others (measured:
  * with a global cut, networks trained under the NFN's masks fell to 12–52 % on MNIST).
- * --selection spread keeps the layer budgets and spreads each over the layer's inputs by the
- * scores' expected counts (nfn_ticket_mask_spread). `nfn mask` and `nfn eval-mask` take
+ * --selection spread (the default) keeps the layer budgets and spreads each over the layer's
+ * rows and columns by the scores' expected counts (nfn_ticket_mask_spread). `nfn mask` and `nfn eval-mask` take
  * --selection too, to compare selections on one model without training it again.
  *
  * Validation picks the best epoch by the mean accuracy, on the data set's val part, of networks
@@ -179,7 +179,7 @@ nfn_cli_train_mask (int argc, char **argv)
   };
   GOptionEntry entries[] = {
     { "balance", 0, 0, G_OPTION_ARG_STRING, &options.balance, "class balance of the BCE: layer (default) or global", "HOW" },
-    { "selection", 0, 0, G_OPTION_ARG_STRING, &options.selection, "mask selection: layer (default: the zoo's layer budgets), global, or spread (the layer budgets spread over each layer's inputs)", "HOW" },
+    { "selection", 0, 0, G_OPTION_ARG_STRING, &options.selection, "mask selection: spread (default: the zoo's layer budgets, spread over each layer's neurons by the scores), layer (top scores within the layer budgets) or global", "HOW" },
     { "val-train", 0, 0, G_OPTION_ARG_INT, &options.val_train, "validation inits trained under the predicted masks each epoch; the best epoch has the highest mean accuracy (default 32; 0: the highest IoU with IMP)", "N" },
     { NULL },
   };

@@ -61,7 +61,7 @@ typedef struct {
   char *transform;         /* dilate, erode, gradient or invert */
   /* mask */
   char *balance;             /* "layer" (NULL) or "global" */
-  char *selection;           /* "layer" (NULL), "global" or "spread" */
+  char *selection;           /* "layer", "global" or "spread"; NULL: NFN_TASK_MASK_DEFAULT_SELECT */
   int val_train;
   /* genpred */
   char *scatter;           /* the scatter PNG; NULL: figures/run-ID-scatter.png beside the store */
@@ -148,6 +148,9 @@ typedef enum {
   NFN_TASK_MASK_SELECT_GLOBAL,
   NFN_TASK_MASK_SELECT_SPREAD
 } NfnTaskMaskSelect;
+
+/* What NfnTaskOptions.selection NULL means for a new run (a resumed run keeps its own). */
+#define NFN_TASK_MASK_DEFAULT_SELECT NFN_TASK_MASK_SELECT_SPREAD
 
 /* "layer", "global", "spread"; parse: FALSE for any other name (and NULL). */
 const char *nfn_task_mask_select_name (NfnTaskMaskSelect how);

@@ -7,10 +7,11 @@
  * trained with the class-balanced binary cross-entropy against the IMP mask
  * (nfn_ticket_mask_loss), balanced per layer by default (balance "global": one weight for all).
  *
- * Selecting a mask from the logits ("keep the top (1 − s) scores"): by default within each
- * layer, with the layer budgets the training zoo's IMP masks have on average
- * (nfn_ticket_layer_budget: they add up to round((1 − s)·M) exactly); selection "global" takes
- * the global top scores instead. Why: the logits of different layers are not on one scale — a
+ * Selecting a mask from the logits ("keep the top (1 − s) scores"): within each layer, with the
+ * layer budgets the training zoo's IMP masks have on average (nfn_ticket_layer_budget: they add
+ * up to round((1 − s)·M) exactly), by default spread over each layer's rows and columns by the
+ * scores' expected counts (selection "spread", nfn_ticket_mask_spread), or plain top-k within
+ * each layer ("layer"); selection "global" takes the global top scores instead. Why: the logits of different layers are not on one scale — a
  * global cut takes whichever layer's logits run highest and starves the others (measured:
  * with a global cut, networks trained under the NFN's masks fell to 12–52 % on MNIST).
  *
@@ -50,6 +51,11 @@ nfn_task_mask_defaults (NfnTaskOptions *o)
   o->fourier_scale = 1.0;
   o->val_train = 32;
   o->normalize = TRUE;
+  /* measured on MNIST tickets (README): IO encoding lets the model tell pixels and classes
+   * apart, and only the spread selection turns that into good masks (85.9 % against 84.1 % for
+   * the plain model's top-k, 46 % for the IO model's top-k); o->selection NULL means
+   * NFN_TASK_MASK_DEFAULT_SELECT */
+  o->io_bands = 8;
 }
 
 /* ---- how a mask is selected from an NFN's scores (kept in the model file) ---- */
@@ -675,7 +681,7 @@ mask_settings_from_options (const NfnTaskOptions *o, MaskSettings *ms, MaskData 
                    "train mask: --model must be np, hnp or pointwise, not \"%s\"", s->model_name);
       return FALSE;
     }
-  ms->select = NFN_TASK_MASK_SELECT_LAYER;
+  ms->select = NFN_TASK_MASK_DEFAULT_SELECT;
   if ((o->balance && strcmp (o->balance, "layer") != 0 && strcmp (o->balance, "global") != 0)
       || (o->selection && !nfn_task_mask_select_parse (o->selection, &ms->select)))
     {

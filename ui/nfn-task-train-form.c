@@ -320,7 +320,7 @@ nfn_task_train_form_set_options (NfnTaskTrainForm *self, const NfnTaskOptions *o
     gtk_drop_down_set_selected (self->model_dropdown, 0); /* the task's default */
   form_select (self->transform_dropdown, o->transform);
   form_select (self->selection_dropdown,
-               o->selection ? o->selection : nfn_task_mask_select_name (NFN_TASK_MASK_SELECT_LAYER));
+               o->selection ? o->selection : nfn_task_mask_select_name (NFN_TASK_MASK_DEFAULT_SELECT));
   form_select (self->balance_dropdown, o->balance ? o->balance : "layer");
   form_set_value (self->epochs_spin, o->epochs);
   form_set_value (self->batch_spin, o->batch);

@@ -243,21 +243,21 @@ test_mask_file (void)
   g_assert_cmpfloat (nfn_feature_max_abs_diff (&again->weights, &mask->weights), ==, 0.0);
   run_result_clear (&r);
 
-  /* --selection spread: the same layer budgets, the choice named in the file, and the first
-   * layer's weights on more pixels than top-k puts them (measured: 784 against 752) */
-  g_autofree char *spread_file = g_build_filename (tmp, "mask-spread.safetensors", NULL);
-  r = run_nfn ("mask", model, init_file, "-o", spread_file, "--selection", "spread", NULL);
+  /* the model's own selection is the default, spread; --selection layer (top-k within the same
+   * layer budgets) is named in its file and puts the first layer's weights on fewer pixels */
+  g_autofree char *layer_file = g_build_filename (tmp, "mask-layer.safetensors", NULL);
+  r = run_nfn ("mask", model, init_file, "-o", layer_file, "--selection", "layer", NULL);
   g_assert_cmpint (r.status, ==, 0);
   run_result_clear (&r);
-  g_autoptr (NfnNetwork) spread = nfn_network_load (spread_file, &error);
+  g_autoptr (NfnNetwork) layer = nfn_network_load (layer_file, &error);
   g_assert_no_error (error);
-  g_assert_cmpstr (g_hash_table_lookup (spread->metadata, "nfn.mask.selection"), ==, "spread");
-  g_assert_cmpstr (g_hash_table_lookup (mask->metadata, "nfn.mask.selection"), ==, "layer");
+  g_assert_cmpstr (g_hash_table_lookup (mask->metadata, "nfn.mask.selection"), ==, "spread");
+  g_assert_cmpstr (g_hash_table_lookup (layer->metadata, "nfn.mask.selection"), ==, "layer");
   for (int i = 1; i <= mask->arch.space.L; i++)
-    g_assert_cmpint (count_kept (&spread->weights, i), ==, count_kept (&mask->weights, i));
-  g_assert_cmpint (pixels_used (&spread->weights), >, pixels_used (&mask->weights));
-  g_test_message ("pixels used by W_1: layer %d, spread %d", pixels_used (&mask->weights), pixels_used (&spread->weights));
-  r = run_nfn ("mask", model, init_file, "-o", spread_file, "--selection", "columns", NULL);
+    g_assert_cmpint (count_kept (&layer->weights, i), ==, count_kept (&mask->weights, i));
+  g_test_message ("pixels used by W_1: layer %d, spread %d", pixels_used (&layer->weights), pixels_used (&mask->weights));
+  g_assert_cmpint (pixels_used (&mask->weights), >, pixels_used (&layer->weights));
+  r = run_nfn ("mask", model, init_file, "-o", layer_file, "--selection", "columns", NULL);
   assert_one_line_error (&r, "--selection");
   run_result_clear (&r);
 

@@ -547,7 +547,7 @@ test_mask_form_defaults (fixture *fx, gconstpointer data)
   save_screenshot (fx, "tasks-mask-form.png");
   NfnTaskOptions defaults;
   nfn_task_mask_defaults (&defaults);
-  const char *selection = defaults.selection ? defaults.selection : nfn_task_mask_select_name (NFN_TASK_MASK_SELECT_LAYER);
+  const char *selection = defaults.selection ? defaults.selection : nfn_task_mask_select_name (NFN_TASK_MASK_DEFAULT_SELECT);
   GtkSpinButton *io_bands = GTK_SPIN_BUTTON (find_row (fx->panel, "IO bands", NULL));
   GtkDropDown *select = GTK_DROP_DOWN (find_row (fx->panel, "Mask selection", NULL));
   g_assert_true (g_str_has_prefix (gtk_widget_get_tooltip_text (GTK_WIDGET (io_bands)), "--io-bands: "));
