@@ -296,6 +296,27 @@ test_malformed_init (void)
   r = run_nfn ("mask", other, other, "-o", out, NULL);
   assert_one_line_error (&r, "other-init.safetensors");
   run_result_clear (&r);
+
+  /* a mask model whose metadata names a selection there is none of (same length, so the file
+   * stays well-formed safetensors) */
+  g_autofree char *bytes = NULL;
+  gsize length = 0;
+  g_assert_true (g_file_get_contents (model, &bytes, &length, NULL));
+  const char needle[] = "selection\\\":\\\"spread";
+  char *at = NULL;
+  for (gsize k = 0; k + sizeof needle - 1 <= length && !at; k++)
+    if (memcmp (bytes + k, needle, sizeof needle - 1) == 0)
+      at = bytes + k;
+  g_assert_nonnull (at);
+  memcpy (at + sizeof needle - 1 - strlen ("spread"), "sprawl", strlen ("sprawl"));
+  g_autofree char *forged = g_build_filename (tmp, "forged-selection.safetensors", NULL);
+  g_assert_true (g_file_set_contents (forged, bytes, (gssize) length, NULL));
+  g_autofree char *spec = g_strdup_printf ("%s:0", heldout_zoo);
+  r = run_nfn ("mask", forged, spec, "-o", out, NULL);
+  assert_one_line_error (&r, "forged-selection.safetensors");
+  g_assert_nonnull (strstr (r.err, "selection"));
+  g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+  run_result_clear (&r);
 }
 
 /* A zoo whose last shard was lost rebuilds it (and its masks) byte for byte; other settings are
