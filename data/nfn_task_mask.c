@@ -89,7 +89,7 @@ nfn_task_mask_select (const NfnTaskMaskSelection *sel, double sparsity, const nf
   nfn_status status = nfn_ticket_layer_budget (&scores->space, sel->fraction, sparsity, keep);
   if (status != NFN_OK)
     return status;
-  return sel->how == NFN_TASK_MASK_SELECT_SPREAD ? nfn_ticket_mask_spread (scores, keep, masks)
+  return sel->how == NFN_TASK_MASK_SELECT_SPREAD ? nfn_ticket_mask_spread (scores, keep, NFN_TASK_MASK_SPREAD_TEMPERATURE, masks)
                                                   : nfn_ticket_mask_top_layers (scores, keep, 0, masks);
 }
 

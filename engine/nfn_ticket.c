@@ -207,21 +207,21 @@ ticket_quotas (const double *ideal, size_t n, size_t total, size_t cap, size_t *
     }
 }
 
-/* Σ σ(x_k − c) over n scores. */
+/* Σ σ((x_k − c)/T) over n scores. */
 static double
-ticket_expected_kept (const float *x, size_t n, double c)
+ticket_expected_kept (const float *x, size_t n, double c, double T)
 {
   double sum = 0;
   for (size_t k = 0; k < n; k++)
-    sum += 1.0 / (1.0 + exp (c - (double) x[k]));
+    sum += 1.0 / (1.0 + exp ((c - (double) x[k]) / T));
   return sum;
 }
 
 /* One layer of one network: w (rows, cols) scores row-major → out (rows, cols) 0/1.
  * ideal, quota: (rows + cols) scratch; ranked: (rows·cols) scratch. */
 static void
-ticket_spread_layer (const float *w, int rows, int cols, size_t keep, float *out, double *ideal, size_t *quota,
-                     ticket_ranked *ranked)
+ticket_spread_layer (const float *w, int rows, int cols, size_t keep, double T, float *out, double *ideal,
+                     size_t *quota, ticket_ranked *ranked)
 {
   size_t n = (size_t) rows * (size_t) cols;
   memset (out, 0, n * sizeof *out);
@@ -230,12 +230,13 @@ ticket_spread_layer (const float *w, int rows, int cols, size_t keep, float *out
   float lo = w[0], hi = w[0];
   for (size_t k = 1; k < n; k++)
     lo = w[k] < lo ? w[k] : lo, hi = w[k] > hi ? w[k] : hi;
-  /* the shift c: Σ σ(w − c) falls from n to 0 as c rises; bisect between where it is ≈ n and ≈ 0 */
-  double a = (double) lo - 60, b = (double) hi + 60;
+  /* the shift c: Σ σ((w − c)/T) falls from n to 0 as c rises; bisect between where it is ≈ n
+   * and ≈ 0 */
+  double a = (double) lo - 60 * T, b = (double) hi + 60 * T;
   for (int it = 0; it < 100; it++)
     {
       double c = 0.5 * (a + b);
-      if (ticket_expected_kept (w, n, c) > (double) keep)
+      if (ticket_expected_kept (w, n, c, T) > (double) keep)
         a = c;
       else
         b = c;
@@ -246,7 +247,7 @@ ticket_spread_layer (const float *w, int rows, int cols, size_t keep, float *out
   for (int r = 0; r < rows; r++)
     for (int j = 0; j < cols; j++)
       {
-        double p = 1.0 / (1.0 + exp (c - (double) w[(size_t) r * cols + j]));
+        double p = 1.0 / (1.0 + exp ((c - (double) w[(size_t) r * cols + j]) / T));
         row_ideal[r] += p, col_ideal[j] += p, sum += p;
       }
   for (int k = 0; k < rows + cols; k++)
@@ -274,9 +275,9 @@ ticket_spread_layer (const float *w, int rows, int cols, size_t keep, float *out
 }
 
 nfn_status
-nfn_ticket_mask_spread (const nfn_feature *scores, const size_t *keep, nfn_feature *masks)
+nfn_ticket_mask_spread (const nfn_feature *scores, const size_t *keep, double temperature, nfn_feature *masks)
 {
-  if (!scores || !masks || !keep)
+  if (!scores || !masks || !keep || !(temperature > 0) || !isfinite (temperature))
     return NFN_ERR_ARG;
   if (scores->C != 1 || !nfn_feature_same_shape (scores, masks))
     return NFN_ERR_SHAPE;
@@ -306,7 +307,8 @@ nfn_ticket_mask_spread (const nfn_feature *scores, const size_t *keep, nfn_featu
         if (!isfinite (flat[k]))
           status = NFN_ERR_NONFINITE;
       for (int i = 1, first = 0; i <= s->L && status == NFN_OK; first += s->n[i] * s->n[i - 1], i++)
-        ticket_spread_layer (flat + first, s->n[i], s->n[i - 1], keep[i - 1], out + first, ideal, quota, ranked);
+        ticket_spread_layer (flat + first, s->n[i], s->n[i - 1], keep[i - 1], temperature, out + first, ideal, quota,
+                             ranked);
       if (status == NFN_OK)
         ticket_set_mask (masks, net, out); /* scores may alias masks: read above */
     }

@@ -86,18 +86,20 @@ nfn_status nfn_ticket_mask_top (const nfn_feature *scores, size_t keep, int abso
  * 0 allowed). */
 nfn_status nfn_ticket_mask_top_layers (const nfn_feature *scores, const size_t *keep /* (L) */, int absolute,
                                        nfn_feature *masks);
-/* The same budgets, spread over each layer's neurons: scores are read as logits, shifted per
- * layer by the c for which Σ_entries σ(score − c) = keep[i-1]; each row (output neuron) and each
- * column (input neuron; for W_1 the pixels) of W_i gets a quota in proportion to its expected
- * count Σ σ(score − c) (largest remainders, so each set of quotas adds up to keep[i-1]); entries
- * are then taken best score first while both their row and their column are under quota, and
- * whatever budget that leaves goes to the best remaining entries (ties: tensor order). Why:
- * top-k of scores that carry a per-neuron term gives every neuron the same few inputs and
- * outputs (measured on MNIST tickets: W_1's 941 kept weights on 37 of 784 pixels where IMP used
- * 350, and W_3's 115 on 5 of the 10 classes), while the scores' own marginals say how many
- * weights each neuron should keep. NFN_ERR_ARG if a budget exceeds its layer,
- * NFN_ERR_UNSUPPORTED for f_i > 1, NFN_ERR_NONFINITE for a NaN or ±inf score. */
-nfn_status nfn_ticket_mask_spread (const nfn_feature *scores, const size_t *keep /* (L) */, nfn_feature *masks);
+/* The same budgets, spread over each layer's neurons: scores are read as logits at temperature
+ * T, shifted per layer by the c for which Σ_entries σ((score − c)/T) = keep[i-1]; each row
+ * (output neuron) and each column (input neuron; for W_1 the pixels) of W_i gets a quota in
+ * proportion to its expected count Σ σ((score − c)/T) (largest remainders, so each set of quotas
+ * adds up to keep[i-1]); entries are then taken best score first while both their row and their
+ * column are under quota, and whatever budget that leaves goes to the best remaining entries
+ * (ties: tensor order). T → 0 approaches per-layer top-k, large T equal quotas. Why: top-k of
+ * scores that carry a per-neuron term gives every neuron the same few inputs and outputs
+ * (measured on MNIST tickets: W_1's 941 kept weights on 37 of 784 pixels where IMP used 350,
+ * and W_3's 115 on 5 of the 10 classes), while the scores' own marginals say how many weights
+ * each neuron should keep. NFN_ERR_ARG if a budget exceeds its layer or T is not positive and
+ * finite, NFN_ERR_UNSUPPORTED for f_i > 1, NFN_ERR_NONFINITE for a NaN or ±inf score. */
+nfn_status nfn_ticket_mask_spread (const nfn_feature *scores, const size_t *keep /* (L) */, double temperature,
+                                   nfn_feature *masks);
 /* Fraction of W_i's entries a set of masks keeps, over all its networks. */
 nfn_status nfn_ticket_layer_fractions (const nfn_feature *masks, double *fraction /* (L) */);
 /* Splits keep_count (sparsity) over the layers in proportion to fraction[i-1]·n_i·n_{i-1} (e.g.

@@ -218,13 +218,22 @@ test_mask_spread (void)
       scores.t[2][r] = (float) r;
     }
   const size_t keep[] = { 4, 4 };
-  g_assert_cmpint (nfn_ticket_mask_spread (&scores, keep, &masks), ==, NFN_OK);
+  g_assert_cmpint (nfn_ticket_mask_spread (&scores, keep, 1.0, &masks), ==, NFN_OK);
   const float want_w1[] = { 1, 0, 1, 0, 1, 0, 0, 1 }; /* column 1 keeps its best row, 3 */
   for (int e = 0; e < 8; e++)
     g_assert_cmpfloat (masks.t[0][e], ==, want_w1[e]);
   for (int r = 0; r < 4; r++)
     g_assert_cmpfloat (masks.t[2][r], ==, 1.0f);
   assert_biases_kept (&masks);
+  /* at T = 4 the columns expect σ(ln 3 / 4) · 4 ≈ 2.27 and 1.73, so the quotas are 2 and 2; each
+   * row expects about 1: column 0 keeps rows 0 and 1, column 1 its best row 3 and then row 2
+   * (rows 0 and 1 have used their one) */
+  g_assert_cmpint (nfn_ticket_mask_spread (&scores, keep, 4.0, &masks), ==, NFN_OK);
+  const float want_t4[] = { 1, 0, 1, 0, 0, 1, 0, 1 };
+  for (int e = 0; e < 8; e++)
+    g_assert_cmpfloat (masks.t[0][e], ==, want_t4[e]);
+  g_assert_cmpint (nfn_ticket_mask_spread (&scores, keep, 0.0, &masks), ==, NFN_ERR_ARG);
+  g_assert_cmpint (nfn_ticket_mask_spread (&scores, keep, NAN, &masks), ==, NFN_ERR_ARG);
 
   /* a column that scores higher in every row still shares: column 1's two best rows at
    * logits 0 and −ln 3 against column 0's four at ln 3 … keep 2 of W_1 → c with
@@ -233,7 +242,7 @@ test_mask_spread (void)
   for (int r = 0; r < 4; r++)
     scores.t[0][r * 2 + 1] = r == 0 ? 0.0f : (r == 1 ? (float) -log (3.0) : -9.0f);
   const size_t keep2[] = { 2, 0 };
-  g_assert_cmpint (nfn_ticket_mask_spread (&scores, keep2, &masks), ==, NFN_OK);
+  g_assert_cmpint (nfn_ticket_mask_spread (&scores, keep2, 1.0, &masks), ==, NFN_OK);
   const float want2[] = { 1, 0, 1, 0, 0, 0, 0, 0 };
   for (int e = 0; e < 8; e++)
     g_assert_cmpfloat (masks.t[0][e], ==, want2[e]);
@@ -252,7 +261,7 @@ test_mask_spread (void)
   for (int j = 0; j < 4; j++)
     ws.t[0][j] = 1.0f, ws.t[0][4 + j] = 0.9f;
   const size_t keep_wide[] = { 4 };
-  g_assert_cmpint (nfn_ticket_mask_spread (&ws, keep_wide, &wm), ==, NFN_OK);
+  g_assert_cmpint (nfn_ticket_mask_spread (&ws, keep_wide, 1.0, &wm), ==, NFN_OK);
   const float want_wide[] = { 1, 1, 0, 0, 0, 0, 1, 1 };
   for (int e = 0; e < 8; e++)
     g_assert_cmpfloat (wm.t[0][e], ==, want_wide[e]);
@@ -263,13 +272,13 @@ test_mask_spread (void)
   scores.t[0][1] = (float) -log (3.0);
   for (int r = 1; r < 4; r++)
     scores.t[0][r * 2 + 1] = (float) -log (3.0) + (r == 3 ? 0.02f : 0.0f);
-  g_assert_cmpint (nfn_ticket_mask_spread (&scores, keep, &scores), ==, NFN_OK);
+  g_assert_cmpint (nfn_ticket_mask_spread (&scores, keep, 1.0, &scores), ==, NFN_OK);
   for (int e = 0; e < 8; e++)
     g_assert_cmpfloat (scores.t[0][e], ==, want_w1[e]);
   const size_t too_many[] = { 9, 0 };
-  g_assert_cmpint (nfn_ticket_mask_spread (&masks, too_many, &masks), ==, NFN_ERR_ARG);
+  g_assert_cmpint (nfn_ticket_mask_spread (&masks, too_many, 1.0, &masks), ==, NFN_ERR_ARG);
   masks.t[0][3] = NAN;
-  g_assert_cmpint (nfn_ticket_mask_spread (&masks, keep, &masks), ==, NFN_ERR_NONFINITE);
+  g_assert_cmpint (nfn_ticket_mask_spread (&masks, keep, 1.0, &masks), ==, NFN_ERR_NONFINITE);
   nfn_feature_free (&scores);
   nfn_feature_free (&masks);
 }
@@ -668,8 +677,8 @@ check_mask_model (nfn_model_kind kind)
   g_assert_cmpfloat (nfn_feature_max_abs_diff (&pmask, &mask), >, 0.0);
 
   /* the spread selection too (up to a near-tie at a quota's cut) */
-  g_assert_cmpint (nfn_ticket_mask_spread (&scores, budget, &mask), ==, NFN_OK);
-  g_assert_cmpint (nfn_ticket_mask_spread (&pscores, budget, &pmask), ==, NFN_OK);
+  g_assert_cmpint (nfn_ticket_mask_spread (&scores, budget, 1.0, &mask), ==, NFN_OK);
+  g_assert_cmpint (nfn_ticket_mask_spread (&pscores, budget, 1.0, &pmask), ==, NFN_OK);
   nfn_perm_apply (&perm, &mask, &moved_mask);
   size_t spread_mismatches = 0;
   for (size_t e = 0; e < mask.size; e++)
