@@ -315,13 +315,9 @@ nfn_task_panel_dropdown_string (GtkDropDown *dropdown)
 static void
 nfn_task_panel_select_string (GtkDropDown *dropdown, const char *value)
 {
-  GListModel *model = gtk_drop_down_get_model (dropdown);
-  for (guint k = 0; k < g_list_model_get_n_items (model); k++)
-    {
-      g_autoptr (GtkStringObject) item = g_list_model_get_item (model, k);
-      if (g_strcmp0 (gtk_string_object_get_string (item), value) == 0)
-        gtk_drop_down_set_selected (dropdown, k);
-    }
+  int k = nfn_task_train_form_dropdown_index (dropdown, value);
+  if (k >= 0)
+    gtk_drop_down_set_selected (dropdown, (guint) k);
 }
 
 /* The form as zoo settings (filled with the defaults first, as the CLI does). */
@@ -1073,8 +1069,7 @@ nfn_task_panel_init (NfnTaskPanel *self)
   defaults.shard_size = NFN_TASK_PANEL_DEFAULT_SHARD;
   nfn_task_panel_set_zoo_fit (self, &defaults, (int) g_get_num_processors (), NULL);
   nfn_zoo_settings_clear (&defaults);
-  nfn_task_panel_curve_titles (self, self->running_kind);
   g_signal_connect_swapped (self->task_dropdown, "notify::selected", G_CALLBACK (nfn_task_panel_task_changed), self);
-  nfn_task_panel_task_changed (self);
+  nfn_task_panel_task_changed (self); /* also titles the empty plot */
   nfn_task_panel_set_status (self, "Set the options and press Run.");
 }

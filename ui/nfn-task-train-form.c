@@ -121,15 +121,9 @@ static const char *const layer_global[] = { "layer", "global", NULL };
 static void
 form_select (GtkDropDown *dropdown, const char *value)
 {
-  if (!dropdown || !value)
-    return;
-  GListModel *model = gtk_drop_down_get_model (dropdown);
-  for (guint k = 0; k < g_list_model_get_n_items (model); k++)
-    {
-      g_autoptr (GtkStringObject) item = g_list_model_get_item (model, k);
-      if (g_strcmp0 (gtk_string_object_get_string (item), value) == 0)
-        gtk_drop_down_set_selected (dropdown, k);
-    }
+  int k = dropdown && value ? nfn_task_train_form_dropdown_index (dropdown, value) : -1;
+  if (k >= 0)
+    gtk_drop_down_set_selected (dropdown, (guint) k);
 }
 
 static char *
@@ -410,4 +404,17 @@ nfn_task_train_form_init (NfnTaskTrainForm *self)
   gtk_grid_set_column_spacing (GTK_GRID (grid), 10);
   gtk_widget_set_parent (grid, GTK_WIDGET (self));
   self->grid = GTK_GRID (grid);
+}
+
+int
+nfn_task_train_form_dropdown_index (GtkDropDown *dropdown, const char *item)
+{
+  GListModel *model = gtk_drop_down_get_model (dropdown);
+  for (guint k = 0; k < g_list_model_get_n_items (model); k++)
+    {
+      g_autoptr (GtkStringObject) object = g_list_model_get_item (model, k);
+      if (g_strcmp0 (gtk_string_object_get_string (object), item) == 0)
+        return (int) k;
+    }
+  return -1;
 }

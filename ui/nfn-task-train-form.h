@@ -34,6 +34,9 @@ void nfn_task_train_form_set_options (NfnTaskTrainForm *self, const NfnTaskOptio
 /* The task's defaults with what the widgets show; empty zoo fields are NULL. Clear with
  * nfn_task_options_clear. */
 void nfn_task_train_form_get_options (NfnTaskTrainForm *self, NfnTaskOptions *options);
+/* Position of `item` in a drop-down of strings (a GtkStringList), -1 when it is not there: the
+ * Tasks page's forms select by name with it. */
+int nfn_task_train_form_dropdown_index (GtkDropDown *dropdown, const char *item);
 
 G_END_DECLS
 #endif

@@ -515,24 +515,10 @@ find_row (NfnTaskPanel *panel, const char *name, GtkWidget **label)
   return widget;
 }
 
-/* Position of `item` in a string drop-down (-1: not there). */
-static int
-dropdown_index (GtkDropDown *dropdown, const char *item)
-{
-  GListModel *model = gtk_drop_down_get_model (dropdown);
-  for (guint k = 0; k < g_list_model_get_n_items (model); k++)
-    {
-      g_autoptr (GtkStringObject) object = g_list_model_get_item (model, k);
-      if (strcmp (gtk_string_object_get_string (object), item) == 0)
-        return (int) k;
-    }
-  return -1;
-}
-
 static void
 dropdown_choose (GtkDropDown *dropdown, const char *item)
 {
-  int k = dropdown_index (dropdown, item);
+  int k = nfn_task_train_form_dropdown_index (dropdown, item);
   g_assert_cmpint (k, >=, 0);
   gtk_drop_down_set_selected (dropdown, (guint) k);
 }
@@ -557,7 +543,7 @@ test_mask_form_defaults (fixture *fx, gconstpointer data)
   g_assert_cmpfloat (lower, ==, 0);
   g_assert_cmpfloat (upper, ==, 32);
   for (NfnTaskMaskSelect how = NFN_TASK_MASK_SELECT_LAYER; how <= NFN_TASK_MASK_SELECT_SPREAD; how++)
-    g_assert_cmpint (dropdown_index (select, nfn_task_mask_select_name (how)), ==, (int) how);
+    g_assert_cmpint (nfn_task_train_form_dropdown_index (select, nfn_task_mask_select_name (how)), ==, (int) how);
   g_assert_cmpuint (g_list_model_get_n_items (gtk_drop_down_get_model (select)), ==, 3);
 
   GtkStringObject *shown = gtk_drop_down_get_selected_item (select);
