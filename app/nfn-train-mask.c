@@ -9,13 +9,14 @@
  *
  * Selecting a mask from the logits ("keep the top (1 − s) scores"): --selection layer keeps the
  * top scores within each layer, with the layer budgets the training zoo's IMP masks have on
- * average (nfn_ticket_layer_budget: they add up to round((1 − s)·M) exactly); --selection global takes
- * the global top scores instead. Why: the logits of different layers are not on one scale — a
- * global cut takes whichever layer's logits run highest and starves the others (measured:
- * with a global cut, networks trained under the NFN's masks fell to 12–52 % on MNIST).
- * --selection spread (the default) keeps the layer budgets and spreads each over the layer's
- * rows and columns by the scores' expected counts (nfn_ticket_mask_spread). `nfn mask` and `nfn eval-mask` take
- * --selection too, to compare selections on one model without training it again.
+ * average (nfn_ticket_layer_budget: they add up to round((1 − s)·M) exactly); --selection
+ * global takes the global top scores instead. Why: the logits of different layers are not on
+ * one scale — a global cut takes whichever layer's logits run highest and starves the others
+ * (measured: with a global cut, networks trained under the NFN's masks fell to 12–52 % on
+ * MNIST). --selection spread (the default) keeps the layer budgets and spreads each over the
+ * layer's rows and columns by the scores' expected counts (nfn_ticket_mask_spread). `nfn mask`
+ * and `nfn eval-mask` take --selection too, to compare selections on one model without
+ * training it again.
  *
  * Validation picks the best epoch by the mean accuracy, on the data set's val part, of networks
  * trained from --val-train validation inits under the predicted masks (--val-train 0: by the

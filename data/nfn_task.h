@@ -141,8 +141,8 @@ gboolean nfn_task_edit_preview (const char *model_path, const char *zoo_path, gi
 /* Mask search: how a mask is selected from an NFN's per-weight scores (kept in the model file):
  *   layer  — each layer keeps its top scores, with the training zoo's layer budgets;
  *   global — the global top scores;
- *   spread — the layer budgets, spread over each layer's inputs by the scores' expected counts
- *            (nfn_ticket_mask_spread). */
+ *   spread — the layer budgets, spread over each layer's rows and columns by the scores'
+ *            expected counts (nfn_ticket_mask_spread). */
 typedef enum {
   NFN_TASK_MASK_SELECT_LAYER = 0,
   NFN_TASK_MASK_SELECT_GLOBAL,

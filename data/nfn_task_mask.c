@@ -11,9 +11,10 @@
  * layer budgets the training zoo's IMP masks have on average (nfn_ticket_layer_budget: they add
  * up to round((1 − s)·M) exactly), by default spread over each layer's rows and columns by the
  * scores' expected counts (selection "spread", nfn_ticket_mask_spread), or plain top-k within
- * each layer ("layer"); selection "global" takes the global top scores instead. Why: the logits of different layers are not on one scale — a
- * global cut takes whichever layer's logits run highest and starves the others (measured:
- * with a global cut, networks trained under the NFN's masks fell to 12–52 % on MNIST).
+ * each layer ("layer"); selection "global" takes the global top scores instead. Why: the
+ * logits of different layers are not on one scale — a global cut takes whichever layer's
+ * logits run highest and starves the others (measured: with a global cut, networks trained
+ * under the NFN's masks fell to 12–52 % on MNIST).
  *
  * Validation picks the best epoch by the mean accuracy, on the data set's val part, of networks
  * trained from val_train validation inits under the predicted masks (val_train 0: by the
@@ -89,8 +90,9 @@ nfn_task_mask_select (const NfnTaskMaskSelection *sel, double sparsity, const nf
   nfn_status status = nfn_ticket_layer_budget (&scores->space, sel->fraction, sparsity, keep);
   if (status != NFN_OK)
     return status;
-  return sel->how == NFN_TASK_MASK_SELECT_SPREAD ? nfn_ticket_mask_spread (scores, keep, NFN_TASK_MASK_SPREAD_TEMPERATURE, masks)
-                                                  : nfn_ticket_mask_top_layers (scores, keep, 0, masks);
+  if (sel->how == NFN_TASK_MASK_SELECT_SPREAD)
+    return nfn_ticket_mask_spread (scores, keep, NFN_TASK_MASK_SPREAD_TEMPERATURE, masks);
+  return nfn_ticket_mask_top_layers (scores, keep, 0, masks);
 }
 
 static void

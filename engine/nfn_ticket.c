@@ -207,13 +207,20 @@ ticket_quotas (const double *ideal, size_t n, size_t total, size_t cap, size_t *
     }
 }
 
+/* σ((x − c)/T): the chance a score x keeps its entry, shifted by c at temperature T. */
+static inline double
+ticket_keep_probability (float x, double c, double T)
+{
+  return 1.0 / (1.0 + exp ((c - (double) x) / T));
+}
+
 /* Σ σ((x_k − c)/T) over n scores. */
 static double
 ticket_expected_kept (const float *x, size_t n, double c, double T)
 {
   double sum = 0;
   for (size_t k = 0; k < n; k++)
-    sum += 1.0 / (1.0 + exp ((c - (double) x[k]) / T));
+    sum += ticket_keep_probability (x[k], c, T);
   return sum;
 }
 
@@ -247,7 +254,7 @@ ticket_spread_layer (const float *w, int rows, int cols, size_t keep, double T, 
   for (int r = 0; r < rows; r++)
     for (int j = 0; j < cols; j++)
       {
-        double p = 1.0 / (1.0 + exp ((c - (double) w[(size_t) r * cols + j]) / T));
+        double p = ticket_keep_probability (w[(size_t) r * cols + j], c, T);
         row_ideal[r] += p, col_ideal[j] += p, sum += p;
       }
   for (int k = 0; k < rows + cols; k++)
