@@ -77,6 +77,7 @@ GOptionGroup *
 nfn_cli_train_group (const NfnCliTrainSpec *spec, NfnTaskOptions *o, NfnCliTrainArgs *args)
 {
   GPtrArray *strings = g_ptr_array_new_with_free_func (g_free);
+  args->depth = -1;
   GOptionGroup *group = g_option_group_new ("train", "The options every nfn train task shares", "Show the shared options",
                                             strings, (GDestroyNotify) g_ptr_array_unref);
   char lr[G_ASCII_DTOSTR_BUF_SIZE], scale[G_ASCII_DTOSTR_BUF_SIZE], hd[G_ASCII_DTOSTR_BUF_SIZE], dr[G_ASCII_DTOSTR_BUF_SIZE];
@@ -95,10 +96,11 @@ nfn_cli_train_group (const NfnCliTrainSpec *spec, NfnTaskOptions *o, NfnCliTrain
     { "warmup", 0, 0, G_OPTION_ARG_INT64, &o->warmup,
       train_keep (strings, g_strdup_printf ("linear warmup steps (default %" G_GINT64_FORMAT ")", o->warmup)), "W" },
     { "cosine", 0, 0, G_OPTION_ARG_NONE, &o->cosine, "decay the learning rate to 0 along a cosine after the warmup", NULL },
-    { "channels", 0, 0, G_OPTION_ARG_INT, &o->channels,
-      o->channels > 0 ? train_keep (strings, g_strdup_printf ("NF layer channels (default %d)", o->channels))
+    { "channels", 0, 0, G_OPTION_ARG_STRING, &args->channels,
+      o->channels > 0 ? train_keep (strings, g_strdup_printf ("NF layer channels, or one width per layer such as 16,16,5"
+                                                              " (default %d)", o->channels))
                       : "NF layer channels (default: the model's)", "C" },
-    { "depth", 0, 0, G_OPTION_ARG_INT, &o->depth,
+    { "depth", 0, 0, G_OPTION_ARG_INT, &args->depth,
       o->depth > 0 ? train_keep (strings, g_strdup_printf ("NF layers (default %d)", o->depth))
                    : "NF layers (default: the model's)", "D" },
     { "augment", 0, 0, G_OPTION_ARG_NONE, &o->augment, "a random hidden-neuron permutation of every training network at every step", NULL },
@@ -166,19 +168,38 @@ nfn_cli_train_group (const NfnCliTrainSpec *spec, NfnTaskOptions *o, NfnCliTrain
   return group;
 }
 
-void
-nfn_cli_train_finish_options (const NfnCliTrainSpec *spec, NfnTaskOptions *o, const NfnCliTrainArgs *args)
+gboolean
+nfn_cli_train_finish_options (const char *command, const NfnCliTrainSpec *spec, NfnTaskOptions *o,
+                              const NfnCliTrainArgs *args)
 {
   if ((spec->entries & NFN_CLI_TRAIN_RAW_WEIGHTS) && args->raw_weights)
     o->normalize = FALSE;
   if ((spec->entries & NFN_CLI_TRAIN_NORMALIZE) && args->normalize)
     o->normalize = TRUE;
+  if (args->depth >= 0)
+    o->depth = args->depth;
+  if (!args->channels)
+    return TRUE;
+  if (!nfn_task_parse_channels (args->channels, o))
+    {
+      nfn_cli_fail ("%s: --channels takes a width or one per layer such as 16,16,5 (each 1 … 65536, at most %d),"
+                    " not \"%s\"", command, NFN_MODEL_MAX_DEPTH, args->channels);
+      return FALSE;
+    }
+  if (o->layer_channels[0] > 0 && args->depth >= 0 && args->depth != o->depth)
+    {
+      nfn_cli_fail ("%s: --channels %s gives %d layers but --depth is %d", command, args->channels, o->depth,
+                    args->depth);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 void
 nfn_cli_train_args_clear (NfnCliTrainArgs *args)
 {
   g_free (args->db);
+  g_free (args->channels);
   memset (args, 0, sizeof *args);
 }
 
@@ -216,7 +237,8 @@ nfn_cli_train_open (GOptionContext *context, const char *command, const NfnCliTr
 {
   if (!nfn_cli_parse (context, argc, argv))
     return NULL;
-  nfn_cli_train_finish_options (spec, options, args);
+  if (!nfn_cli_train_finish_options (command, spec, options, args))
+    return NULL;
   if (*argc != 1)
     {
       nfn_cli_fail ("%s: unexpected argument \"%s\" (see nfn %s --help)", command, (*argv)[1], command);

@@ -92,6 +92,17 @@ nfn_model_config_build_json (JsonBuilder *b, const nfn_model_config *cfg)
   add_int (b, "io_bands", cfg->io_bands);
   add_int (b, "depth", cfg->depth);
   add_int (b, "channels", cfg->channels);
+  /* per-layer widths only when some layer has its own: older readers still read the rest */
+  gboolean per_layer = FALSE;
+  for (int k = 0; k < cfg->depth && k < NFN_MODEL_MAX_DEPTH; k++)
+    per_layer |= cfg->layer_channels[k] > 0;
+  if (per_layer)
+    {
+      int widths[NFN_MODEL_MAX_DEPTH];
+      for (int k = 0; k < cfg->depth; k++)
+        widths[k] = nfn_model_layer_channels (cfg, k);
+      add_int_array (b, "layer_channels", widths, cfg->depth);
+    }
   add_float (b, "channel_dropout", cfg->channel_dropout);
   add_string (b, "activation", activation_names[cfg->activation]);
   add_int_array (b, "head_widths", cfg->head_widths, cfg->n_head);
@@ -225,7 +236,7 @@ nfn_model_config_from_json_node (JsonNode *node, nfn_model_config *cfg, const ch
     return config_fault (error, label, "not a JSON object");
   JsonObject *o = json_node_get_object (node);
   static const char *const known[] = { "kind", "space", "max_batch", "fourier_m", "fourier_scale", "io_bands",
-                                       "depth", "channels", "channel_dropout", "activation", "head_widths",
+                                       "depth", "channels", "layer_channels", "channel_dropout", "activation", "head_widths",
                                        "head_dropout", "n_out", "output", "out_channels", "out_scale", "input_grad" };
   g_autoptr (GList) members = json_object_get_members (o);
   for (GList *l = members; l; l = l->next)
@@ -286,6 +297,15 @@ nfn_model_config_from_json_node (JsonNode *node, nfn_model_config *cfg, const ch
       if (n_head < 0)
         return FALSE;
       cfg->n_head = n_head;
+    }
+  if (json_object_has_member (o, "layer_channels"))
+    {
+      int n = json_member_int_array (o, "layer_channels", NFN_MODEL_MAX_DEPTH, 1, 1 << 16, cfg->layer_channels, label,
+                                     error);
+      if (n < 0)
+        return FALSE;
+      if (n != cfg->depth)
+        return config_fault (error, label, "\"layer_channels\" has %d widths for %d layers", n, cfg->depth);
     }
   if (json_object_has_member (o, "input_grad"))
     {

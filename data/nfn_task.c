@@ -186,6 +186,33 @@ nfn_task_parse_head (const char *text, nfn_model_config *cfg)
   return TRUE;
 }
 
+gboolean
+nfn_task_parse_channels (const char *text, NfnTaskOptions *o)
+{
+  if (!text)
+    return FALSE;
+  g_auto (GStrv) parts = g_strsplit (text, ",", -1);
+  int widths[NFN_MODEL_MAX_DEPTH], n = 0;
+  for (int k = 0; parts[k]; k++)
+    {
+      char *end;
+      gint64 w = g_ascii_strtoll (parts[k], &end, 10);
+      if (*end || end == parts[k] || w < 1 || w > 1 << 16 || n == NFN_MODEL_MAX_DEPTH)
+        return FALSE;
+      widths[n++] = (int) w;
+    }
+  if (n == 0)
+    return FALSE;
+  o->channels = widths[0];
+  memset (o->layer_channels, 0, sizeof o->layer_channels);
+  if (n > 1)
+    {
+      memcpy (o->layer_channels, widths, (size_t) n * sizeof *widths);
+      o->depth = n;
+    }
+  return TRUE;
+}
+
 void
 nfn_task_json_add_string (JsonBuilder *b, const char *name, const char *value)
 {

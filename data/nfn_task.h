@@ -47,6 +47,8 @@ typedef struct {
   gint64 warmup, seed;
   gboolean cosine;         /* cosine lr decay to 0 at the last step, after the warmup */
   int channels, depth;     /* edit: 0 = the editor's default */
+  int layer_channels[NFN_MODEL_MAX_DEPTH]; /* per-layer widths (nfn_task_parse_channels), 0 = channels;
+                                              not for edit */
   int fourier;             /* Gaussian Fourier features m (classify, mask) */
   double fourier_scale;
   int io_bands;
@@ -209,6 +211,10 @@ nfn_status nfn_task_genpred_spectral_predict (const NfnTaskSpectralModel *model,
 /* The MLP head's hidden widths from "1000,1000"; "" or "none" → no hidden layer. FALSE on
  * anything else (a non-number, a width outside 1 … 2^20, more than NFN_MODEL_MAX_HEAD). */
 gboolean nfn_task_parse_head (const char *text, nfn_model_config *cfg);
+/* NF layer widths from "64" (every layer: channels) or "16,16,5" (one per layer: channels = the
+ * first, layer_channels and depth = the count), into `o`. FALSE on anything else (a
+ * non-number, a width outside 1 … 2^16, more than NFN_MODEL_MAX_DEPTH widths); `o` untouched. */
+gboolean nfn_task_parse_channels (const char *text, NfnTaskOptions *o);
 
 void nfn_task_json_add_string (JsonBuilder *b, const char *name, const char *value);
 void nfn_task_json_add_int (JsonBuilder *b, const char *name, gint64 value);

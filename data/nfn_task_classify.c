@@ -328,6 +328,7 @@ classify_settings_from_options (const NfnTaskOptions *o, ClassifySettings *cs, C
   cfg->max_batch = o->batch;
   cfg->channels = o->channels;
   cfg->depth = o->depth;
+  memcpy (cfg->layer_channels, o->layer_channels, sizeof cfg->layer_channels);
   cfg->fourier_m = o->fourier;
   cfg->fourier_scale = o->fourier_scale;
   cfg->io_bands = kind == NFN_MODEL_NP || kind == NFN_MODEL_POINTWISE ? o->io_bands : 0;

@@ -396,6 +396,12 @@ edit_settings_from_options (const NfnTaskOptions *o, EditSettings *s, GError **e
                    "train edit: --task and --zoo are required (see nfn train edit --help)");
       return FALSE;
     }
+  if (o->layer_channels[0] > 0)
+    {
+      g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
+                   "train edit: the editor takes one --channels width for all its layers");
+      return FALSE;
+    }
   if (!nfn_task_settings_from_options (o, "train edit", "nfn zoo fit", &s->base, error))
     return FALSE;
   s->base.weight_decay = 0; /* no --weight-decay: plain Adam */

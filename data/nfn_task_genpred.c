@@ -191,6 +191,7 @@ genpred_model_config (const NfnTaskOptions *o, nfn_model_kind kind, const nfn_sp
   cfg->max_batch = o->batch;
   cfg->channels = o->channels;
   cfg->depth = o->depth;
+  memcpy (cfg->layer_channels, o->layer_channels, sizeof cfg->layer_channels);
   cfg->fourier_m = o->fourier;
   cfg->fourier_scale = o->fourier_scale;
   cfg->io_bands = kind == NFN_MODEL_NP ? o->io_bands : 0;

@@ -713,6 +713,7 @@ mask_settings_from_options (const NfnTaskOptions *o, MaskSettings *ms, MaskData 
   cfg->max_batch = o->batch;
   cfg->channels = o->channels;
   cfg->depth = o->depth;
+  memcpy (cfg->layer_channels, o->layer_channels, sizeof cfg->layer_channels);
   cfg->fourier_m = o->fourier;
   cfg->fourier_scale = o->fourier_scale;
   cfg->io_bands = kind == NFN_MODEL_HNP ? 0 : o->io_bands;

@@ -113,6 +113,19 @@ model_nf_layers (const nfn_model_config *cfg)
   return cfg->depth + (cfg->output == NFN_MODEL_OUT_WEIGHTS);
 }
 
+int
+nfn_model_layer_channels (const nfn_model_config *cfg, int k)
+{
+  return k >= 0 && k < NFN_MODEL_MAX_DEPTH && cfg->layer_channels[k] > 0 ? cfg->layer_channels[k] : cfg->channels;
+}
+
+/* Output channels of NF layer k, the output layer of a WEIGHTS model (k = depth) included. */
+static int
+model_layer_out (const nfn_model_config *cfg, int k)
+{
+  return k < cfg->depth ? nfn_model_layer_channels (cfg, k) : cfg->out_channels;
+}
+
 static nfn_symmetry
 model_symmetry (const nfn_model_config *cfg)
 {
@@ -146,6 +159,9 @@ nfn_model_config_check (const nfn_model_config *cfg)
     {
       if (cfg->depth < 1 || cfg->depth > NFN_MODEL_MAX_DEPTH || cfg->channels < 1)
         return NFN_ERR_ARG;
+      for (int k = 0; k < NFN_MODEL_MAX_DEPTH; k++)
+        if (cfg->layer_channels[k] < 0)
+          return NFN_ERR_ARG;
       if (cfg->fourier_m < 0 || cfg->io_bands < 0 || (cfg->io_bands > 0 && cfg->kind == NFN_MODEL_HNP))
         return NFN_ERR_ARG;
     }
@@ -186,16 +202,19 @@ model_layout (nfn_model *m)
           if (cfg->input_grad)
             m->grad_io = TAKE (g, nfn_feature_size (s, B, C));
         }
-      size_t fs = nfn_feature_size (s, B, cfg->channels);
+      size_t ring = 0; /* the widest hidden feature: the backward ring holds any of them */
       for (int k = 0; k < cfg->depth; k++)
         {
+          int cout = nfn_model_layer_channels (cfg, k);
+          size_t fs = nfn_feature_size (s, B, cout);
+          ring = fs > ring ? fs : ring;
           m->in_channels[k] = C;
           size_t count;
           if (cfg->kind == NFN_MODEL_POINTWISE)
-            count = nfn_pointwise_param_count (s, C, cfg->channels);
+            count = nfn_pointwise_param_count (s, C, cout);
           else
             {
-              nfn_status st = nfn_eq_plan_init (&m->plans[k], s, sym, C, cfg->channels);
+              nfn_status st = nfn_eq_plan_init (&m->plans[k], s, sym, C, cout);
               if (st != NFN_OK)
                 return st;
               count = nfn_eq_param_count (&m->plans[k]);
@@ -204,7 +223,7 @@ model_layout (nfn_model *m)
                 scratch = need;
             }
           m->layer_param[k] = TAKE (p, count);
-          C = cfg->channels;
+          C = cout;
           m->act_pre[k] = TAKE (a, fs);
           m->act_post[k] = cfg->activation == NFN_MODEL_RELU ? m->act_pre[k] : TAKE (a, fs);
           m->act_drop[k] = cfg->channel_dropout > 0 ? TAKE (a, fs) : m->act_post[k];
@@ -230,7 +249,7 @@ model_layout (nfn_model *m)
           m->layer_param[k] = TAKE (p, count);
         }
       for (int r = 0; r < 3; r++)
-        m->grad_ring[r] = TAKE (g, fs);
+        m->grad_ring[r] = TAKE (g, ring);
       m->pool_dim = cfg->output == NFN_MODEL_OUT_LOGITS ? (int) nfn_pool_dim (s, sym, C) : 0;
     }
   else if (cfg->kind == NFN_MODEL_MLP)
@@ -302,7 +321,7 @@ model_init_params (nfn_model *m)
         nfn_fourier_init (P + m->fourier_matrix, 1, cfg->fourier_m, cfg->fourier_scale, m->rng);
       for (int k = 0; k < model_nf_layers (cfg); k++)
         {
-          int cout = k < cfg->depth ? cfg->channels : cfg->out_channels;
+          int cout = model_layer_out (cfg, k);
           if (cfg->kind == NFN_MODEL_POINTWISE)
             nfn_pointwise_init_params (&cfg->space, m->in_channels[k], cout, P + m->layer_param[k], m->rng);
           else
@@ -440,8 +459,7 @@ stage_feature (nfn_feature *f, const nfn_model *m, const nfn_arena *arena, size_
   nfn_feature_wrap (f, &m->cfg.space, B, C, arena->base + offset);
 }
 
-/* NF layer k: eq or pointwise, C_in = in_channels[k], C_out = channels (out_channels for the
- * output layer of a WEIGHTS model). */
+/* NF layer k: eq or pointwise, C_in = in_channels[k], C_out = model_layer_out (k). */
 static nfn_status
 nf_layer_forward (nfn_model *m, int k, const nfn_feature *in, nfn_feature *out)
 {
@@ -504,9 +522,10 @@ model_forward (nfn_model *m, const nfn_feature *input, int training, const float
       for (int k = 0; k < cfg->depth; k++)
         {
           nfn_feature pre, post, drop;
-          stage_feature (&pre, m, &m->acts, m->act_pre[k], B, cfg->channels);
-          stage_feature (&post, m, &m->acts, m->act_post[k], B, cfg->channels);
-          stage_feature (&drop, m, &m->acts, m->act_drop[k], B, cfg->channels);
+          int cout = nfn_model_layer_channels (cfg, k);
+          stage_feature (&pre, m, &m->acts, m->act_pre[k], B, cout);
+          stage_feature (&post, m, &m->acts, m->act_post[k], B, cout);
+          stage_feature (&drop, m, &m->acts, m->act_drop[k], B, cout);
           nfn_status st = nf_layer_forward (m, k, &cur, &pre);
           if (st != NFN_OK)
             return st;
@@ -708,7 +727,7 @@ model_backward (nfn_model *m, const float *dlogits, const nfn_feature *dfeature)
     }
 
   /* encoder: ring[0] holds d(output of layer k); ring[1] d(post) when dropout; ring[2] d(pre) */
-  int C = cfg->channels;
+  int C = nfn_model_layer_channels (cfg, cfg->depth - 1);
   nfn_feature dout;
   zeroed_grad (&dout, m, m->grad_ring[0], B, C);
   if (cfg->output == NFN_MODEL_OUT_LOGITS)
@@ -724,6 +743,7 @@ model_backward (nfn_model *m, const float *dlogits, const nfn_feature *dfeature)
   for (int k = cfg->depth - 1; k >= 0; k--)
     {
       nfn_feature dpost = dout, dpre, in, din;
+      C = nfn_model_layer_channels (cfg, k);
       if (cfg->channel_dropout > 0)
         {
           zeroed_grad (&dpost, m, m->grad_ring[1], B, C);
@@ -844,7 +864,7 @@ model_layer_blocks (const nfn_model *m, int k, const char *prefix, model_block_l
   char tensor[16], name[128]; /* longer than a block name: model_block_add truncates */
   if (m->cfg.kind == NFN_MODEL_POINTWISE)
     {
-      int cin = m->in_channels[k], cout = k < m->cfg.depth ? m->cfg.channels : m->cfg.out_channels;
+      int cin = m->in_channels[k], cout = model_layer_out (&m->cfg, k);
       size_t offset = base;
       for (int t = 0; t < nfn_tensor_count (s); t++)
         {

@@ -56,6 +56,8 @@ typedef struct {
   int io_bands;         /* NP only: IO encoding bands; 0 = off */
   int depth;            /* NF layers */
   int channels;         /* their output channels */
+  int layer_channels[NFN_MODEL_MAX_DEPTH]; /* NF layer k's output channels, when > 0 (the paper's
+                                              [16, 16, 5]); 0 = channels */
   float channel_dropout;
   nfn_model_activation activation; /* after every NF layer and hidden head layer */
   int n_head;                        /* hidden layers of the head */
@@ -72,6 +74,8 @@ typedef struct {
 /* Defaults: Fourier 128 (256 channels, scale 3), 3 layers of 128, no dropout, head 1000-1000. */
 void nfn_model_config_default (nfn_model_config *cfg, nfn_model_kind kind, const nfn_space *space, int n_out);
 nfn_status nfn_model_config_check (const nfn_model_config *cfg);
+/* Output channels of NF layer k < depth: layer_channels[k], or channels when that is 0. */
+int nfn_model_layer_channels (const nfn_model_config *cfg, int k);
 
 typedef struct nfn_model nfn_model;
 

@@ -410,6 +410,10 @@ test_errors (void)
   r = run_nfn ("train", "edit", "--task", "dilate", "--zoo", fx.train_zoo, "--model", "stat", "--db", fx.db, NULL);
   assert_one_line_error (&r, "stat");
   run_result_clear (&r);
+  /* the editor has one width for all its layers */
+  r = run_nfn ("train", "edit", "--task", "dilate", "--zoo", fx.train_zoo, "--channels", "8,4", "--db", fx.db, NULL);
+  assert_one_line_error (&r, "one --channels width");
+  run_result_clear (&r);
   g_autofree char *missing = g_build_filename (fx.tmp, "missing.safetensors", NULL);
   g_autofree char *out = g_build_filename (fx.tmp, "never.safetensors", NULL);
   r = run_nfn ("edit", fx.model, missing, "-o", out, NULL);

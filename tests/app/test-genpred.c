@@ -350,7 +350,9 @@ train_summary (JsonParser *parser, const char *const *args)
 }
 
 /* A run SIGKILLed after its first checkpoint and continued with --resume RUN ends with the same
- * model, bit for bit, as the same command never interrupted; resuming it again is refused. */
+ * model, bit for bit, as the same command never interrupted; resuming it again is refused. The
+ * model has a width per layer (8, 8, 4, as the paper's [16, 16, 5]): the run's config keeps
+ * them, the file says them, and the model is still invariant. */
 static void
 test_kill_resume (void)
 {
@@ -361,7 +363,7 @@ test_kill_resume (void)
   g_autofree char *db_killed = g_build_filename (dir_killed, "store.sqlite", NULL);
   g_autofree char *model_whole = tmp_file ("whole.safetensors"), *model_killed = tmp_file ("killed.safetensors");
   /* dropout and augmentation draw random numbers: the resumed run must draw the same ones */
-  const char *common[] = { "--zoo", zoo_dir, "--model", "hnp", "--channels", "8", "--head", "64,64", "--batch", "4",
+  const char *common[] = { "--zoo", zoo_dir, "--model", "hnp", "--channels", "8,8,4", "--head", "64,64", "--batch", "4",
                            "--warmup", "20", "--epochs", "8", "--dropout", "0.1", "--head-dropout", "0.1", "--augment",
                            "--seed", "3", "--threads", "2" };
   const char *killed_args[G_N_ELEMENTS (common) + 8], *whole_args[G_N_ELEMENTS (common) + 5];
@@ -433,6 +435,12 @@ test_kill_resume (void)
   g_assert_cmpint (json_object_get_int_member (whole, "steps"), ==, json_object_get_int_member (resumed, "steps"));
   g_assert_cmpfloat (json_object_get_double_member (whole, "test_tau"), ==, json_object_get_double_member (resumed, "test_tau"));
   assert_same_model_files (model_whole, model_killed);
+  g_autoptr (NfnSafetensors) st = nfn_safetensors_load (model_killed, &error);
+  g_assert_no_error (error);
+  const char *config = nfn_safetensors_get_metadata (st, "nfn.model");
+  g_assert_nonnull (strstr (config, "\"depth\":3"));
+  g_assert_nonnull (strstr (config, "\"layer_channels\":[8,8,4]"));
+  assert_same_prediction_when_permuted (model_killed, "hnp");
 
   /* a completed run does not resume */
   r = run_nfn ("train", "genpred", "--resume", "1", "--db", db_killed, NULL);
@@ -450,6 +458,14 @@ test_errors (void)
   run_result_clear (&r);
   r = run_nfn ("train", "genpred", "--zoo", zoo_dir, "--model", "pointwise", "--db", db_path, NULL);
   assert_one_line_error (&r, "pointwise");
+  run_result_clear (&r);
+  /* --channels: a width or one per layer, as many as --depth says when both are given */
+  r = run_nfn ("train", "genpred", "--zoo", zoo_dir, "--channels", "8,x", "--db", db_path, NULL);
+  assert_one_line_error (&r, "--channels");
+  g_assert_nonnull (strstr (r.err, "\"8,x\""));
+  run_result_clear (&r);
+  r = run_nfn ("train", "genpred", "--zoo", zoo_dir, "--channels", "8,8", "--depth", "3", "--db", db_path, NULL);
+  assert_one_line_error (&r, "gives 2 layers but --depth is 3");
   run_result_clear (&r);
   r = run_nfn ("zoo", "cnn", "--count", "0", "--out", missing, "--db", db_path, NULL);
   assert_one_line_error (&r, "--count");

@@ -21,8 +21,9 @@ mlp_space (nfn_space *s)
   g_assert_cmpint (nfn_space_init (s, 3, widths), ==, NFN_OK);
 }
 
+/* per_layer: NF layer widths 6, 3 instead of 5, 5 */
 static nfn_model *
-make_model (nfn_model_kind kind, nfn_model_output output)
+make_model_widths (nfn_model_kind kind, nfn_model_output output, gboolean per_layer)
 {
   nfn_space s;
   mlp_space (&s);
@@ -33,6 +34,11 @@ make_model (nfn_model_kind kind, nfn_model_output output)
   cfg.io_bands = kind == NFN_MODEL_NP ? 2 : 0;
   cfg.depth = 2;
   cfg.channels = 5;
+  if (per_layer)
+    {
+      cfg.layer_channels[0] = 6;
+      cfg.layer_channels[1] = 3;
+    }
   cfg.n_head = 1;
   cfg.head_widths[0] = 7;
   cfg.head_dropout = 0.25f;
@@ -56,6 +62,12 @@ make_model (nfn_model_kind kind, nfn_model_output output)
                     (size_t) blocks[k].shape[0] * (blocks[k].rank == 2 ? blocks[k].shape[1] : 1), 0.3, rng);
   gsl_rng_free (rng);
   return model;
+}
+
+static nfn_model *
+make_model (nfn_model_kind kind, nfn_model_output output)
+{
+  return make_model_widths (kind, output, FALSE);
 }
 
 static char *tmp_dir;
@@ -104,15 +116,17 @@ test_round_trip (void)
   const struct {
     nfn_model_kind kind;
     nfn_model_output output;
+    gboolean per_layer;
   } cases[] = {
     { NFN_MODEL_NP, NFN_MODEL_OUT_LOGITS },        { NFN_MODEL_HNP, NFN_MODEL_OUT_LOGITS },
     { NFN_MODEL_POINTWISE, NFN_MODEL_OUT_LOGITS }, { NFN_MODEL_MLP, NFN_MODEL_OUT_LOGITS },
     { NFN_MODEL_STAT, NFN_MODEL_OUT_LOGITS },      { NFN_MODEL_NP, NFN_MODEL_OUT_WEIGHTS },
     { NFN_MODEL_HNP, NFN_MODEL_OUT_WEIGHTS },      { NFN_MODEL_POINTWISE, NFN_MODEL_OUT_WEIGHTS },
+    { NFN_MODEL_HNP, NFN_MODEL_OUT_LOGITS, TRUE }, { NFN_MODEL_POINTWISE, NFN_MODEL_OUT_WEIGHTS, TRUE },
   };
   for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
     {
-      nfn_model *model = make_model (cases[c].kind, cases[c].output);
+      nfn_model *model = make_model_widths (cases[c].kind, cases[c].output, cases[c].per_layer);
       g_autofree char *path = tmp_path ("model.safetensors");
       char *classes[] = { "zero", "one", "two", "three", NULL };
       NfnModelFileInfo info = { .task = "classify", .class_names = cases[c].output == NFN_MODEL_OUT_LOGITS ? classes : NULL,
@@ -244,12 +258,24 @@ test_config_json (void)
   g_assert_nonnull (strstr (shown_json, "\"channel_dropout\":0.3,"));
   g_assert_true (nfn_model_config_from_json (shown_json, &cfg, "cfg", &error));
   g_assert_true (cfg.head_dropout == 0.1f && cfg.channel_dropout == 0.3f);
+  /* per-layer widths: written only when set, and read back */
+  g_assert_null (strstr (json, "layer_channels"));
+  nfn_model *widths = make_model_widths (NFN_MODEL_HNP, NFN_MODEL_OUT_LOGITS, TRUE);
+  g_autofree char *widths_json = nfn_model_config_to_json (nfn_model_get_config (widths));
+  g_assert_nonnull (strstr (widths_json, "\"layer_channels\":[6,3]"));
+  g_assert_true (nfn_model_config_from_json (widths_json, &cfg, "cfg", &error));
+  g_assert_cmpint (memcmp (&cfg, nfn_model_get_config (widths), sizeof cfg), ==, 0);
+  nfn_model_free (widths);
   const char *bad[][2] = {
     { "{\"kind\": \"np\"}", "\"space\"" },
     { "{\"kind\": \"xx\", \"space\": {\"widths\": [2, 1], \"filter_positions\": [1]}}", "\"kind\"" },
     { "{\"kind\": \"np\", \"space\": {\"widths\": [2, 1], \"filter_positions\": [1]}, \"depth\": \"3\"}", "\"depth\"" },
     { "{\"kind\": \"np\", \"space\": {\"widths\": [2, 1], \"filter_positions\": [1]}, \"bogus\": 1}", "unknown field" },
     { "{\"kind\": \"hnp\", \"space\": {\"widths\": [2, 3, 1], \"filter_positions\": [1, 1]}, \"io_bands\": 2}", "valid model" },
+    { "{\"kind\": \"np\", \"space\": {\"widths\": [2, 1], \"filter_positions\": [1]}, \"depth\": 2,"
+      " \"layer_channels\": [4]}", "1 widths for 2 layers" },
+    { "{\"kind\": \"np\", \"space\": {\"widths\": [2, 1], \"filter_positions\": [1]}, \"depth\": 2,"
+      " \"layer_channels\": [4, 0]}", "\"layer_channels\"" },
     { "[1, 2]", "not a JSON object" },
     { "{", "not valid JSON" },
   };

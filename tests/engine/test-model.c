@@ -9,6 +9,10 @@
 #include "testutil.h"
 
 #define K_OUT 3
+/* test data: a model kind, with this bit for per-layer widths (layer_channels 6, 4) */
+#define PER_LAYER 0x100
+#define CASE_KIND(data) ((nfn_model_kind) (GPOINTER_TO_INT (data) & ~PER_LAYER))
+#define CASE_PER_LAYER(data) ((GPOINTER_TO_INT (data) & PER_LAYER) != 0)
 
 typedef struct {
   nfn_model *model;
@@ -17,8 +21,9 @@ typedef struct {
 } model_case;
 
 static void
-small_config (nfn_model_config *cfg, nfn_model_kind kind, const nfn_space *space)
+small_config (nfn_model_config *cfg, gconstpointer data, const nfn_space *space)
 {
+  nfn_model_kind kind = CASE_KIND (data);
   nfn_model_config_default (cfg, kind, space, K_OUT);
   cfg->max_batch = 4;
   cfg->fourier_m = 3;
@@ -28,16 +33,22 @@ small_config (nfn_model_config *cfg, nfn_model_kind kind, const nfn_space *space
   cfg->channels = 5;
   cfg->n_head = 1;
   cfg->head_widths[0] = 7;
+  if (CASE_PER_LAYER (data))
+    {
+      /* wider, then narrower than channels: every buffer sized by the wrong width would show */
+      cfg->layer_channels[0] = 6;
+      cfg->layer_channels[1] = 4;
+    }
 }
 
 static void
-case_init (model_case *c, nfn_model_kind kind, nfn_model_activation act, gsl_rng *rng)
+case_init (model_case *c, gconstpointer data, nfn_model_activation act, gsl_rng *rng)
 {
   const int widths[] = { 2, 3, 4, 2 };
   nfn_space space;
   nfn_space_init (&space, 3, widths);
   nfn_model_config cfg;
-  small_config (&cfg, kind, &space);
+  small_config (&cfg, data, &space);
   cfg.activation = act;
   cfg.input_grad = 1;
   g_assert_cmpint (nfn_model_new (&cfg, 11, &c->model), ==, NFN_OK);
@@ -68,12 +79,12 @@ case_loss (void *ctx)
 static void
 test_gradients (gconstpointer data)
 {
-  nfn_model_kind kind = GPOINTER_TO_INT (data);
+  nfn_model_kind kind = CASE_KIND (data);
   gsl_rng *rng = tu_rng ();
   model_case c;
   /* GELU keeps the loss smooth, so finite differences are exact up to rounding; ReLU's kinks
    * are covered by the layer tests */
-  case_init (&c, kind, NFN_MODEL_GELU, rng);
+  case_init (&c, data, NFN_MODEL_GELU, rng);
 
   const float *logits;
   float dlogits[4 * K_OUT];
@@ -102,10 +113,10 @@ test_gradients (gconstpointer data)
 static void
 test_invariance (gconstpointer data)
 {
-  nfn_model_kind kind = GPOINTER_TO_INT (data);
+  nfn_model_kind kind = CASE_KIND (data);
   gsl_rng *rng = tu_rng ();
   model_case c;
-  case_init (&c, kind, NFN_MODEL_RELU, rng);
+  case_init (&c, data, NFN_MODEL_RELU, rng);
   nfn_symmetry sym = kind == NFN_MODEL_NP && c.model && nfn_model_get_config (c.model)->io_bands == 0 ? NFN_SYM_NP
                                                                                                        : NFN_SYM_HNP;
   nfn_perm perm;
@@ -138,6 +149,48 @@ test_invariance (gconstpointer data)
   gsl_rng_free (rng);
 }
 
+/* Per-layer widths equal to channels are the uniform model, number for number; other widths
+ * change the layers' shapes; a negative width is refused. */
+static void
+test_layer_channels (void)
+{
+  const int widths[] = { 2, 3, 4, 2 };
+  nfn_space space;
+  nfn_space_init (&space, 3, widths);
+  nfn_model_config uniform, same, other;
+  small_config (&uniform, GINT_TO_POINTER (NFN_MODEL_NP), &space);
+  same = uniform;
+  same.layer_channels[0] = same.layer_channels[1] = uniform.channels;
+  other = uniform;
+  other.layer_channels[1] = 2;
+  g_assert_cmpint (nfn_model_layer_channels (&uniform, 1), ==, uniform.channels);
+  g_assert_cmpint (nfn_model_layer_channels (&other, 0), ==, uniform.channels);
+  g_assert_cmpint (nfn_model_layer_channels (&other, 1), ==, 2);
+  nfn_model *u, *s, *o;
+  g_assert_cmpint (nfn_model_new (&uniform, 5, &u), ==, NFN_OK);
+  g_assert_cmpint (nfn_model_new (&same, 5, &s), ==, NFN_OK);
+  g_assert_cmpint (nfn_model_new (&other, 5, &o), ==, NFN_OK);
+  g_assert_cmpuint (nfn_model_param_count (u), ==, nfn_model_param_count (s));
+  g_assert_cmpuint (nfn_model_param_count (o), <, nfn_model_param_count (u));
+  gsl_rng *rng = tu_rng ();
+  nfn_feature x;
+  nfn_feature_alloc (&x, &space, 4, 1);
+  tu_feature_normal (&x, rng);
+  const float *lu, *ls;
+  float before[4 * K_OUT];
+  g_assert_cmpint (nfn_model_forward (u, &x, 0, &lu), ==, NFN_OK);
+  memcpy (before, lu, sizeof before);
+  g_assert_cmpint (nfn_model_forward (s, &x, 0, &ls), ==, NFN_OK);
+  g_assert_cmpmem (before, sizeof before, ls, sizeof before);
+  other.layer_channels[0] = -1;
+  g_assert_cmpint (nfn_model_config_check (&other), ==, NFN_ERR_ARG);
+  nfn_model_free (u);
+  nfn_model_free (s);
+  nfn_model_free (o);
+  nfn_feature_free (&x);
+  gsl_rng_free (rng);
+}
+
 /* Same seed, same numbers. */
 static void
 test_determinism (void)
@@ -146,7 +199,7 @@ test_determinism (void)
   nfn_space space;
   nfn_space_init (&space, 3, widths);
   nfn_model_config cfg;
-  small_config (&cfg, NFN_MODEL_HNP, &space);
+  small_config (&cfg, GINT_TO_POINTER (NFN_MODEL_HNP), &space);
   cfg.channel_dropout = 0.2f;
   cfg.head_dropout = 0.3f;
   nfn_model *a, *b;
@@ -245,13 +298,13 @@ typedef struct {
 } weights_case;
 
 static void
-weights_case_init (weights_case *c, nfn_model_kind kind, gsl_rng *rng)
+weights_case_init (weights_case *c, gconstpointer data, gsl_rng *rng)
 {
   const int widths[] = { 2, 3, 4, 2 };
   nfn_space space;
   nfn_space_init (&space, 3, widths);
   nfn_model_config cfg;
-  small_config (&cfg, kind, &space);
+  small_config (&cfg, data, &space);
   cfg.output = NFN_MODEL_OUT_WEIGHTS;
   cfg.out_channels = 1;
   cfg.out_scale = 0.5f;
@@ -284,10 +337,10 @@ weights_loss (void *ctx)
 static void
 test_weights_gradients (gconstpointer data)
 {
-  nfn_model_kind kind = GPOINTER_TO_INT (data);
+  nfn_model_kind kind = CASE_KIND (data);
   gsl_rng *rng = tu_rng ();
   weights_case c;
-  weights_case_init (&c, kind, rng);
+  weights_case_init (&c, data, rng);
   const nfn_feature *out;
   g_assert_cmpint (nfn_model_forward_weights (c.model, &c.x, 0, &out), ==, NFN_OK);
   g_assert_cmpint (nfn_model_backward_weights (c.model, &c.probe), ==, NFN_OK);
@@ -311,10 +364,10 @@ test_weights_gradients (gconstpointer data)
 static void
 test_weights_equivariance (gconstpointer data)
 {
-  nfn_model_kind kind = GPOINTER_TO_INT (data);
+  nfn_model_kind kind = CASE_KIND (data);
   gsl_rng *rng = tu_rng ();
   weights_case c;
-  weights_case_init (&c, kind, rng);
+  weights_case_init (&c, data, rng);
   /* the NP model carries an IO encoding, so only hidden permutations commute with it */
   nfn_symmetry sym = NFN_SYM_HNP;
   nfn_perm perm;
@@ -356,7 +409,21 @@ main (int argc, char **argv)
       g_test_add_data_func (g, GINT_TO_POINTER (kinds[k]), test_gradients);
       g_test_add_data_func (i, GINT_TO_POINTER (kinds[k]), test_invariance);
     }
+  /* per-layer widths (the paper's genpred HNP is [16, 16, 5]) through every stage */
+  for (int k = 0; k < 3; k++)
+    {
+      gconstpointer data = GINT_TO_POINTER (kinds[k] | PER_LAYER);
+      g_autofree char *g = g_strdup_printf ("/model/gradients/%s-per-layer", nfn_model_kind_name (kinds[k]));
+      g_autofree char *i = g_strdup_printf ("/model/invariance/%s-per-layer", nfn_model_kind_name (kinds[k]));
+      g_autofree char *wg = g_strdup_printf ("/model/weights-gradients/%s-per-layer", nfn_model_kind_name (kinds[k]));
+      g_autofree char *we = g_strdup_printf ("/model/weights-equivariance/%s-per-layer", nfn_model_kind_name (kinds[k]));
+      g_test_add_data_func (g, data, test_gradients);
+      g_test_add_data_func (i, data, test_invariance);
+      g_test_add_data_func (wg, data, test_weights_gradients);
+      g_test_add_data_func (we, data, test_weights_equivariance);
+    }
   g_test_add_func ("/model/determinism", test_determinism);
+  g_test_add_func ("/model/layer-channels", test_layer_channels);
   nfn_model_kind weight_kinds[] = { NFN_MODEL_NP, NFN_MODEL_HNP, NFN_MODEL_POINTWISE, NFN_MODEL_MLP };
   for (int k = 0; k < 4; k++)
     {
