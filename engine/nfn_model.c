@@ -911,7 +911,7 @@ nfn_model_param_blocks (const nfn_model *m, nfn_model_param_block *blocks, int m
 {
   const nfn_model_config *cfg = &m->cfg;
   model_block_list list = { blocks, blocks ? max : 0, 0 };
-  char name[16];
+  char name[32]; /* "encoder.K", "head.J.weight": room for any int */
   if (model_has_encoder (cfg))
     for (int k = 0; k < model_nf_layers (cfg); k++)
       {
