@@ -203,11 +203,9 @@ model_layout (nfn_model *m)
             m->grad_io = TAKE (g, nfn_feature_size (s, B, C));
         }
       size_t ring = 0; /* the widest hidden feature: the backward ring holds any of them */
-      for (int k = 0; k < cfg->depth; k++)
+      for (int k = 0; k < model_nf_layers (cfg); k++)
         {
-          int cout = nfn_model_layer_channels (cfg, k);
-          size_t fs = nfn_feature_size (s, B, cout);
-          ring = fs > ring ? fs : ring;
+          int cout = model_layer_out (cfg, k);
           m->in_channels[k] = C;
           size_t count;
           if (cfg->kind == NFN_MODEL_POINTWISE)
@@ -223,30 +221,15 @@ model_layout (nfn_model *m)
                 scratch = need;
             }
           m->layer_param[k] = TAKE (p, count);
+          if (k == cfg->depth)
+            break; /* a WEIGHTS model's output layer: its feature (act_final) is laid out below */
+          size_t fs = nfn_feature_size (s, B, cout);
+          ring = fs > ring ? fs : ring;
           C = cout;
           m->act_pre[k] = TAKE (a, fs);
           m->act_post[k] = cfg->activation == NFN_MODEL_RELU ? m->act_pre[k] : TAKE (a, fs);
           m->act_drop[k] = cfg->channel_dropout > 0 ? TAKE (a, fs) : m->act_post[k];
           m->mask_drop[k] = TAKE (a, (size_t) B * C);
-        }
-      if (cfg->output == NFN_MODEL_OUT_WEIGHTS)
-        {
-          int k = cfg->depth, oc = cfg->out_channels;
-          m->in_channels[k] = C;
-          size_t count;
-          if (cfg->kind == NFN_MODEL_POINTWISE)
-            count = nfn_pointwise_param_count (s, C, oc);
-          else
-            {
-              nfn_status st = nfn_eq_plan_init (&m->plans[k], s, sym, C, oc);
-              if (st != NFN_OK)
-                return st;
-              count = nfn_eq_param_count (&m->plans[k]);
-              size_t need = nfn_eq_scratch_size (&m->plans[k], B);
-              if (need > scratch)
-                scratch = need;
-            }
-          m->layer_param[k] = TAKE (p, count);
         }
       for (int r = 0; r < 3; r++)
         m->grad_ring[r] = TAKE (g, ring);
