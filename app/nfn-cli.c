@@ -142,6 +142,8 @@ nfn_cli_train_group (const NfnCliTrainSpec *spec, NfnTaskOptions *o, NfnCliTrain
       train_keep (strings, g_strdup_printf ("hidden widths of the MLP head (default %s)", o->head ? o->head : "1000,1000")), "W,W" },
     { "head-dropout", 0, 0, G_OPTION_ARG_DOUBLE, &o->head_dropout,
       train_keep (strings, g_strdup_printf ("dropout in the head (default %s)", hd)), "P" },
+    { "append-stats", 0, 0, G_OPTION_ARG_NONE, &o->append_stats,
+      "np, hnp, pointwise: give the head the input's StatNN features (7 per tensor) beside the invariant pool", NULL },
     { NULL },
   };
   GOptionEntry raw_weights[] = {

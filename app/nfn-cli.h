@@ -35,7 +35,7 @@ typedef enum {
   NFN_CLI_TRAIN_RESUME = 1 << 1,       /* --resume */
   NFN_CLI_TRAIN_WEIGHT_DECAY = 1 << 2, /* --weight-decay */
   NFN_CLI_TRAIN_FOURIER = 1 << 3,      /* --fourier, --fourier-scale, --io-bands */
-  NFN_CLI_TRAIN_HEAD = 1 << 4,         /* --dropout, --head, --head-dropout */
+  NFN_CLI_TRAIN_HEAD = 1 << 4,         /* --dropout, --head, --head-dropout, --append-stats */
   NFN_CLI_TRAIN_RAW_WEIGHTS = 1 << 5,  /* --raw-weights: normalize is the default */
   NFN_CLI_TRAIN_NORMALIZE = 1 << 6,    /* --normalize: raw weights are the default */
 } NfnCliTrainEntries;

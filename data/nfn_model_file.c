@@ -107,6 +107,11 @@ nfn_model_config_build_json (JsonBuilder *b, const nfn_model_config *cfg)
   add_string (b, "activation", activation_names[cfg->activation]);
   add_int_array (b, "head_widths", cfg->head_widths, cfg->n_head);
   add_float (b, "head_dropout", cfg->head_dropout);
+  if (cfg->pool_stats) /* only when on, as layer_channels */
+    {
+      json_builder_set_member_name (b, "pool_stats");
+      json_builder_add_boolean_value (b, TRUE);
+    }
   add_int (b, "n_out", cfg->n_out);
   add_string (b, "output", output_names[cfg->output]);
   add_int (b, "out_channels", cfg->out_channels);
@@ -229,6 +234,19 @@ json_member_int_array (JsonObject *o, const char *name, int max, int lo, int hi,
   return (int) n;
 }
 
+/* An optional true/false member: *out keeps its value when the member is absent. */
+static gboolean
+json_member_bool (JsonObject *o, const char *name, int *out, const char *label, GError **error)
+{
+  if (!json_object_has_member (o, name))
+    return TRUE;
+  JsonNode *node = json_object_get_member (o, name);
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+    return config_fault (error, label, "\"%s\" is not true or false", name);
+  *out = json_node_get_boolean (node);
+  return TRUE;
+}
+
 gboolean
 nfn_model_config_from_json_node (JsonNode *node, nfn_model_config *cfg, const char *label, GError **error)
 {
@@ -237,7 +255,8 @@ nfn_model_config_from_json_node (JsonNode *node, nfn_model_config *cfg, const ch
   JsonObject *o = json_node_get_object (node);
   static const char *const known[] = { "kind", "space", "max_batch", "fourier_m", "fourier_scale", "io_bands",
                                        "depth", "channels", "layer_channels", "channel_dropout", "activation", "head_widths",
-                                       "head_dropout", "n_out", "output", "out_channels", "out_scale", "input_grad" };
+                                       "head_dropout", "pool_stats", "n_out", "output", "out_channels", "out_scale",
+                                       "input_grad" };
   g_autoptr (GList) members = json_object_get_members (o);
   for (GList *l = members; l; l = l->next)
     {
@@ -307,13 +326,9 @@ nfn_model_config_from_json_node (JsonNode *node, nfn_model_config *cfg, const ch
       if (n != cfg->depth)
         return config_fault (error, label, "\"layer_channels\" has %d widths for %d layers", n, cfg->depth);
     }
-  if (json_object_has_member (o, "input_grad"))
-    {
-      JsonNode *node = json_object_get_member (o, "input_grad");
-      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
-        return config_fault (error, label, "\"input_grad\" is not true or false");
-      input_grad = json_node_get_boolean (node);
-    }
+  if (!json_member_bool (o, "input_grad", &input_grad, label, error)
+      || !json_member_bool (o, "pool_stats", &cfg->pool_stats, label, error))
+    return FALSE;
   cfg->activation = (nfn_model_activation) activation;
   cfg->output = (nfn_model_output) output;
   cfg->input_grad = input_grad;

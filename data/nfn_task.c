@@ -214,6 +214,18 @@ nfn_task_parse_channels (const char *text, NfnTaskOptions *o)
 }
 
 void
+nfn_task_apply_shape (const NfnTaskOptions *o, nfn_model_config *cfg)
+{
+  cfg->max_batch = o->batch;
+  cfg->channels = o->channels;
+  cfg->depth = o->depth;
+  memcpy (cfg->layer_channels, o->layer_channels, sizeof cfg->layer_channels);
+  cfg->fourier_m = o->fourier;
+  cfg->fourier_scale = o->fourier_scale;
+  cfg->io_bands = cfg->kind == NFN_MODEL_NP || cfg->kind == NFN_MODEL_POINTWISE ? o->io_bands : 0;
+}
+
+void
 nfn_task_json_add_string (JsonBuilder *b, const char *name, const char *value)
 {
   json_builder_set_member_name (b, name);

@@ -55,6 +55,7 @@ typedef struct {
   double dropout;          /* channel dropout after each NF layer (classify) */
   char *head;              /* "1000,1000" or "none" (classify) */
   double head_dropout;
+  gboolean append_stats;   /* np/hnp/pointwise: StatNN features beside the invariant pool (classify, genpred) */
   gboolean augment;
   gboolean normalize;      /* standardise each input tensor by the training set (NfnTrainerNorm) */
   int threads;             /* < 1: every core; more than the cores is cut */
@@ -215,6 +216,9 @@ gboolean nfn_task_parse_head (const char *text, nfn_model_config *cfg);
  * first, layer_channels and depth = the count), into `o`. FALSE on anything else (a
  * non-number, a width outside 1 … 2^16, more than NFN_MODEL_MAX_DEPTH widths); `o` untouched. */
 gboolean nfn_task_parse_channels (const char *text, NfnTaskOptions *o);
+/* The model's shape as the options give it, on a config nfn_model_config_default made: batch,
+ * NF widths and depth, Fourier features, and IO encoding (np and pointwise only). */
+void nfn_task_apply_shape (const NfnTaskOptions *o, nfn_model_config *cfg);
 
 void nfn_task_json_add_string (JsonBuilder *b, const char *name, const char *value);
 void nfn_task_json_add_int (JsonBuilder *b, const char *name, gint64 value);

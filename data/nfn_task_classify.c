@@ -325,15 +325,10 @@ classify_settings_from_options (const NfnTaskOptions *o, ClassifySettings *cs, C
     return FALSE;
   nfn_model_config *cfg = &cs->model;
   nfn_model_config_default (cfg, kind, &d->train.networks.space, d->n_classes);
-  cfg->max_batch = o->batch;
-  cfg->channels = o->channels;
-  cfg->depth = o->depth;
-  memcpy (cfg->layer_channels, o->layer_channels, sizeof cfg->layer_channels);
-  cfg->fourier_m = o->fourier;
-  cfg->fourier_scale = o->fourier_scale;
-  cfg->io_bands = kind == NFN_MODEL_NP || kind == NFN_MODEL_POINTWISE ? o->io_bands : 0;
+  nfn_task_apply_shape (o, cfg);
   cfg->channel_dropout = (float) o->dropout;
   cfg->head_dropout = (float) o->head_dropout;
+  cfg->pool_stats = o->append_stats;
   if (o->head && !nfn_task_parse_head (o->head, cfg))
     {
       g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
@@ -344,7 +339,8 @@ classify_settings_from_options (const NfnTaskOptions *o, ClassifySettings *cs, C
   if (nfn_model_config_check (cfg) != NFN_OK)
     {
       g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
-                   "train classify: these options do not make a valid %s model", s->model_name);
+                   "train classify: these options do not make a valid %s model%s", s->model_name,
+                   o->append_stats ? " (--append-stats needs np, hnp or pointwise)" : "");
       return FALSE;
     }
   return TRUE;

@@ -188,15 +188,16 @@ genpred_model_config (const NfnTaskOptions *o, nfn_model_kind kind, const nfn_sp
                       GError **error)
 {
   nfn_model_config_default (cfg, kind, space, 1);
-  cfg->max_batch = o->batch;
-  cfg->channels = o->channels;
-  cfg->depth = o->depth;
-  memcpy (cfg->layer_channels, o->layer_channels, sizeof cfg->layer_channels);
-  cfg->fourier_m = o->fourier;
-  cfg->fourier_scale = o->fourier_scale;
-  cfg->io_bands = kind == NFN_MODEL_NP ? o->io_bands : 0;
+  nfn_task_apply_shape (o, cfg);
   cfg->channel_dropout = (float) o->dropout;
   cfg->head_dropout = (float) o->head_dropout;
+  cfg->pool_stats = o->append_stats;
+  if (o->append_stats && kind == NFN_MODEL_STAT)
+    {
+      g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
+                   "train genpred: --append-stats adds StatNN features to an NFN (np or hnp), not to stat");
+      return FALSE;
+    }
   const char *head = o->head ? o->head : GENPRED_HEAD_DEFAULT;
   if (!nfn_task_parse_head (head, cfg))
     {

@@ -710,13 +710,7 @@ mask_settings_from_options (const NfnTaskOptions *o, MaskSettings *ms, MaskData 
   cfg->out_channels = 1;
   cfg->out_scale = 0;
   cfg->n_head = 0;
-  cfg->max_batch = o->batch;
-  cfg->channels = o->channels;
-  cfg->depth = o->depth;
-  memcpy (cfg->layer_channels, o->layer_channels, sizeof cfg->layer_channels);
-  cfg->fourier_m = o->fourier;
-  cfg->fourier_scale = o->fourier_scale;
-  cfg->io_bands = kind == NFN_MODEL_HNP ? 0 : o->io_bands;
+  nfn_task_apply_shape (o, cfg);
   if (nfn_model_config_check (cfg) != NFN_OK)
     {
       g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,

@@ -34,6 +34,9 @@ struct nfn_model {
   size_t mask_drop[NFN_MODEL_MAX_DEPTH];
   size_t act_pool;
   int pool_dim;
+  /* pool_stats: the encoder's pool and the StatNN features, before they are joined row by row */
+  size_t act_nfpool, act_stats, grad_nfpool, grad_stats;
+  int nfpool_dim, stats_dim;
   /* head: widths[0] = pool_dim, widths[n_head + 1] = n_out */
   int widths[NFN_MODEL_MAX_HEAD + 2];
   size_t head_param[NFN_MODEL_MAX_HEAD + 1];
@@ -146,6 +149,8 @@ nfn_model_config_check (const nfn_model_config *cfg)
     return NFN_ERR_ARG;
   if ((unsigned) cfg->output > NFN_MODEL_OUT_WEIGHTS)
     return NFN_ERR_ARG;
+  if (cfg->pool_stats && (!model_has_encoder (cfg) || cfg->output != NFN_MODEL_OUT_LOGITS))
+    return NFN_ERR_ARG;
   if (cfg->n_head < 0 || cfg->n_head > NFN_MODEL_MAX_HEAD)
     return NFN_ERR_ARG;
   for (int j = 0; j < cfg->n_head; j++)
@@ -234,6 +239,16 @@ model_layout (nfn_model *m)
       for (int r = 0; r < 3; r++)
         m->grad_ring[r] = TAKE (g, ring);
       m->pool_dim = cfg->output == NFN_MODEL_OUT_LOGITS ? (int) nfn_pool_dim (s, sym, C) : 0;
+      if (cfg->pool_stats)
+        {
+          m->nfpool_dim = m->pool_dim;
+          m->stats_dim = (int) nfn_statnn_dim (s, 1);
+          m->pool_dim += m->stats_dim;
+          m->act_nfpool = TAKE (a, (size_t) B * m->nfpool_dim);
+          m->act_stats = TAKE (a, (size_t) B * m->stats_dim);
+          m->grad_nfpool = TAKE (g, (size_t) B * m->nfpool_dim);
+          m->grad_stats = TAKE (g, (size_t) B * m->stats_dim);
+        }
     }
   else if (cfg->kind == NFN_MODEL_MLP)
     m->pool_dim = (int) nfn_flatten_dim (s, 1);
@@ -468,6 +483,28 @@ nf_layer_backward (nfn_model *m, int k, const nfn_feature *in, const nfn_feature
   return nfn_eq_backward (&m->plans[k], P, in, dout, din, G, m->scratch);
 }
 
+/* pool_stats: rows (B, Da) and (B, Db) side by side as (B, Da + Db) */
+static void
+pool_join (const float *a, int da, const float *b, int db, float *out, int B)
+{
+  for (int r = 0; r < B; r++)
+    {
+      memcpy (out + (size_t) r * (da + db), a + (size_t) r * da, (size_t) da * sizeof (float));
+      memcpy (out + (size_t) r * (da + db) + da, b + (size_t) r * db, (size_t) db * sizeof (float));
+    }
+}
+
+/* …and back: the gradient of the joined rows split into its two parts */
+static void
+pool_split (const float *in, float *a, int da, float *b, int db, int B)
+{
+  for (int r = 0; r < B; r++)
+    {
+      memcpy (a + (size_t) r * da, in + (size_t) r * (da + db), (size_t) da * sizeof (float));
+      memcpy (b + (size_t) r * db, in + (size_t) r * (da + db) + da, (size_t) db * sizeof (float));
+    }
+}
+
 /* Everything forward computes; *head_out is the head's last output (logits, or a WEIGHTS
  * mlp's flat weights), NULL for equivariant models. */
 static nfn_status
@@ -517,7 +554,15 @@ model_forward (nfn_model *m, const nfn_feature *input, int training, const float
             nfn_channel_dropout_forward (&post, &drop, cfg->channel_dropout, training, m->rng, A + m->mask_drop[k]);
           cur = drop;
         }
-      if (cfg->output == NFN_MODEL_OUT_LOGITS)
+      if (cfg->output == NFN_MODEL_OUT_LOGITS && cfg->pool_stats)
+        {
+          nfn_pool_forward (model_symmetry (cfg), &cur, A + m->act_nfpool);
+          nfn_status st = nfn_statnn_forward (&x, A + m->act_stats);
+          if (st != NFN_OK)
+            return st;
+          pool_join (A + m->act_nfpool, m->nfpool_dim, A + m->act_stats, m->stats_dim, pooled, B);
+        }
+      else if (cfg->output == NFN_MODEL_OUT_LOGITS)
         nfn_pool_forward (model_symmetry (cfg), &cur, pooled);
       else
         {
@@ -676,6 +721,11 @@ model_backward (nfn_model *m, const float *dlogits, const nfn_feature *dfeature)
   if (cfg->input_grad)
     zeroed_grad (&m->input_grad, m, m->grad_input, B, 1);
   const float *dpool = dA + m->grad_pool;
+  if (cfg->pool_stats)
+    {
+      pool_split (dpool, dA + m->grad_nfpool, m->nfpool_dim, dA + m->grad_stats, m->stats_dim, B);
+      dpool = dA + m->grad_nfpool;
+    }
   if (cfg->kind == NFN_MODEL_MLP)
     {
       if (cfg->input_grad)
@@ -758,7 +808,8 @@ model_backward (nfn_model *m, const float *dlogits, const nfn_feature *dfeature)
     nfn_io_encoding_backward (cfg->io_bands, &dio, cfg->fourier_m > 0 ? &dfourier : &m->input_grad);
   if (cfg->fourier_m > 0)
     nfn_fourier_backward (P + m->fourier_matrix, cfg->fourier_m, &x, &dfourier, &m->input_grad);
-  return NFN_OK;
+  /* the StatNN features' share of d(input), added to the encoder's */
+  return cfg->pool_stats ? nfn_statnn_backward (&x, dA + m->grad_stats, &m->input_grad) : NFN_OK;
 }
 
 nfn_status

@@ -5,6 +5,8 @@
  *   pointwise:  as NP but every eq layer is a pointwise layer (no cross-tensor terms) → NP pool
  *   mlp:        flatten the raw weights → head
  *   stat:       StatNN features (7 statistics per tensor) → head
+ *   pool_stats: an NP/HNP/pointwise LOGITS model appends the input's StatNN features to its pool
+ *               (the reference's append_stats), so the head sees both
  *   head:       (linear, ReLU|GELU, [dropout]) × hidden widths, then linear to n_out
  *
  * One arena per kind of memory: params, grads, Adam moments (m, v) and activations, each sized
@@ -63,6 +65,7 @@ typedef struct {
   int n_head;                        /* hidden layers of the head */
   int head_widths[NFN_MODEL_MAX_HEAD];
   float head_dropout;
+  int pool_stats;       /* LOGITS encoder models: append the input's StatNN features to the pool */
   int n_out;            /* K (LOGITS) */
   nfn_model_output output;
   int out_channels;     /* WEIGHTS: channels of the output feature (1 for deltas and masks) */

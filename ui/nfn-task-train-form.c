@@ -17,7 +17,7 @@ struct _NfnTaskTrainForm
   GtkDropDown *model_dropdown, *transform_dropdown, *selection_dropdown, *balance_dropdown;
   GtkSpinButton *epochs_spin, *batch_spin, *lr_spin, *weight_decay_spin, *warmup_spin, *channels_spin, *depth_spin,
       *fourier_spin, *io_bands_spin, *head_dropout_spin, *val_train_spin, *seed_spin, *threads_spin, *split_seed_spin;
-  GtkCheckButton *augment_check, *normalize_check, *cosine_check;
+  GtkCheckButton *augment_check, *normalize_check, *cosine_check, *append_stats_check;
   GtkFileChooserNative *chooser;
   GtkEntry *chooser_entry; /* the entry the open chooser fills */
 };
@@ -167,6 +167,9 @@ form_model_changed (NfnTaskTrainForm *self)
 {
   g_autofree char *model = form_selected (self->model_dropdown);
   form_set_row_sensitive (self, GTK_WIDGET (self->io_bands_spin), g_strcmp0 (model, "hnp") != 0);
+  /* StatNN features join an NF encoder's pool: the stat, mlp and spectral models have none */
+  gboolean encoder = g_strcmp0 (model, "np") == 0 || g_strcmp0 (model, "hnp") == 0 || g_strcmp0 (model, "pointwise") == 0;
+  form_set_row_sensitive (self, GTK_WIDGET (self->append_stats_check), encoder);
   if (self->kind != NFN_TASK_KIND_GENPRED)
     return;
   gboolean trains = g_strcmp0 (model, NFN_TASK_TRAIN_FORM_SPECTRAL) != 0;
@@ -235,6 +238,9 @@ nfn_task_train_form_new (NfnTaskKind kind)
       form_row (self, "Head widths", "--head: hidden widths of the MLP head, e.g. 1000,1000 (none: no hidden layer)", head);
       self->head_entry = GTK_ENTRY (head);
       self->head_dropout_spin = form_spin (self, "Head dropout", "--head-dropout", 0, 0.99, 0.05, 2);
+      self->append_stats_check = form_check (self, "StatNN features in the head",
+                                             "--append-stats: the head sees the weights' 7 statistics per tensor beside"
+                                             " the NFN's invariant pool (np, hnp, pointwise)");
     }
   if (mask)
     {
@@ -334,6 +340,8 @@ nfn_task_train_form_set_options (NfnTaskTrainForm *self, const NfnTaskOptions *o
   gtk_check_button_set_active (self->augment_check, o->augment);
   gtk_check_button_set_active (self->cosine_check, o->cosine);
   gtk_check_button_set_active (self->normalize_check, o->normalize);
+  if (self->append_stats_check)
+    gtk_check_button_set_active (self->append_stats_check, o->append_stats);
 }
 
 void
@@ -376,6 +384,9 @@ nfn_task_train_form_get_options (NfnTaskTrainForm *self, NfnTaskOptions *o)
   o->augment = gtk_check_button_get_active (self->augment_check);
   o->cosine = gtk_check_button_get_active (self->cosine_check);
   o->normalize = gtk_check_button_get_active (self->normalize_check);
+  /* a greyed-out check is not an option of the chosen model */
+  o->append_stats = self->append_stats_check && gtk_widget_get_sensitive (GTK_WIDGET (self->append_stats_check))
+                    && gtk_check_button_get_active (self->append_stats_check);
 }
 
 static void

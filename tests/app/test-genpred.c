@@ -322,6 +322,19 @@ test_baselines (void)
     g_error ("np failed: %s", r.err);
   run_result_clear (&r);
   assert_same_prediction_when_permuted (np_model, "np");
+
+  /* HNP with the StatNN features beside its pool: saved as such, invariant still */
+  g_autofree char *stats_model = tmp_file ("hnp-stats.safetensors");
+  r = run_nfn ("train", "genpred", "--zoo", zoo_dir, "--model", "hnp", "--append-stats", "--epochs", "5", "--channels",
+               "8", "--head", "32", "--batch", "16", "--warmup", "10", "--threads", "2", "--db", db_path, "--scatter", png,
+               "-o", stats_model, NULL);
+  if (r.status != 0)
+    g_error ("hnp --append-stats failed: %s", r.err);
+  run_result_clear (&r);
+  g_autoptr (NfnSafetensors) stats_st = nfn_safetensors_load (stats_model, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (nfn_safetensors_get_metadata (stats_st, "nfn.model"), "\"pool_stats\":true"));
+  assert_same_prediction_when_permuted (stats_model, "hnp");
 }
 
 /* ---- kill and resume ---- */
@@ -466,6 +479,9 @@ test_errors (void)
   run_result_clear (&r);
   r = run_nfn ("train", "genpred", "--zoo", zoo_dir, "--channels", "8,8", "--depth", "3", "--db", db_path, NULL);
   assert_one_line_error (&r, "gives 2 layers but --depth is 3");
+  run_result_clear (&r);
+  r = run_nfn ("train", "genpred", "--zoo", zoo_dir, "--model", "stat", "--append-stats", "--db", db_path, NULL);
+  assert_one_line_error (&r, "--append-stats");
   run_result_clear (&r);
   r = run_nfn ("zoo", "cnn", "--count", "0", "--out", missing, "--db", db_path, NULL);
   assert_one_line_error (&r, "--count");

@@ -21,9 +21,12 @@ mlp_space (nfn_space *s)
   g_assert_cmpint (nfn_space_init (s, 3, widths), ==, NFN_OK);
 }
 
-/* per_layer: NF layer widths 6, 3 instead of 5, 5 */
+/* flags: PER_LAYER gives NF layer widths 6, 3 instead of 5, 5; POOL_STATS appends StatNN
+ * features to the pool */
+#define PER_LAYER 1
+#define POOL_STATS 2
 static nfn_model *
-make_model_widths (nfn_model_kind kind, nfn_model_output output, gboolean per_layer)
+make_model_widths (nfn_model_kind kind, nfn_model_output output, int flags)
 {
   nfn_space s;
   mlp_space (&s);
@@ -34,11 +37,12 @@ make_model_widths (nfn_model_kind kind, nfn_model_output output, gboolean per_la
   cfg.io_bands = kind == NFN_MODEL_NP ? 2 : 0;
   cfg.depth = 2;
   cfg.channels = 5;
-  if (per_layer)
+  if (flags & PER_LAYER)
     {
       cfg.layer_channels[0] = 6;
       cfg.layer_channels[1] = 3;
     }
+  cfg.pool_stats = (flags & POOL_STATS) != 0;
   cfg.n_head = 1;
   cfg.head_widths[0] = 7;
   cfg.head_dropout = 0.25f;
@@ -67,7 +71,7 @@ make_model_widths (nfn_model_kind kind, nfn_model_output output, gboolean per_la
 static nfn_model *
 make_model (nfn_model_kind kind, nfn_model_output output)
 {
-  return make_model_widths (kind, output, FALSE);
+  return make_model_widths (kind, output, 0);
 }
 
 static char *tmp_dir;
@@ -116,17 +120,18 @@ test_round_trip (void)
   const struct {
     nfn_model_kind kind;
     nfn_model_output output;
-    gboolean per_layer;
+    int flags;
   } cases[] = {
     { NFN_MODEL_NP, NFN_MODEL_OUT_LOGITS },        { NFN_MODEL_HNP, NFN_MODEL_OUT_LOGITS },
     { NFN_MODEL_POINTWISE, NFN_MODEL_OUT_LOGITS }, { NFN_MODEL_MLP, NFN_MODEL_OUT_LOGITS },
     { NFN_MODEL_STAT, NFN_MODEL_OUT_LOGITS },      { NFN_MODEL_NP, NFN_MODEL_OUT_WEIGHTS },
     { NFN_MODEL_HNP, NFN_MODEL_OUT_WEIGHTS },      { NFN_MODEL_POINTWISE, NFN_MODEL_OUT_WEIGHTS },
-    { NFN_MODEL_HNP, NFN_MODEL_OUT_LOGITS, TRUE }, { NFN_MODEL_POINTWISE, NFN_MODEL_OUT_WEIGHTS, TRUE },
+    { NFN_MODEL_HNP, NFN_MODEL_OUT_LOGITS, PER_LAYER }, { NFN_MODEL_POINTWISE, NFN_MODEL_OUT_WEIGHTS, PER_LAYER },
+    { NFN_MODEL_NP, NFN_MODEL_OUT_LOGITS, POOL_STATS }, { NFN_MODEL_HNP, NFN_MODEL_OUT_LOGITS, PER_LAYER | POOL_STATS },
   };
   for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
     {
-      nfn_model *model = make_model_widths (cases[c].kind, cases[c].output, cases[c].per_layer);
+      nfn_model *model = make_model_widths (cases[c].kind, cases[c].output, cases[c].flags);
       g_autofree char *path = tmp_path ("model.safetensors");
       char *classes[] = { "zero", "one", "two", "three", NULL };
       NfnModelFileInfo info = { .task = "classify", .class_names = cases[c].output == NFN_MODEL_OUT_LOGITS ? classes : NULL,
@@ -260,12 +265,20 @@ test_config_json (void)
   g_assert_true (cfg.head_dropout == 0.1f && cfg.channel_dropout == 0.3f);
   /* per-layer widths: written only when set, and read back */
   g_assert_null (strstr (json, "layer_channels"));
-  nfn_model *widths = make_model_widths (NFN_MODEL_HNP, NFN_MODEL_OUT_LOGITS, TRUE);
+  nfn_model *widths = make_model_widths (NFN_MODEL_HNP, NFN_MODEL_OUT_LOGITS, PER_LAYER);
   g_autofree char *widths_json = nfn_model_config_to_json (nfn_model_get_config (widths));
   g_assert_nonnull (strstr (widths_json, "\"layer_channels\":[6,3]"));
   g_assert_true (nfn_model_config_from_json (widths_json, &cfg, "cfg", &error));
   g_assert_cmpint (memcmp (&cfg, nfn_model_get_config (widths), sizeof cfg), ==, 0);
   nfn_model_free (widths);
+  /* appended StatNN features: written only when on, and read back */
+  g_assert_null (strstr (json, "pool_stats"));
+  nfn_model *stats = make_model_widths (NFN_MODEL_NP, NFN_MODEL_OUT_LOGITS, POOL_STATS);
+  g_autofree char *stats_json = nfn_model_config_to_json (nfn_model_get_config (stats));
+  g_assert_nonnull (strstr (stats_json, "\"pool_stats\":true"));
+  g_assert_true (nfn_model_config_from_json (stats_json, &cfg, "cfg", &error));
+  g_assert_cmpint (memcmp (&cfg, nfn_model_get_config (stats), sizeof cfg), ==, 0);
+  nfn_model_free (stats);
   const char *bad[][2] = {
     { "{\"kind\": \"np\"}", "\"space\"" },
     { "{\"kind\": \"xx\", \"space\": {\"widths\": [2, 1], \"filter_positions\": [1]}}", "\"kind\"" },
@@ -276,6 +289,10 @@ test_config_json (void)
       " \"layer_channels\": [4]}", "1 widths for 2 layers" },
     { "{\"kind\": \"np\", \"space\": {\"widths\": [2, 1], \"filter_positions\": [1]}, \"depth\": 2,"
       " \"layer_channels\": [4, 0]}", "\"layer_channels\"" },
+    { "{\"kind\": \"np\", \"space\": {\"widths\": [2, 1], \"filter_positions\": [1]}, \"pool_stats\": 1}",
+      "\"pool_stats\" is not true or false" },
+    { "{\"kind\": \"stat\", \"space\": {\"widths\": [2, 1], \"filter_positions\": [1]}, \"pool_stats\": true}",
+      "valid model" },
     { "[1, 2]", "not a JSON object" },
     { "{", "not valid JSON" },
   };

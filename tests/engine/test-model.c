@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "nfn_gemm.h"
+#include "nfn_layers.h"
 #include "nfn_model.h"
 #include "nfn_perm.h"
 #include "testutil.h"
@@ -11,8 +12,11 @@
 #define K_OUT 3
 /* test data: a model kind, with this bit for per-layer widths (layer_channels 6, 4) */
 #define PER_LAYER 0x100
-#define CASE_KIND(data) ((nfn_model_kind) (GPOINTER_TO_INT (data) & ~PER_LAYER))
+/* …and this one for StatNN features appended to the pool (pool_stats) */
+#define POOL_STATS 0x200
+#define CASE_KIND(data) ((nfn_model_kind) (GPOINTER_TO_INT (data) & ~(PER_LAYER | POOL_STATS)))
 #define CASE_PER_LAYER(data) ((GPOINTER_TO_INT (data) & PER_LAYER) != 0)
+#define CASE_POOL_STATS(data) ((GPOINTER_TO_INT (data) & POOL_STATS) != 0)
 
 typedef struct {
   nfn_model *model;
@@ -39,6 +43,7 @@ small_config (nfn_model_config *cfg, gconstpointer data, const nfn_space *space)
       cfg->layer_channels[0] = 6;
       cfg->layer_channels[1] = 4;
     }
+  cfg->pool_stats = CASE_POOL_STATS (data);
 }
 
 static void
@@ -189,6 +194,53 @@ test_layer_channels (void)
   nfn_model_free (o);
   nfn_feature_free (&x);
   gsl_rng_free (rng);
+}
+
+/* The width of the head's first linear layer's input (its block is stored (out, in)). */
+static int
+head_input_width (const nfn_model *m)
+{
+  int n = nfn_model_param_blocks (m, NULL, 0);
+  nfn_model_param_block *blocks = g_new (nfn_model_param_block, n);
+  nfn_model_param_blocks (m, blocks, n);
+  int width = -1;
+  for (int k = 0; k < n; k++)
+    if (strcmp (blocks[k].name, "head.0.weight") == 0)
+      width = blocks[k].shape[1];
+  g_free (blocks);
+  return width;
+}
+
+/* pool_stats widens the head's input by the StatNN features, and only where there is a pool
+ * to append to: an NF encoder with LOGITS output. */
+static void
+test_pool_stats (void)
+{
+  const int widths[] = { 2, 3, 4, 2 };
+  nfn_space space;
+  nfn_space_init (&space, 3, widths);
+  nfn_model_kind kinds[] = { NFN_MODEL_NP, NFN_MODEL_HNP, NFN_MODEL_POINTWISE };
+  for (int k = 0; k < 3; k++)
+    {
+      nfn_model_config plain, stats;
+      small_config (&plain, GINT_TO_POINTER (kinds[k]), &space);
+      small_config (&stats, GINT_TO_POINTER (kinds[k] | POOL_STATS), &space);
+      nfn_model *p, *s;
+      g_assert_cmpint (nfn_model_new (&plain, 5, &p), ==, NFN_OK);
+      g_assert_cmpint (nfn_model_new (&stats, 5, &s), ==, NFN_OK);
+      g_assert_cmpint (head_input_width (s) - head_input_width (p), ==, (int) nfn_statnn_dim (&space, 1));
+      nfn_model_free (p);
+      nfn_model_free (s);
+    }
+  nfn_model_config cfg;
+  small_config (&cfg, GINT_TO_POINTER (NFN_MODEL_STAT | POOL_STATS), &space);
+  g_assert_cmpint (nfn_model_config_check (&cfg), ==, NFN_ERR_ARG);
+  small_config (&cfg, GINT_TO_POINTER (NFN_MODEL_MLP | POOL_STATS), &space);
+  g_assert_cmpint (nfn_model_config_check (&cfg), ==, NFN_ERR_ARG);
+  small_config (&cfg, GINT_TO_POINTER (NFN_MODEL_NP | POOL_STATS), &space);
+  cfg.output = NFN_MODEL_OUT_WEIGHTS;
+  cfg.out_channels = 1;
+  g_assert_cmpint (nfn_model_config_check (&cfg), ==, NFN_ERR_ARG);
 }
 
 /* Same seed, same numbers. */
@@ -422,6 +474,16 @@ main (int argc, char **argv)
       g_test_add_data_func (wg, data, test_weights_gradients);
       g_test_add_data_func (we, data, test_weights_equivariance);
     }
+  /* StatNN features beside the pool: their gradient reaches the input, and they are invariant */
+  for (int k = 0; k < 3; k++)
+    {
+      gconstpointer data = GINT_TO_POINTER (kinds[k] | POOL_STATS);
+      g_autofree char *g = g_strdup_printf ("/model/gradients/%s-pool-stats", nfn_model_kind_name (kinds[k]));
+      g_autofree char *i = g_strdup_printf ("/model/invariance/%s-pool-stats", nfn_model_kind_name (kinds[k]));
+      g_test_add_data_func (g, data, test_gradients);
+      g_test_add_data_func (i, data, test_invariance);
+    }
+  g_test_add_func ("/model/pool-stats", test_pool_stats);
   g_test_add_func ("/model/determinism", test_determinism);
   g_test_add_func ("/model/layer-channels", test_layer_channels);
   nfn_model_kind weight_kinds[] = { NFN_MODEL_NP, NFN_MODEL_HNP, NFN_MODEL_POINTWISE, NFN_MODEL_MLP };

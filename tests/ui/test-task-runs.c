@@ -577,6 +577,38 @@ test_mask_form_io_bands_sensitive (fixture *fx, gconstpointer data)
     }
 }
 
+static gboolean
+is_check_labelled (GtkWidget *widget, const char *label)
+{
+  return GTK_IS_CHECK_BUTTON (widget) && g_strcmp0 (gtk_check_button_get_label (GTK_CHECK_BUTTON (widget)), label) == 0;
+}
+
+/* StatNN features join an NF encoder's pool: the genpred form's check greys out for stat and
+ * spectral, and a greyed-out check does not reach the options even when ticked. */
+static void
+test_genpred_form_append_stats (fixture *fx, gconstpointer data)
+{
+  nfn_task_panel_set_task (fx->panel, NFN_TASK_KIND_GENPRED);
+  GtkWidget *check = find_shown (GTK_WIDGET (fx->panel), is_check_labelled, "StatNN features in the head");
+  g_assert_nonnull (check);
+  g_assert_true (g_str_has_prefix (gtk_widget_get_tooltip_text (check), "--append-stats: "));
+  gtk_check_button_set_active (GTK_CHECK_BUTTON (check), TRUE);
+  GtkDropDown *model = GTK_DROP_DOWN (find_row (fx->panel, "Model", NULL));
+  const char *const models[] = { "stat", "hnp", "spectral", "np" };
+  for (gsize k = 0; k < G_N_ELEMENTS (models); k++)
+    {
+      dropdown_choose (model, models[k]);
+      gboolean expected = strcmp (models[k], "hnp") == 0 || strcmp (models[k], "np") == 0;
+      NfnTaskOptions o;
+      nfn_task_panel_get_train_options (fx->panel, NFN_TASK_KIND_GENPRED, &o);
+      g_test_message ("model %s: check %s, append_stats %d", models[k],
+                      gtk_widget_is_sensitive (check) ? "sensitive" : "greyed out", o.append_stats);
+      g_assert_cmpint (gtk_widget_is_sensitive (check), ==, expected);
+      g_assert_cmpint (o.append_stats, ==, expected);
+      nfn_task_options_clear (&o);
+    }
+}
+
 /* Spread and 2 IO bands chosen in the form's widgets reach the options, and a run from the form
  * stores them in its config. */
 static void
@@ -640,6 +672,8 @@ main (int argc, char **argv)
   g_test_add ("/task-runs/edit", fixture, NULL, fixture_setup, test_edit, fixture_teardown);
   g_test_add ("/task-runs/mask", fixture, NULL, fixture_setup, test_mask, fixture_teardown);
   g_test_add ("/task-runs/mask-form-defaults", fixture, NULL, fixture_setup, test_mask_form_defaults, fixture_teardown);
+  g_test_add ("/task-runs/genpred-form-append-stats", fixture, NULL, fixture_setup, test_genpred_form_append_stats,
+              fixture_teardown);
   g_test_add ("/task-runs/mask-form-io-bands-sensitive", fixture, NULL, fixture_setup, test_mask_form_io_bands_sensitive,
               fixture_teardown);
   g_test_add ("/task-runs/mask-spread", fixture, NULL, fixture_setup, test_mask_spread, fixture_teardown);
