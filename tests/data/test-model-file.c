@@ -243,6 +243,21 @@ test_names (void)
   nfn_model_free (model);
 }
 
+/* A model made with `flags` writes `shown` in its config JSON and reads back the same config. */
+static void
+assert_optional_field (nfn_model_kind kind, int flags, const char *shown)
+{
+  nfn_model *model = make_model_widths (kind, NFN_MODEL_OUT_LOGITS, flags);
+  g_autofree char *json = nfn_model_config_to_json (nfn_model_get_config (model));
+  g_assert_nonnull (strstr (json, shown));
+  nfn_model_config cfg;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (nfn_model_config_from_json (json, &cfg, "cfg", &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (memcmp (&cfg, nfn_model_get_config (model), sizeof cfg), ==, 0);
+  nfn_model_free (model);
+}
+
 static void
 test_config_json (void)
 {
@@ -263,22 +278,11 @@ test_config_json (void)
   g_assert_nonnull (strstr (shown_json, "\"channel_dropout\":0.3,"));
   g_assert_true (nfn_model_config_from_json (shown_json, &cfg, "cfg", &error));
   g_assert_true (cfg.head_dropout == 0.1f && cfg.channel_dropout == 0.3f);
-  /* per-layer widths: written only when set, and read back */
+  /* optional fields, written only when set, and read back */
   g_assert_null (strstr (json, "layer_channels"));
-  nfn_model *widths = make_model_widths (NFN_MODEL_HNP, NFN_MODEL_OUT_LOGITS, PER_LAYER);
-  g_autofree char *widths_json = nfn_model_config_to_json (nfn_model_get_config (widths));
-  g_assert_nonnull (strstr (widths_json, "\"layer_channels\":[6,3]"));
-  g_assert_true (nfn_model_config_from_json (widths_json, &cfg, "cfg", &error));
-  g_assert_cmpint (memcmp (&cfg, nfn_model_get_config (widths), sizeof cfg), ==, 0);
-  nfn_model_free (widths);
-  /* appended StatNN features: written only when on, and read back */
   g_assert_null (strstr (json, "pool_stats"));
-  nfn_model *stats = make_model_widths (NFN_MODEL_NP, NFN_MODEL_OUT_LOGITS, POOL_STATS);
-  g_autofree char *stats_json = nfn_model_config_to_json (nfn_model_get_config (stats));
-  g_assert_nonnull (strstr (stats_json, "\"pool_stats\":true"));
-  g_assert_true (nfn_model_config_from_json (stats_json, &cfg, "cfg", &error));
-  g_assert_cmpint (memcmp (&cfg, nfn_model_get_config (stats), sizeof cfg), ==, 0);
-  nfn_model_free (stats);
+  assert_optional_field (NFN_MODEL_HNP, PER_LAYER, "\"layer_channels\":[6,3]");
+  assert_optional_field (NFN_MODEL_NP, POOL_STATS, "\"pool_stats\":true");
   const char *bad[][2] = {
     { "{\"kind\": \"np\"}", "\"space\"" },
     { "{\"kind\": \"xx\", \"space\": {\"widths\": [2, 1], \"filter_positions\": [1]}}", "\"kind\"" },
