@@ -103,6 +103,8 @@ nfn_cli_train_group (const NfnCliTrainSpec *spec, NfnTaskOptions *o, NfnCliTrain
     { "depth", 0, 0, G_OPTION_ARG_INT, &args->depth,
       o->depth > 0 ? train_keep (strings, g_strdup_printf ("NF layers (default %d)", o->depth))
                    : "NF layers (default: the model's)", "D" },
+    { "precision", 0, 0, G_OPTION_ARG_STRING, &args->precision,
+      "fp32 (default) or bf16: every GEMM in bfloat16 with fp32 sums (AVX512-BF16 CPUs; about 1.8x faster steps)", "P" },
     { "augment", 0, 0, G_OPTION_ARG_NONE, &o->augment, "a random hidden-neuron permutation of every training network at every step", NULL },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &o->seed, "seed of init, shuffling, augmentation and dropout (default 0)", "S" },
     { "threads", 0, 0, G_OPTION_ARG_INT, &o->threads, "threads (default and maximum: the number of cores)", "T" },
@@ -180,6 +182,15 @@ nfn_cli_train_finish_options (const char *command, const NfnCliTrainSpec *spec, 
     o->normalize = TRUE;
   if (args->depth >= 0)
     o->depth = args->depth;
+  if (args->precision)
+    {
+      if (strcmp (args->precision, "fp32") != 0 && strcmp (args->precision, "bf16") != 0)
+        {
+          nfn_cli_fail ("%s: --precision takes fp32 or bf16, not \"%s\"", command, args->precision);
+          return FALSE;
+        }
+      o->bf16 = strcmp (args->precision, "bf16") == 0;
+    }
   if (!args->channels)
     return TRUE;
   if (!nfn_task_parse_channels (args->channels, o))
@@ -202,6 +213,7 @@ nfn_cli_train_args_clear (NfnCliTrainArgs *args)
 {
   g_free (args->db);
   g_free (args->channels);
+  g_free (args->precision);
   memset (args, 0, sizeof *args);
 }
 

@@ -54,15 +54,17 @@ typedef struct {
   gboolean raw_weights, normalize; /* the flags as given; nfn_cli_train_finish_options applies them */
   char *channels;                  /* --channels as given: "64" or "16,16,5" (NULL: the default) */
   int depth;                       /* --depth as given (−1: not given) */
+  char *precision;                 /* --precision as given: fp32 or bf16 (NULL: fp32) */
 } NfnCliTrainArgs;
 
 /* The shared entries as one group writing into `options` (holding the task's defaults, which
  * the help shows) and `args`. Make it the context's main group (g_option_context_set_main_group)
  * and add the command's own entries to it. */
 GOptionGroup *nfn_cli_train_group (const NfnCliTrainSpec *spec, NfnTaskOptions *options, NfnCliTrainArgs *args);
-/* After parsing: --raw-weights / --normalize into options->normalize, --channels and --depth
- * into the options. Prints the one-line error (naming `command`) and returns FALSE for a
- * --channels that is not a width or a list of them, or a list whose length is not --depth. */
+/* After parsing: --raw-weights / --normalize into options->normalize, --channels, --depth and
+ * --precision into the options. Prints the one-line error (naming `command`) and returns FALSE
+ * for a --channels that is not a width or a list of them, a list whose length is not --depth, or
+ * a --precision other than fp32 and bf16. */
 gboolean nfn_cli_train_finish_options (const char *command, const NfnCliTrainSpec *spec, NfnTaskOptions *options,
                                        const NfnCliTrainArgs *args);
 void nfn_cli_train_args_clear (NfnCliTrainArgs *args);

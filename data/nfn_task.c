@@ -1,6 +1,7 @@
 /* nfn_task.c — what the training tasks share: options, results, the resume check, cancel, and
  * the steps of every run (settings and their config, trainer options, norm, saving the model). */
 #include "nfn_task_private.h"
+#include "nfn_precision.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -289,6 +290,7 @@ nfn_task_settings_from_options (const NfnTaskOptions *o, const char *command, co
   s->weight_decay = o->weight_decay;
   s->warmup = o->warmup;
   s->cosine = o->cosine;
+  s->bf16 = o->bf16;
   s->seed = o->seed;
   return TRUE;
 }
@@ -313,6 +315,7 @@ nfn_task_settings_build_json_training (JsonBuilder *b, const NfnTaskSettings *s)
       json_builder_set_member_name (b, flag_names[k]);
       json_builder_add_boolean_value (b, flags[k]);
     }
+  nfn_task_json_add_string (b, "precision", nfn_precision_name (s->bf16 ? NFN_PRECISION_BF16 : NFN_PRECISION_FP32));
   nfn_task_json_add_int (b, "epochs", s->epochs);
   nfn_task_json_add_int (b, "batch", s->batch);
   nfn_task_json_add_int (b, "warmup", s->warmup);
@@ -333,6 +336,8 @@ nfn_task_settings_from_config (JsonObject *config, NfnTaskSettings *s)
   s->batch = (int) json_object_get_int_member_with_default (config, "batch", 0);
   s->warmup = json_object_get_int_member_with_default (config, "warmup", 0);
   s->cosine = json_object_get_boolean_member_with_default (config, "cosine", FALSE);
+  /* runs from before the option: fp32 */
+  s->bf16 = g_strcmp0 (json_object_get_string_member_with_default (config, "precision", "fp32"), "bf16") == 0;
   s->seed = json_object_get_int_member_with_default (config, "seed", 0);
 }
 
@@ -373,6 +378,7 @@ nfn_task_trainer_options (NfnTrainerOptions *options, const NfnTaskSettings *s, 
   options->decoupled = TRUE;
   options->warmup_steps = s->warmup;
   options->cosine = s->cosine;
+  options->bf16 = s->bf16;
   options->seed = (guint64) s->seed;
   options->store = store;
   options->task_name = task_name;

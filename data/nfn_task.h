@@ -57,6 +57,7 @@ typedef struct {
   double head_dropout;
   gboolean append_stats;   /* np/hnp/pointwise: StatNN features beside the invariant pool (classify, genpred) */
   gboolean augment;
+  gboolean bf16;           /* GEMMs in bfloat16 (nfn_gemm.h) for the whole run; needs AVX512-BF16 */
   gboolean normalize;      /* standardise each input tensor by the training set (NfnTrainerNorm) */
   int threads;             /* < 1: every core; more than the cores is cut */
   gint64 resume;           /* > 0: continue this run (its settings) */

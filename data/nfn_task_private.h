@@ -42,6 +42,7 @@ typedef struct {
   double lr, weight_decay;      /* AdamW's decoupled decay (0: plain Adam) */
   gint64 warmup, seed;
   gboolean cosine;              /* cosine lr decay after the warmup */
+  gboolean bf16;                /* the run's GEMMs in bfloat16 */
 } NfnTaskSettings;
 
 void nfn_task_settings_clear (NfnTaskSettings *s);
@@ -52,7 +53,7 @@ gboolean nfn_task_settings_from_options (const NfnTaskOptions *o, const char *co
 /* The config's first members, zoo, val, test, out and model (classify and mask). */
 void nfn_task_settings_build_json_paths (JsonBuilder *b, const NfnTaskSettings *s);
 /* The training members nfn_task_settings_from_config reads back: augment, normalize, cosine,
- * epochs, batch, warmup, seed (lr and weight decay stay each task's: mask writes them as text). */
+ * precision, epochs, batch, warmup, seed (lr and weight decay stay each task's: mask writes them as text). */
 void nfn_task_settings_build_json_training (JsonBuilder *b, const NfnTaskSettings *s);
 /* The shared settings a run's config holds, but lr and weight_decay (each task writes those its
  * own way): absent members read as NULL, 0 and FALSE. */

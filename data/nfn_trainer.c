@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nfn_precision.h"
 #include "nfn_perm.h"
 
 #define TRAINER_CHECKPOINT_FORMAT "nfn-checkpoint"
@@ -732,6 +733,8 @@ trainer_check_args (const NfnTrainerTask *task, const NfnTrainerSet *train, cons
     fault = "epochs, batch size and learning rate must be positive";
   else if (options->resume_run > 0 && !options->store)
     fault = "resuming a run needs its store";
+  else if (options->bf16 && !nfn_bf16_supported ())
+    fault = "precision bf16 needs a CPU with AVX512-BF16, and this one lacks it";
   if (!fault)
     return TRUE;
   g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED, "train: %s", fault);
@@ -1058,7 +1061,12 @@ nfn_trainer_run (const NfnTrainerTask *task, const NfnTrainerSet *train, const N
   else if (!checkpoint && store)
     checkpoint = trainer_default_checkpoint_path (store, run);
   report->run_id = run;
-  if (trainer_train (task, train, val, test, options, run, checkpoint, &state, best_params, report, error))
+  nfn_precision before = nfn_get_precision ();
+  if (options->bf16)
+    nfn_set_precision (NFN_PRECISION_BF16);
+  gboolean ok = trainer_train (task, train, val, test, options, run, checkpoint, &state, best_params, report, error);
+  nfn_set_precision (before);
+  if (ok)
     return TRUE;
   if (store && run > 0)
     {

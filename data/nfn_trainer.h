@@ -186,6 +186,9 @@ typedef struct {
   gboolean decoupled;
   gint64 warmup_steps;
   gboolean cosine;         /* cosine decay of the lr to 0 at the last step, after the warmup */
+  gboolean bf16;           /* every GEMM of the run in bfloat16 (nfn_set_precision), the previous
+                              precision restored after; a CPU without AVX512-BF16 fails the run
+                              before it starts */
   guint64 seed;
   int log_every;           /* train/loss every N steps (≤ 0: 10) */
 

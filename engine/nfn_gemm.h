@@ -23,26 +23,11 @@
 #include <cblas.h>
 
 #include "nfn_core.h"
+#include "nfn_precision.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum {
-  NFN_PRECISION_FP32 = 0,
-  NFN_PRECISION_BF16 = 1
-} nfn_precision;
-
-/* "fp32" or "bf16". */
-const char *nfn_precision_name (nfn_precision precision);
-/* 1 if this CPU (and OS) runs the bf16 kernel. */
-int nfn_bf16_supported (void);
-/* Sets the precision of every later nfn_gemm in the process (call it between, not during,
- * computations). BF16 on a CPU without AVX512-BF16 sets FP32 and returns NFN_ERR_UNSUPPORTED;
- * an unknown value returns NFN_ERR_ARG and changes nothing. */
-nfn_status nfn_set_precision (nfn_precision precision);
-/* The precision GEMMs run at now (FP32 after a refused BF16 request). */
-nfn_precision nfn_get_precision (void);
 
 /* C = alpha·op(A)·op(B) + beta·C, exactly cblas_sgemm's contract (beta = 0: C is not read).
  * Row- and column-major, every transpose combination. In bf16 a buffer the kernel cannot get

@@ -20,6 +20,7 @@
 #include "datatestutil.h"
 #include "nfn_datasets.h"
 #include "nfn_network.h"
+#include "nfn_precision.h"
 #include "nfn_safetensors.h"
 #include "nfn_spectral.h"
 #include "nfn_store.h"
@@ -323,14 +324,32 @@ test_baselines (void)
   run_result_clear (&r);
   assert_same_prediction_when_permuted (np_model, "np");
 
-  /* HNP with the StatNN features beside its pool: saved as such, invariant still */
+  /* HNP with the StatNN features beside its pool, in bf16: saved as such, invariant still, and
+   * the run's config says bf16 (a CPU without AVX512-BF16 refuses it in one line) */
   g_autofree char *stats_model = tmp_file ("hnp-stats.safetensors");
-  r = run_nfn ("train", "genpred", "--zoo", zoo_dir, "--model", "hnp", "--append-stats", "--epochs", "5", "--channels",
-               "8", "--head", "32", "--batch", "16", "--warmup", "10", "--threads", "2", "--db", db_path, "--scatter", png,
-               "-o", stats_model, NULL);
+  r = run_nfn ("train", "genpred", "--zoo", zoo_dir, "--model", "hnp", "--append-stats", "--precision", "bf16",
+               "--epochs", "5", "--channels", "8", "--head", "32", "--batch", "16", "--warmup", "10", "--threads", "2",
+               "--db", db_path, "--scatter", png, "-o", stats_model, "--json", NULL);
+  if (!nfn_bf16_supported ())
+    {
+      assert_one_line_error (&r, "AVX512-BF16");
+      run_result_clear (&r);
+      r = run_nfn ("train", "genpred", "--zoo", zoo_dir, "--model", "hnp", "--append-stats", "--epochs", "5",
+                   "--channels", "8", "--head", "32", "--batch", "16", "--warmup", "10", "--threads", "2", "--db", db_path,
+                   "--scatter", png, "-o", stats_model, "--json", NULL);
+    }
   if (r.status != 0)
     g_error ("hnp --append-stats failed: %s", r.err);
+  g_autoptr (JsonParser) stats_parser = json_parser_new ();
+  gint64 stats_run = json_object_get_int_member (parse_object (stats_parser, r.out), "run");
   run_result_clear (&r);
+  {
+    g_autoptr (NfnStore) store = nfn_store_open (db_path, TRUE, &error);
+    g_assert_no_error (error);
+    g_autoptr (NfnRun) run = nfn_store_get_run (store, stats_run, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (strstr (run->config_json, nfn_bf16_supported () ? "\"precision\":\"bf16\"" : "\"precision\":\"fp32\""));
+  }
   g_autoptr (NfnSafetensors) stats_st = nfn_safetensors_load (stats_model, &error);
   g_assert_no_error (error);
   g_assert_nonnull (strstr (nfn_safetensors_get_metadata (stats_st, "nfn.model"), "\"pool_stats\":true"));
@@ -482,6 +501,9 @@ test_errors (void)
   run_result_clear (&r);
   r = run_nfn ("train", "genpred", "--zoo", zoo_dir, "--model", "stat", "--append-stats", "--db", db_path, NULL);
   assert_one_line_error (&r, "--append-stats");
+  run_result_clear (&r);
+  r = run_nfn ("train", "genpred", "--zoo", zoo_dir, "--precision", "fp16", "--db", db_path, NULL);
+  assert_one_line_error (&r, "--precision takes fp32 or bf16, not \"fp16\"");
   run_result_clear (&r);
   r = run_nfn ("zoo", "cnn", "--count", "0", "--out", missing, "--db", db_path, NULL);
   assert_one_line_error (&r, "--count");

@@ -13,6 +13,7 @@
 
 #include "datatestutil.h"
 #include "nfn_perm.h"
+#include "nfn_precision.h"
 #include "nfn_network.h"
 #include "nfn_trainer.h"
 #include "testutil.h"
@@ -218,6 +219,70 @@ test_learns (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (g_array_index (series, NfnMetricPoint, best).value, ==, val);
   nfn_trainer_report_clear (&report);
   nfn_model_free (model);
+}
+
+/* ---- precision ---- */
+
+/* The task's own step, and the precision every step ran at (the other callbacks keep the
+ * task's self, so the spy is a static) */
+static struct {
+  nfn_status (*train_step) (gpointer, const nfn_feature *, const int *, const float *, nfn_adam *, double *);
+  int steps, bf16_steps;
+} spy;
+
+static nfn_status
+spy_train_step (gpointer self, const nfn_feature *inputs, const int *labels, const float *targets, nfn_adam *opt,
+                double *loss)
+{
+  spy.steps++;
+  spy.bf16_steps += nfn_get_precision () == NFN_PRECISION_BF16;
+  return spy.train_step (self, inputs, labels, targets, opt, loss);
+}
+
+/* options.bf16: every step of the run in bf16, fp32 again after it, still learning, and not
+ * the fp32 run's numbers (the GEMMs did change). A CPU without AVX512-BF16 refuses the run. */
+static void
+test_bf16 (Fixture *f, gconstpointer data)
+{
+  nfn_model *fp32_model = small_model (NFN_MODEL_NP, 1), *model = small_model (NFN_MODEL_NP, 1);
+  NfnTrainerTask fp32_task;
+  nfn_trainer_task_classify (&fp32_task, fp32_model);
+  NfnTrainerTask task;
+  nfn_trainer_task_classify (&task, model);
+  memset (&spy, 0, sizeof spy);
+  spy.train_step = task.train_step;
+  task.train_step = spy_train_step;
+  NfnTrainerOptions o;
+  base_options (&o, 12);
+  NfnTrainerReport report, fp32_report;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (nfn_trainer_run (&fp32_task, &f->train, &f->val, &f->test, &o, &fp32_report, &error));
+  o.bf16 = TRUE;
+  gboolean ok = nfn_trainer_run (&task, &f->train, &f->val, &f->test, &o, &report, &error);
+  g_assert_cmpint (nfn_get_precision (), ==, NFN_PRECISION_FP32);
+  if (!nfn_bf16_supported ())
+    {
+      g_assert_false (ok);
+      g_assert_nonnull (strstr (error->message, "AVX512-BF16"));
+      g_test_message ("this CPU lacks AVX512-BF16: the run was refused");
+    }
+  else
+    {
+      g_assert_no_error (error);
+      g_assert_true (ok);
+      double test = nfn_trainer_metrics_get (&report.test, "accuracy");
+      g_test_message ("bf16: %d of %d steps in bf16, test %.1f %% (fp32 %.1f %%)", spy.bf16_steps, spy.steps, 100 * test,
+                      100 * nfn_trainer_metrics_get (&fp32_report.test, "accuracy"));
+      g_assert_cmpint (spy.steps, >, 0);
+      g_assert_cmpint (spy.bf16_steps, ==, spy.steps);
+      g_assert_cmpfloat (test, >=, 0.8);
+      g_assert_cmpint (memcmp (nfn_model_params (model), nfn_model_params (fp32_model),
+                               nfn_model_param_count (model) * sizeof (float)), !=, 0);
+      nfn_trainer_report_clear (&report);
+    }
+  nfn_trainer_report_clear (&fp32_report);
+  nfn_model_free (model);
+  nfn_model_free (fp32_model);
 }
 
 /* ---- regression (generalization prediction's shape: sigmoid + BCE on a target in [0, 1]) ---- */
@@ -729,6 +794,7 @@ main (int argc, char **argv)
   nfn_set_threads (2);
   g_test_add_func ("/trainer/regression-metrics", test_regression_metrics);
   g_test_add ("/trainer/learns", Fixture, NULL, fixture_setup, test_learns, fixture_teardown);
+  g_test_add ("/trainer/bf16", Fixture, NULL, fixture_setup, test_bf16, fixture_teardown);
   g_test_add ("/trainer/regress", Fixture, NULL, fixture_setup, test_regress, fixture_teardown);
   g_test_add ("/trainer/store-rows", Fixture, NULL, fixture_setup, test_store_rows, fixture_teardown);
   g_test_add ("/trainer/deterministic", Fixture, NULL, fixture_setup, test_deterministic, fixture_teardown);
