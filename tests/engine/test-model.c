@@ -107,7 +107,10 @@ test_gradients (gconstpointer data)
   double err_x = tu_directional_check (case_loss, &c, c.x.data, dxdata, c.x.size, 9, 1e-4, 1e-6, rng);
   g_test_message ("%s: median relative error params %.2e, input %.2e", nfn_model_kind_name (kind), err_p, err_x);
   g_assert_cmpfloat (err_p, <, 1e-2);
-  g_assert_cmpfloat (err_x, <, 1e-2);
+  /* StatNN's quantiles are kinked where two weights tie: a step of the input that reorders two
+   * close ones bends the difference quotient. Appended to the pool they leave rare seeds at
+   * 1.1e-2 (R02S3fe8a6078a3ded787736be43fe771c55); a wrong gradient shows 0.8 or more. */
+  g_assert_cmpfloat (err_x, <, CASE_POOL_STATS (data) ? 3e-2 : 1e-2);
   g_free (grads);
   g_free (dxdata);
   case_clear (&c);
@@ -405,7 +408,10 @@ test_weights_gradients (gconstpointer data)
   g_test_message ("%s weights output: median relative error params %.2e, input %.2e", nfn_model_kind_name (kind),
                   err_p, err_x);
   g_assert_cmpfloat (err_p, <, 1e-2);
-  g_assert_cmpfloat (err_x, <, 1e-2);
+  /* StatNN's quantiles are kinked where two weights tie: a step of the input that reorders two
+   * close ones bends the difference quotient. Appended to the pool they leave rare seeds at
+   * 1.1e-2 (R02S3fe8a6078a3ded787736be43fe771c55); a wrong gradient shows 0.8 or more. */
+  g_assert_cmpfloat (err_x, <, CASE_POOL_STATS (data) ? 3e-2 : 1e-2);
   g_free (grads);
   g_free (dxdata);
   weights_case_clear (&c);
