@@ -226,6 +226,23 @@ nfn_task_apply_shape (const NfnTaskOptions *o, nfn_model_config *cfg)
   cfg->io_bands = cfg->kind == NFN_MODEL_NP || cfg->kind == NFN_MODEL_POINTWISE ? o->io_bands : 0;
 }
 
+gboolean
+nfn_task_apply_head_options (const NfnTaskOptions *o, const char *command, const char *model_name,
+                             nfn_model_config *cfg, GError **error)
+{
+  cfg->channel_dropout = (float) o->dropout;
+  cfg->head_dropout = (float) o->head_dropout;
+  cfg->pool_stats = o->append_stats;
+  if (o->append_stats && cfg->kind != NFN_MODEL_NP && cfg->kind != NFN_MODEL_HNP && cfg->kind != NFN_MODEL_POINTWISE)
+    {
+      g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
+                   "%s: --append-stats adds StatNN features beside an NFN's pool (np, hnp, pointwise); %s has none",
+                   command, model_name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 void
 nfn_task_json_add_string (JsonBuilder *b, const char *name, const char *value)
 {

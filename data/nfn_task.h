@@ -220,6 +220,10 @@ gboolean nfn_task_parse_channels (const char *text, NfnTaskOptions *o);
 /* The model's shape as the options give it, on a config nfn_model_config_default made: batch,
  * NF widths and depth, Fourier features, and IO encoding (np and pointwise only). */
 void nfn_task_apply_shape (const NfnTaskOptions *o, nfn_model_config *cfg);
+/* The head's options of classify and genpred: channel and head dropout, and --append-stats.
+ * FALSE with "<command>: --append-stats …" when the model has no NF encoder to append to. */
+gboolean nfn_task_apply_head_options (const NfnTaskOptions *o, const char *command, const char *model_name,
+                                      nfn_model_config *cfg, GError **error);
 
 void nfn_task_json_add_string (JsonBuilder *b, const char *name, const char *value);
 void nfn_task_json_add_int (JsonBuilder *b, const char *name, gint64 value);

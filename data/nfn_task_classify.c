@@ -326,9 +326,8 @@ classify_settings_from_options (const NfnTaskOptions *o, ClassifySettings *cs, C
   nfn_model_config *cfg = &cs->model;
   nfn_model_config_default (cfg, kind, &d->train.networks.space, d->n_classes);
   nfn_task_apply_shape (o, cfg);
-  cfg->channel_dropout = (float) o->dropout;
-  cfg->head_dropout = (float) o->head_dropout;
-  cfg->pool_stats = o->append_stats;
+  if (!nfn_task_apply_head_options (o, "train classify", s->model_name, cfg, error))
+    return FALSE;
   if (o->head && !nfn_task_parse_head (o->head, cfg))
     {
       g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
@@ -339,8 +338,7 @@ classify_settings_from_options (const NfnTaskOptions *o, ClassifySettings *cs, C
   if (nfn_model_config_check (cfg) != NFN_OK)
     {
       g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
-                   "train classify: these options do not make a valid %s model%s", s->model_name,
-                   o->append_stats ? " (--append-stats needs np, hnp or pointwise)" : "");
+                   "train classify: these options do not make a valid %s model", s->model_name);
       return FALSE;
     }
   return TRUE;

@@ -189,15 +189,8 @@ genpred_model_config (const NfnTaskOptions *o, nfn_model_kind kind, const nfn_sp
 {
   nfn_model_config_default (cfg, kind, space, 1);
   nfn_task_apply_shape (o, cfg);
-  cfg->channel_dropout = (float) o->dropout;
-  cfg->head_dropout = (float) o->head_dropout;
-  cfg->pool_stats = o->append_stats;
-  if (o->append_stats && kind == NFN_MODEL_STAT)
-    {
-      g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
-                   "train genpred: --append-stats adds StatNN features to an NFN (np or hnp), not to stat");
-      return FALSE;
-    }
+  if (!nfn_task_apply_head_options (o, "train genpred", nfn_model_kind_name (kind), cfg, error))
+    return FALSE;
   const char *head = o->head ? o->head : GENPRED_HEAD_DEFAULT;
   if (!nfn_task_parse_head (head, cfg))
     {
