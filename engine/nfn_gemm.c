@@ -51,7 +51,8 @@
 /* Below this many multiply-adds (~10 µs of one core) a GEMM stays on the calling thread. */
 #define GEMM_PARALLEL_MIN_MACS (4 << 20)
 
-static nfn_precision gemm_precision = NFN_PRECISION_FP32;
+/* per thread: a GUI's training thread runs bf16 while its drawing thread stays fp32 */
+static _Thread_local nfn_precision gemm_precision = NFN_PRECISION_FP32;
 
 const char *
 nfn_precision_name (nfn_precision precision)

@@ -4,7 +4,7 @@
  * op(B) is (K × N), C is (M × N).
  *
  * nfn_gemm has cblas_sgemm's arguments and meaning, so a call site swaps the name and nothing
- * else. What it computes depends on a process-wide precision:
+ * else. What it computes depends on the calling thread's precision (nfn_set_precision):
  *   NFN_PRECISION_FP32  cblas_sgemm itself (bit for bit, OpenBLAS's own threads).
  *   NFN_PRECISION_BF16  op(A) and op(B) rounded to bfloat16 (round to nearest even, as the
  *                       CPU's vcvtne2ps2bf16 does it: subnormals become zero), multiplied

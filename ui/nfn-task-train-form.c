@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "nfn-draw.h"
+#include "nfn_precision.h"
 
 struct _NfnTaskTrainForm
 {
@@ -17,7 +18,7 @@ struct _NfnTaskTrainForm
   GtkDropDown *model_dropdown, *transform_dropdown, *selection_dropdown, *balance_dropdown;
   GtkSpinButton *epochs_spin, *batch_spin, *lr_spin, *weight_decay_spin, *warmup_spin, *channels_spin, *depth_spin,
       *fourier_spin, *io_bands_spin, *head_dropout_spin, *val_train_spin, *seed_spin, *threads_spin, *split_seed_spin;
-  GtkCheckButton *augment_check, *normalize_check, *cosine_check, *append_stats_check;
+  GtkCheckButton *augment_check, *normalize_check, *cosine_check, *append_stats_check, *bf16_check;
   GtkFileChooserNative *chooser;
   GtkEntry *chooser_entry; /* the entry the open chooser fills */
 };
@@ -160,7 +161,7 @@ form_set_row_sensitive (NfnTaskTrainForm *self, GtkWidget *widget, gboolean sens
     gtk_widget_set_sensitive (name, sensitive);
 }
 
-/* genpred's spectral baseline is a least-squares fit: no epochs, no NFN, nothing to train.
+/* genpred's spectral baseline is a least-squares fit: no epochs, no NFN, no GEMM, nothing to train.
  * An HNP model has no IO encoding (the mask task builds it with io_bands 0). */
 static void
 form_model_changed (NfnTaskTrainForm *self)
@@ -170,9 +171,10 @@ form_model_changed (NfnTaskTrainForm *self)
   /* StatNN features join an NF encoder's pool: the stat, mlp and spectral models have none */
   gboolean encoder = g_strcmp0 (model, "np") == 0 || g_strcmp0 (model, "hnp") == 0 || g_strcmp0 (model, "pointwise") == 0;
   form_set_row_sensitive (self, GTK_WIDGET (self->append_stats_check), encoder);
+  gboolean trains = self->kind != NFN_TASK_KIND_GENPRED || g_strcmp0 (model, NFN_TASK_TRAIN_FORM_SPECTRAL) != 0;
+  form_set_row_sensitive (self, GTK_WIDGET (self->bf16_check), trains && nfn_bf16_supported ());
   if (self->kind != NFN_TASK_KIND_GENPRED)
     return;
-  gboolean trains = g_strcmp0 (model, NFN_TASK_TRAIN_FORM_SPECTRAL) != 0;
   GtkWidget *training[] = {
     GTK_WIDGET (self->epochs_spin), GTK_WIDGET (self->batch_spin), GTK_WIDGET (self->lr_spin),
     GTK_WIDGET (self->weight_decay_spin), GTK_WIDGET (self->warmup_spin), GTK_WIDGET (self->channels_spin),
@@ -264,6 +266,12 @@ nfn_task_train_form_new (NfnTaskKind kind)
                                     "--augment: a random hidden-neuron permutation of every training network at every step");
   self->normalize_check = form_check (self, "Standardise each input tensor",
                                       edit ? "--normalize" : "off: --raw-weights");
+  self->bf16_check = form_check (self, "bfloat16 matrix products",
+                                 "--precision bf16: the run's GEMMs round their inputs to bfloat16 and sum in fp32,"
+                                 " about 1.8x faster steps (the views keep fp32)");
+  if (!nfn_bf16_supported ()) /* greyed out by form_model_changed */
+    gtk_widget_set_tooltip_text (GTK_WIDGET (self->bf16_check), "--precision bf16 needs a CPU with AVX512-BF16,"
+                                                                " and this one lacks it");
   g_signal_connect_swapped (self->model_dropdown, "notify::selected", G_CALLBACK (form_model_changed), self);
   NfnTaskOptions defaults;
   form_defaults (kind, &defaults);
@@ -342,6 +350,7 @@ nfn_task_train_form_set_options (NfnTaskTrainForm *self, const NfnTaskOptions *o
   gtk_check_button_set_active (self->normalize_check, o->normalize);
   if (self->append_stats_check)
     gtk_check_button_set_active (self->append_stats_check, o->append_stats);
+  gtk_check_button_set_active (self->bf16_check, o->bf16);
 }
 
 void
@@ -387,6 +396,7 @@ nfn_task_train_form_get_options (NfnTaskTrainForm *self, NfnTaskOptions *o)
   /* a greyed-out check is not an option of the chosen model */
   o->append_stats = self->append_stats_check && gtk_widget_get_sensitive (GTK_WIDGET (self->append_stats_check))
                     && gtk_check_button_get_active (self->append_stats_check);
+  o->bf16 = gtk_widget_get_sensitive (GTK_WIDGET (self->bf16_check)) && gtk_check_button_get_active (self->bf16_check);
 }
 
 static void

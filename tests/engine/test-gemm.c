@@ -103,6 +103,74 @@ test_precision_switch (void)
   g_test_message ("this CPU %s AVX512-BF16", have_bf16 ? "has" : "lacks");
 }
 
+/* The precision belongs to the thread that set it: a thread in bf16 (a GUI's training run)
+ * leaves another thread's GEMMs (its drawing) at fp32, bit for bit OpenBLAS's. */
+typedef struct {
+  GMutex lock;
+  GCond cond;
+  int switched, done;
+  nfn_status status;
+} precision_thread;
+
+static gpointer
+precision_thread_main (gpointer data)
+{
+  precision_thread *t = data;
+  nfn_precision start = nfn_get_precision ();
+  t->status = nfn_set_precision (NFN_PRECISION_BF16);
+  g_mutex_lock (&t->lock);
+  t->switched = 1 + (start == NFN_PRECISION_FP32);
+  g_cond_broadcast (&t->cond);
+  while (!t->done)
+    g_cond_wait (&t->cond, &t->lock);
+  g_mutex_unlock (&t->lock);
+  return GINT_TO_POINTER (nfn_get_precision ());
+}
+
+static void
+test_precision_per_thread (void)
+{
+  if (!have_bf16)
+    {
+      g_test_skip ("this CPU lacks AVX512-BF16: every thread stays fp32");
+      return;
+    }
+  g_assert_cmpint (nfn_set_precision (NFN_PRECISION_FP32), ==, NFN_OK);
+  precision_thread t = { 0 };
+  g_mutex_init (&t.lock);
+  g_cond_init (&t.cond);
+  GThread *thread = g_thread_new ("bf16", precision_thread_main, &t);
+  g_mutex_lock (&t.lock);
+  while (!t.switched)
+    g_cond_wait (&t.cond, &t.lock);
+  g_mutex_unlock (&t.lock);
+  g_assert_cmpint (t.status, ==, NFN_OK);
+  g_assert_cmpint (t.switched, ==, 2); /* a new thread starts in fp32 */
+  /* the other thread is in bf16 now: this one's GEMM is still OpenBLAS's */
+  g_assert_cmpint (nfn_get_precision (), ==, NFN_PRECISION_FP32);
+  enum { M = 96, N = 80, K = 200 };
+  float *a = g_new (float, M * K), *b = g_new (float, K * N), *c = g_new0 (float, M * N), *ref = g_new0 (float, M * N);
+  for (int i = 0; i < M * K; i++)
+    a[i] = sinf (0.37f * (float) i) + 1e-3f * (float) (i % 7);
+  for (int i = 0; i < K * N; i++)
+    b[i] = cosf (0.21f * (float) i) - 1e-3f * (float) (i % 5);
+  nfn_gemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, ref, N);
+  g_assert_cmpmem (c, M * N * sizeof (float), ref, M * N * sizeof (float));
+  g_mutex_lock (&t.lock);
+  t.done = 1;
+  g_cond_broadcast (&t.cond);
+  g_mutex_unlock (&t.lock);
+  g_assert_cmpint (GPOINTER_TO_INT (g_thread_join (thread)), ==, NFN_PRECISION_BF16);
+  g_assert_cmpint (nfn_get_precision (), ==, NFN_PRECISION_FP32);
+  g_free (a);
+  g_free (b);
+  g_free (c);
+  g_free (ref);
+  g_mutex_clear (&t.lock);
+  g_cond_clear (&t.cond);
+}
+
 /* ---- One GEMM call against the references ---- */
 
 typedef struct {
@@ -531,6 +599,7 @@ main (int argc, char **argv)
   have_bf16 = nfn_bf16_supported ();
   g_test_add_func ("/gemm/rounding-reference", test_rounding_reference);
   g_test_add_func ("/gemm/precision-switch", test_precision_switch);
+  g_test_add_func ("/gemm/precision-per-thread", test_precision_per_thread);
   g_test_add_data_func ("/gemm/fp32/edges", GINT_TO_POINTER (NFN_PRECISION_FP32), test_edges);
   g_test_add_data_func ("/gemm/bf16/edges", GINT_TO_POINTER (NFN_PRECISION_BF16), test_edges);
   g_test_add_func ("/gemm/bf16/alpha-beta", test_alpha_beta);

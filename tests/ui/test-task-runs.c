@@ -30,6 +30,7 @@
 
 #include "nfn-task-panel.h"
 #include "nfn_datasets.h"
+#include "nfn_precision.h"
 #include "tasktestutil.h"
 #include "uitestutil.h"
 
@@ -609,6 +610,63 @@ test_genpred_form_append_stats (fixture *fx, gconstpointer data)
     }
 }
 
+typedef struct {
+  NfnTaskPanel *panel;
+  int busy_ticks, bf16_ticks;
+} precision_watch;
+
+static gboolean
+watch_precision (gpointer data)
+{
+  precision_watch *w = data;
+  if (nfn_task_panel_get_busy (w->panel))
+    {
+      w->busy_ticks++;
+      w->bf16_ticks += nfn_get_precision () == NFN_PRECISION_BF16;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* The form's bf16 check reaches the run (its config says so), and the run's precision stays
+ * on the worker's thread: the main loop, which draws the views, keeps fp32 all along. A CPU
+ * without AVX512-BF16 gets the check greyed out. */
+static void
+test_classify_bf16 (fixture *fx, gconstpointer data)
+{
+  NfnTaskOptions o;
+  ttu_small_classify (&o, siren_zoo, 3);
+  nfn_task_panel_set_task (fx->panel, NFN_TASK_KIND_CLASSIFY);
+  nfn_task_panel_set_train_options (fx->panel, NFN_TASK_KIND_CLASSIFY, &o);
+  nfn_task_options_clear (&o);
+  GtkWidget *check = find_shown (GTK_WIDGET (fx->panel), is_check_labelled, "bfloat16 matrix products");
+  g_assert_nonnull (check);
+  gtk_check_button_set_active (GTK_CHECK_BUTTON (check), TRUE);
+  nfn_task_panel_get_train_options (fx->panel, NFN_TASK_KIND_CLASSIFY, &o);
+  gboolean bf16 = o.bf16;
+  nfn_task_options_clear (&o);
+  g_assert_cmpint (gtk_widget_is_sensitive (check), ==, nfn_bf16_supported ());
+  g_assert_cmpint (bf16, ==, nfn_bf16_supported ());
+  if (!nfn_bf16_supported ())
+    {
+      g_test_skip ("this CPU lacks AVX512-BF16: the check is greyed out");
+      return;
+    }
+  precision_watch w = { fx->panel, 0, 0 };
+  guint watcher = g_timeout_add (1, watch_precision, &w);
+  run_panel (fx);
+  g_source_remove (watcher);
+  g_test_message ("main loop: %d turns during the run, %d of them in bf16", w.busy_ticks, w.bf16_ticks);
+  g_assert_cmpint (w.busy_ticks, >, 0);
+  g_assert_cmpint (w.bf16_ticks, ==, 0);
+
+  g_autoptr (NfnStore) store = NULL;
+  g_autoptr (NfnRun) run = panel_completed_run (fx, NFN_TASK_CLASSIFY, &store);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (parser, run->config_json, -1, NULL));
+  JsonObject *config = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpstr (json_object_get_string_member (config, "precision"), ==, "bf16");
+}
+
 /* Spread and 2 IO bands chosen in the form's widgets reach the options, and a run from the form
  * stores them in its config. */
 static void
@@ -670,6 +728,7 @@ main (int argc, char **argv)
   ttu_build_cnn_zoo (cnn_zoo, NULL, UT_CNN_RUNS);
   g_test_add ("/task-runs/classify", fixture, NULL, fixture_setup, test_classify, fixture_teardown);
   g_test_add ("/task-runs/edit", fixture, NULL, fixture_setup, test_edit, fixture_teardown);
+  g_test_add ("/task-runs/classify-bf16", fixture, NULL, fixture_setup, test_classify_bf16, fixture_teardown);
   g_test_add ("/task-runs/mask", fixture, NULL, fixture_setup, test_mask, fixture_teardown);
   g_test_add ("/task-runs/mask-form-defaults", fixture, NULL, fixture_setup, test_mask_form_defaults, fixture_teardown);
   g_test_add ("/task-runs/genpred-form-append-stats", fixture, NULL, fixture_setup, test_genpred_form_append_stats,
