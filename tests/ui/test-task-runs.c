@@ -125,13 +125,21 @@ panel_completed_run (fixture *fx, const char *task, NfnStore **store)
   return run;
 }
 
+/* The classify form, filled in for a 3-epoch run on the small SIREN zoo. */
 static void
-test_classify (fixture *fx, gconstpointer data)
+show_small_classify (fixture *fx)
 {
   NfnTaskOptions o;
   ttu_small_classify (&o, siren_zoo, 3);
   nfn_task_panel_set_task (fx->panel, NFN_TASK_KIND_CLASSIFY);
   nfn_task_panel_set_train_options (fx->panel, NFN_TASK_KIND_CLASSIFY, &o);
+  nfn_task_options_clear (&o);
+}
+
+static void
+test_classify (fixture *fx, gconstpointer data)
+{
+  show_small_classify (fx);
   run_panel (fx);
 
   NfnPlot *plot = nfn_task_panel_get_plot (fx->panel);
@@ -156,7 +164,6 @@ test_classify (fixture *fx, gconstpointer data)
   g_assert_cmpint (json_object_get_int_member (config, "batch"), ==, 8);
   JsonObject *model = json_object_get_object_member (config, "nfn_model");
   g_assert_cmpint (json_object_get_int_member (model, "channels"), ==, 8);
-  nfn_task_options_clear (&o);
 }
 
 /* The grey level drawn at the centre of pixel (row, col) of tile `slot`. */
@@ -633,14 +640,11 @@ watch_precision (gpointer data)
 static void
 test_classify_bf16 (fixture *fx, gconstpointer data)
 {
-  NfnTaskOptions o;
-  ttu_small_classify (&o, siren_zoo, 3);
-  nfn_task_panel_set_task (fx->panel, NFN_TASK_KIND_CLASSIFY);
-  nfn_task_panel_set_train_options (fx->panel, NFN_TASK_KIND_CLASSIFY, &o);
-  nfn_task_options_clear (&o);
+  show_small_classify (fx);
   GtkWidget *check = find_shown (GTK_WIDGET (fx->panel), is_check_labelled, "bfloat16 matrix products");
   g_assert_nonnull (check);
   gtk_check_button_set_active (GTK_CHECK_BUTTON (check), TRUE);
+  NfnTaskOptions o;
   nfn_task_panel_get_train_options (fx->panel, NFN_TASK_KIND_CLASSIFY, &o);
   gboolean bf16 = o.bf16;
   nfn_task_options_clear (&o);
