@@ -38,7 +38,9 @@ nfn_task_classify_defaults (NfnTaskOptions *o)
   o->channels = 64;
   o->depth = 3;
   o->fourier = 64;
-  o->fourier_scale = 3.0;
+  /* on standardised weights (README, Fashion-MNIST, 54,000 SIRENs, NP, 4 epochs): scale 0.3
+   * 39.9 %, 1 49.5 %, 3 43.0 %, 10 34.2 % test accuracy */
+  o->fourier_scale = 1.0;
   o->io_bands = 4;
   o->head_dropout = 0.1;
   o->normalize = TRUE;
