@@ -17,7 +17,7 @@ struct _NfnTaskTrainForm
   GtkEntry *zoo_entry, *val_entry, *test_entry, *head_entry;
   GtkDropDown *model_dropdown, *transform_dropdown, *selection_dropdown, *balance_dropdown;
   GtkSpinButton *epochs_spin, *batch_spin, *lr_spin, *weight_decay_spin, *warmup_spin, *channels_spin, *depth_spin,
-      *fourier_spin, *io_bands_spin, *head_dropout_spin, *val_train_spin, *seed_spin, *threads_spin, *split_seed_spin;
+      *fourier_spin, *fourier_scale_spin, *io_bands_spin, *head_dropout_spin, *val_train_spin, *seed_spin, *threads_spin, *split_seed_spin;
   GtkCheckButton *augment_check, *normalize_check, *cosine_check, *append_stats_check, *bf16_check;
   GtkFileChooserNative *chooser;
   GtkEntry *chooser_entry; /* the entry the open chooser fills */
@@ -178,7 +178,8 @@ form_model_changed (NfnTaskTrainForm *self)
   GtkWidget *training[] = {
     GTK_WIDGET (self->epochs_spin), GTK_WIDGET (self->batch_spin), GTK_WIDGET (self->lr_spin),
     GTK_WIDGET (self->weight_decay_spin), GTK_WIDGET (self->warmup_spin), GTK_WIDGET (self->channels_spin),
-    GTK_WIDGET (self->depth_spin), GTK_WIDGET (self->fourier_spin), GTK_WIDGET (self->head_entry),
+    GTK_WIDGET (self->depth_spin), GTK_WIDGET (self->fourier_spin), GTK_WIDGET (self->fourier_scale_spin),
+    GTK_WIDGET (self->head_entry),
     GTK_WIDGET (self->head_dropout_spin), GTK_WIDGET (self->seed_spin), GTK_WIDGET (self->cosine_check),
     GTK_WIDGET (self->augment_check), GTK_WIDGET (self->normalize_check),
   };
@@ -228,7 +229,11 @@ nfn_task_train_form_new (NfnTaskKind kind)
                                    4096, 1, 0);
   self->depth_spin = form_spin (self, "NF layers", edit ? "--depth (0: the editor's 3)" : "--depth", edit ? 0 : 1, 16, 1, 0);
   if (!edit)
-    self->fourier_spin = form_spin (self, "Fourier features", "--fourier: m (0 = off)", 0, 4096, 1, 0);
+    {
+      self->fourier_spin = form_spin (self, "Fourier features", "--fourier: m (0 = off)", 0, 4096, 1, 0);
+      self->fourier_scale_spin = form_spin (self, "Fourier scale", "--fourier-scale: std of the Fourier matrix", 0.01,
+                                            100, 0.1, 2);
+    }
   if (mask)
     self->io_bands_spin = form_spin (self, "IO bands",
                                      "--io-bands: sinusoidal codes of each input's and output's position, so that the"
@@ -338,6 +343,7 @@ nfn_task_train_form_set_options (NfnTaskTrainForm *self, const NfnTaskOptions *o
   form_set_value (self->channels_spin, o->channels);
   form_set_value (self->depth_spin, o->depth);
   form_set_value (self->fourier_spin, o->fourier);
+  form_set_value (self->fourier_scale_spin, o->fourier_scale);
   form_set_value (self->io_bands_spin, o->io_bands);
   form_set_value (self->head_dropout_spin, o->head_dropout);
   form_set_value (self->val_train_spin, o->val_train);
@@ -375,6 +381,8 @@ nfn_task_train_form_get_options (NfnTaskTrainForm *self, NfnTaskOptions *o)
   o->depth = gtk_spin_button_get_value_as_int (self->depth_spin);
   if (self->fourier_spin)
     o->fourier = gtk_spin_button_get_value_as_int (self->fourier_spin);
+  if (self->fourier_scale_spin)
+    o->fourier_scale = gtk_spin_button_get_value (self->fourier_scale_spin);
   if (self->io_bands_spin)
     o->io_bands = gtk_spin_button_get_value_as_int (self->io_bands_spin);
   if (self->head_entry)

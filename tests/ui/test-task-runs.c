@@ -125,6 +125,63 @@ panel_completed_run (fixture *fx, const char *task, NfnStore **store)
   return run;
 }
 
+/* The first descendant of `widget` that `match`es, on the stack's page shown (the other tasks'
+ * forms have the same rows). */
+static GtkWidget *
+find_shown (GtkWidget *widget, gboolean (*match) (GtkWidget *widget, const char *text), const char *text)
+{
+  if (match (widget, text))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    {
+      if (!gtk_widget_get_child_visible (child))
+        continue;
+      GtkWidget *found = find_shown (child, match, text);
+      if (found)
+        return found;
+    }
+  return NULL;
+}
+
+static gboolean
+has_tooltip (GtkWidget *widget, const char *tooltip)
+{
+  return g_strcmp0 (gtk_widget_get_tooltip_text (widget), tooltip) == 0;
+}
+
+static GtkWidget *
+find_by_tooltip (GtkWidget *widget, const char *tooltip)
+{
+  return find_shown (widget, has_tooltip, tooltip);
+}
+
+/* A form row's name: a label in a grid's first column. */
+static gboolean
+is_row_name (GtkWidget *widget, const char *name)
+{
+  if (!GTK_IS_LABEL (widget) || !GTK_IS_GRID (gtk_widget_get_parent (widget)))
+    return FALSE;
+  int column;
+  gtk_grid_query_child (GTK_GRID (gtk_widget_get_parent (widget)), widget, &column, NULL, NULL, NULL);
+  return column == 0 && g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), name) == 0;
+}
+
+/* The widget of the shown form's row named `name` (its label, when `label` is not NULL). */
+static GtkWidget *
+find_row (NfnTaskPanel *panel, const char *name, GtkWidget **label)
+{
+  GtkWidget *found = find_shown (GTK_WIDGET (panel), is_row_name, name);
+  g_assert_nonnull (found);
+  int row;
+  GtkGrid *grid = GTK_GRID (gtk_widget_get_parent (found));
+  gtk_grid_query_child (grid, found, NULL, &row, NULL, NULL);
+  if (label)
+    *label = found;
+  GtkWidget *widget = gtk_grid_get_child_at (grid, 1, row);
+  g_assert_nonnull (widget);
+  return widget;
+}
+
 /* The classify form, filled in for a 3-epoch run on the small SIREN zoo. */
 static void
 show_small_classify (fixture *fx)
@@ -140,6 +197,7 @@ static void
 test_classify (fixture *fx, gconstpointer data)
 {
   show_small_classify (fx);
+  gtk_spin_button_set_value (GTK_SPIN_BUTTON (find_row (fx->panel, "Fourier scale", NULL)), 0.5);
   run_panel (fx);
 
   NfnPlot *plot = nfn_task_panel_get_plot (fx->panel);
@@ -164,6 +222,7 @@ test_classify (fixture *fx, gconstpointer data)
   g_assert_cmpint (json_object_get_int_member (config, "batch"), ==, 8);
   JsonObject *model = json_object_get_object_member (config, "nfn_model");
   g_assert_cmpint (json_object_get_int_member (model, "channels"), ==, 8);
+  g_assert_cmpfloat (json_object_get_double_member (model, "fourier_scale"), ==, 0.5);
 }
 
 /* The grey level drawn at the centre of pixel (row, col) of tile `slot`. */
@@ -464,63 +523,6 @@ test_genpred (fixture *fx, gconstpointer data)
   g_assert_cmpint (nfn_plot_get_series_length (plot, 1), ==, 2);
   check_genpred_run (fx, "hnp", 2);
   nfn_task_options_clear (&o);
-}
-
-/* The first descendant of `widget` that `match`es, on the stack's page shown (the other tasks'
- * forms have the same rows). */
-static GtkWidget *
-find_shown (GtkWidget *widget, gboolean (*match) (GtkWidget *widget, const char *text), const char *text)
-{
-  if (match (widget, text))
-    return widget;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
-    {
-      if (!gtk_widget_get_child_visible (child))
-        continue;
-      GtkWidget *found = find_shown (child, match, text);
-      if (found)
-        return found;
-    }
-  return NULL;
-}
-
-static gboolean
-has_tooltip (GtkWidget *widget, const char *tooltip)
-{
-  return g_strcmp0 (gtk_widget_get_tooltip_text (widget), tooltip) == 0;
-}
-
-static GtkWidget *
-find_by_tooltip (GtkWidget *widget, const char *tooltip)
-{
-  return find_shown (widget, has_tooltip, tooltip);
-}
-
-/* A form row's name: a label in a grid's first column. */
-static gboolean
-is_row_name (GtkWidget *widget, const char *name)
-{
-  if (!GTK_IS_LABEL (widget) || !GTK_IS_GRID (gtk_widget_get_parent (widget)))
-    return FALSE;
-  int column;
-  gtk_grid_query_child (GTK_GRID (gtk_widget_get_parent (widget)), widget, &column, NULL, NULL, NULL);
-  return column == 0 && g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), name) == 0;
-}
-
-/* The widget of the shown form's row named `name` (its label, when `label` is not NULL). */
-static GtkWidget *
-find_row (NfnTaskPanel *panel, const char *name, GtkWidget **label)
-{
-  GtkWidget *found = find_shown (GTK_WIDGET (panel), is_row_name, name);
-  g_assert_nonnull (found);
-  int row;
-  GtkGrid *grid = GTK_GRID (gtk_widget_get_parent (found));
-  gtk_grid_query_child (grid, found, NULL, &row, NULL, NULL);
-  if (label)
-    *label = found;
-  GtkWidget *widget = gtk_grid_get_child_at (grid, 1, row);
-  g_assert_nonnull (widget);
-  return widget;
 }
 
 static void
