@@ -46,7 +46,7 @@ nfn_cli_train_edit (int argc, char **argv)
   nfn_task_edit_defaults (&options);
   NfnCliTrainArgs args = { 0 };
   const NfnCliTrainSpec spec = {
-    .entries = NFN_CLI_TRAIN_VAL_TEST | NFN_CLI_TRAIN_RESUME | NFN_CLI_TRAIN_NORMALIZE,
+    .entries = NFN_CLI_TRAIN_VAL_TEST | NFN_CLI_TRAIN_RESUME | NFN_CLI_TRAIN_NORMALIZE | NFN_CLI_TRAIN_FOURIER,
     .zoo_help = "the training zoo (SIRENs of images)",
     .model_help = "np (default), hnp, pointwise or mlp",
     .out_help = "the model file (default: models/run-N-edit.safetensors beside the store)",

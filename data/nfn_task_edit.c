@@ -41,6 +41,8 @@ nfn_task_edit_defaults (NfnTaskOptions *o)
   o->epochs = 10;
   o->batch = 32;
   o->lr = 1e-3;
+  o->fourier = NFN_EDIT_FOURIER_M;
+  o->fourier_scale = NFN_EDIT_FOURIER_SCALE;
   o->threads = (int) g_get_num_processors ();
 }
 
@@ -214,6 +216,8 @@ typedef struct {
   NfnTaskSettings base;  /* weight_decay 0: plain Adam; normalize off by default (see above) */
   char *transform;
   int channels, depth;   /* 0: the editor's default */
+  int fourier, io_bands; /* Fourier features m (0: off) and IO encoding bands (0: off) */
+  double fourier_scale;
 } EditSettings;
 
 static void
@@ -239,6 +243,9 @@ edit_settings_to_json (const EditSettings *es)
   nfn_task_settings_build_json_training (b, s);
   nfn_task_json_add_int (b, "channels", es->channels);
   nfn_task_json_add_int (b, "depth", es->depth);
+  nfn_task_json_add_int (b, "fourier", es->fourier);
+  nfn_task_json_add_number (b, "fourier_scale", es->fourier_scale);
+  nfn_task_json_add_int (b, "io_bands", es->io_bands);
   nfn_task_json_add_number (b, "lr", s->lr);
   json_builder_end_object (b);
   return nfn_json_builder_to_text (b, FALSE);
@@ -262,6 +269,10 @@ edit_settings_from_run (NfnStore *store, const NfnRun *run, EditSettings *s, GEr
   s->base.lr = json_object_get_double_member_with_default (o, "lr", 0);
   s->channels = (int) json_object_get_int_member_with_default (o, "channels", 0);
   s->depth = (int) json_object_get_int_member_with_default (o, "depth", 0);
+  /* runs from before these options had the editor's defaults */
+  s->fourier = (int) json_object_get_int_member_with_default (o, "fourier", NFN_EDIT_FOURIER_M);
+  s->fourier_scale = json_object_get_double_member_with_default (o, "fourier_scale", NFN_EDIT_FOURIER_SCALE);
+  s->io_bands = (int) json_object_get_int_member_with_default (o, "io_bands", 0);
   return TRUE;
 }
 
@@ -408,6 +419,9 @@ edit_settings_from_options (const NfnTaskOptions *o, EditSettings *s, GError **e
   s->transform = g_strdup (o->transform);
   s->channels = o->channels;
   s->depth = o->depth;
+  s->fourier = o->fourier;
+  s->fourier_scale = o->fourier_scale;
+  s->io_bands = o->io_bands;
   return TRUE;
 }
 
@@ -442,9 +456,10 @@ nfn_task_edit_run (const NfnTaskOptions *o, NfnStore *store, const NfnTaskHooks 
     g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
                  "train edit: unknown --model \"%s\" (np, hnp, pointwise or mlp)", s->model_name);
   else if (s->epochs < 1 || s->batch < 1 || !(s->lr > 0) || settings.channels < 0 || settings.depth < 0 || s->warmup < 0
-           || s->seed < 0)
+           || s->seed < 0 || settings.fourier < 0 || settings.io_bands < 0 || !(settings.fourier_scale > 0))
     g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
-                 "train edit: --epochs, --batch must be ≥ 1, --lr > 0, --channels, --depth, --warmup, --seed ≥ 0");
+                 "train edit: --epochs, --batch must be ≥ 1, --lr, --fourier-scale > 0, --channels, --depth, --warmup,"
+                 " --seed, --fourier, --io-bands ≥ 0");
   else
     ok = TRUE;
   if (!ok)
@@ -471,6 +486,9 @@ nfn_task_edit_run (const NfnTaskOptions *o, NfnStore *store, const NfnTaskHooks 
         cfg.channels = settings.channels;
       if (settings.depth > 0)
         cfg.depth = settings.depth;
+      cfg.fourier_m = settings.fourier;
+      cfg.fourier_scale = settings.fourier_scale;
+      cfg.io_bands = settings.io_bands;
       if (s->normalize)
         nfn_trainer_norm_fit (&task.norm, &train.networks);
       nfn_status st = nfn_model_new (&cfg, (unsigned long) s->seed, &task.model);

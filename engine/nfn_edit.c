@@ -15,6 +15,8 @@ void
 nfn_edit_model_config (nfn_model_config *cfg, nfn_model_kind kind, const nfn_space *space)
 {
   nfn_model_config_default (cfg, kind, space, 1);
+  cfg->fourier_m = NFN_EDIT_FOURIER_M;
+  cfg->fourier_scale = NFN_EDIT_FOURIER_SCALE;
   cfg->output = NFN_MODEL_OUT_WEIGHTS;
   cfg->out_channels = 1;
   cfg->out_scale = NFN_EDIT_OUT_SCALE;

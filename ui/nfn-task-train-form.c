@@ -228,7 +228,7 @@ nfn_task_train_form_new (NfnTaskKind kind)
   self->channels_spin = form_spin (self, "Channels", edit ? "--channels (0: the editor's 128)" : "--channels", edit ? 0 : 1,
                                    4096, 1, 0);
   self->depth_spin = form_spin (self, "NF layers", edit ? "--depth (0: the editor's 3)" : "--depth", edit ? 0 : 1, 16, 1, 0);
-  if (!edit)
+  /* the editor's Fourier features too: on raw weights their scale is not classify's */
     {
       self->fourier_spin = form_spin (self, "Fourier features", "--fourier: m (0 = off)", 0, 4096, 1, 0);
       self->fourier_scale_spin = form_spin (self, "Fourier scale", "--fourier-scale: std of the Fourier matrix", 0.01,

@@ -354,8 +354,8 @@ test_resume (void)
   g_autofree char *model = g_build_filename (fx.tmp, "resumed.safetensors", NULL);
   /* the small test zoo as training set, many short epochs: killed after the first */
   const char *argv[] = { g_getenv ("NFN_CLI"), "train", "edit", "--task", "invert", "--zoo", fx.test_zoo, "--model",
-                         "hnp", "--epochs", "12", "--batch", "16", "--channels", "8", "--depth", "1", "--threads", "1",
-                         "--db", db, "--out", model, NULL };
+                         "hnp", "--epochs", "12", "--batch", "16", "--channels", "8", "--depth", "1", "--fourier", "8",
+                         "--fourier-scale", "0.5", "--threads", "1", "--db", db, "--out", model, NULL };
   GPid pid;
   g_autoptr (GError) error = NULL;
   g_assert_true (g_spawn_async (NULL, (char **) argv, NULL,
@@ -387,6 +387,11 @@ test_resume (void)
   g_assert_no_error (error);
   g_assert_nonnull (strstr (info.extra_json, "\"invert\""));
   g_assert_null (strstr (info.extra_json, "input_norm"));
+  /* the Fourier options came back from the run's config */
+  const nfn_model_config *cfg = nfn_model_get_config (saved);
+  g_assert_cmpint (cfg->fourier_m, ==, 8);
+  g_assert_cmpfloat (cfg->fourier_scale, ==, 0.5);
+  g_assert_cmpint (cfg->io_bands, ==, 0);
   nfn_model_file_info_clear (&info);
   nfn_model_free (saved);
   g_autoptr (NfnStore) store = nfn_store_open (db, TRUE, &error);
@@ -413,6 +418,14 @@ test_errors (void)
   /* the editor has one width for all its layers */
   r = run_nfn ("train", "edit", "--task", "dilate", "--zoo", fx.train_zoo, "--channels", "8,4", "--db", fx.db, NULL);
   assert_one_line_error (&r, "one --channels width");
+  run_result_clear (&r);
+  r = run_nfn ("train", "edit", "--task", "dilate", "--zoo", fx.train_zoo, "--fourier-scale", "0", "--db", fx.db, NULL);
+  assert_one_line_error (&r, "--fourier-scale > 0");
+  run_result_clear (&r);
+  /* an HNP model has no IO encoding */
+  r = run_nfn ("train", "edit", "--task", "dilate", "--zoo", fx.train_zoo, "--model", "hnp", "--io-bands", "2", "--db",
+               fx.db, NULL);
+  assert_one_line_error (&r, "hnp");
   run_result_clear (&r);
   g_autofree char *missing = g_build_filename (fx.tmp, "missing.safetensors", NULL);
   g_autofree char *out = g_build_filename (fx.tmp, "never.safetensors", NULL);
