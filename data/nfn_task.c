@@ -233,7 +233,7 @@ nfn_task_apply_head_options (const NfnTaskOptions *o, const char *command, const
   cfg->channel_dropout = (float) o->dropout;
   cfg->head_dropout = (float) o->head_dropout;
   cfg->pool_stats = o->append_stats;
-  if (o->append_stats && cfg->kind != NFN_MODEL_NP && cfg->kind != NFN_MODEL_HNP && cfg->kind != NFN_MODEL_POINTWISE)
+  if (o->append_stats && !nfn_model_kind_has_encoder (cfg->kind))
     {
       g_set_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED,
                    "%s: --append-stats adds StatNN features beside an NFN's pool (np, hnp, pointwise); %s has none",

@@ -28,9 +28,10 @@ extern "C" {
 
 /* The editing model's config: kind's defaults (nfn_model_config_default: 3 NF layers of 128
  * channels), NFN_EDIT_FOURIER_M Gaussian Fourier features of scale NFN_EDIT_FOURIER_SCALE, a
- * WEIGHTS output of one channel and LearnedScale starting at NFN_EDIT_OUT_SCALE. The Fourier features matter: on raw weights (hidden ones
- * ~2e-2, first-layer biases ~0.5) a 3-layer NP editor settles on one constant delta for every
- * network (a brightness shift, MSE ≈ 0.31 on dilation) and stays there; with them it does not. */
+ * WEIGHTS output of one channel and LearnedScale starting at NFN_EDIT_OUT_SCALE. The Fourier
+ * features matter: on raw weights (hidden ones ~2e-2, first-layer biases ~0.5) a 3-layer NP
+ * editor settles on one constant delta for every network (a brightness shift, MSE ≈ 0.31 on
+ * dilation) and stays there; with them it does not. */
 #define NFN_EDIT_OUT_SCALE 0.01f
 #define NFN_EDIT_FOURIER_M 128      /* the paper's editor: m = 128 Fourier features of scale 3 */
 #define NFN_EDIT_FOURIER_SCALE 3.0

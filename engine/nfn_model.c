@@ -96,10 +96,16 @@ nfn_model_config_default (nfn_model_config *cfg, nfn_model_kind kind, const nfn_
   cfg->n_out = n_out;
 }
 
+int
+nfn_model_kind_has_encoder (nfn_model_kind kind)
+{
+  return kind == NFN_MODEL_NP || kind == NFN_MODEL_HNP || kind == NFN_MODEL_POINTWISE;
+}
+
 static int
 model_has_encoder (const nfn_model_config *cfg)
 {
-  return cfg->kind == NFN_MODEL_NP || cfg->kind == NFN_MODEL_HNP || cfg->kind == NFN_MODEL_POINTWISE;
+  return nfn_model_kind_has_encoder (cfg->kind);
 }
 
 /* Every model has a head except the equivariant ones, whose last layer is an NF layer. */

@@ -35,6 +35,9 @@ typedef enum {
 
 const char *nfn_model_kind_name (nfn_model_kind kind); /* "np", "hnp", "pointwise", "mlp", "stat" */
 int nfn_model_kind_parse (const char *name, nfn_model_kind *out);
+/* 1 for the kinds with an NF encoder (np, hnp, pointwise): Fourier features, NF layers and an
+ * invariant pool, to which pool_stats can append StatNN features; 0 for mlp and stat. */
+int nfn_model_kind_has_encoder (nfn_model_kind kind);
 
 typedef enum { NFN_MODEL_RELU = 0, NFN_MODEL_GELU } nfn_model_activation;
 

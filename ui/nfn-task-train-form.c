@@ -17,7 +17,8 @@ struct _NfnTaskTrainForm
   GtkEntry *zoo_entry, *val_entry, *test_entry, *head_entry;
   GtkDropDown *model_dropdown, *transform_dropdown, *selection_dropdown, *balance_dropdown;
   GtkSpinButton *epochs_spin, *batch_spin, *lr_spin, *weight_decay_spin, *warmup_spin, *channels_spin, *depth_spin,
-      *fourier_spin, *fourier_scale_spin, *io_bands_spin, *head_dropout_spin, *val_train_spin, *seed_spin, *threads_spin, *split_seed_spin;
+      *fourier_spin, *fourier_scale_spin, *io_bands_spin, *head_dropout_spin, *val_train_spin, *seed_spin,
+      *threads_spin, *split_seed_spin;
   GtkCheckButton *augment_check, *normalize_check, *cosine_check, *append_stats_check, *bf16_check;
   GtkFileChooserNative *chooser;
   GtkEntry *chooser_entry; /* the entry the open chooser fills */
@@ -168,8 +169,9 @@ form_model_changed (NfnTaskTrainForm *self)
 {
   g_autofree char *model = form_selected (self->model_dropdown);
   form_set_row_sensitive (self, GTK_WIDGET (self->io_bands_spin), g_strcmp0 (model, "hnp") != 0);
-  /* StatNN features join an NF encoder's pool: the stat, mlp and spectral models have none */
-  gboolean encoder = g_strcmp0 (model, "np") == 0 || g_strcmp0 (model, "hnp") == 0 || g_strcmp0 (model, "pointwise") == 0;
+  /* StatNN features join an NF encoder's pool: the stat, mlp, mlp-aug and spectral models have none */
+  nfn_model_kind kind;
+  gboolean encoder = model && nfn_model_kind_parse (model, &kind) && nfn_model_kind_has_encoder (kind);
   form_set_row_sensitive (self, GTK_WIDGET (self->append_stats_check), encoder);
   gboolean trains = self->kind != NFN_TASK_KIND_GENPRED || g_strcmp0 (model, NFN_TASK_TRAIN_FORM_SPECTRAL) != 0;
   form_set_row_sensitive (self, GTK_WIDGET (self->bf16_check), trains && nfn_bf16_supported ());
@@ -228,12 +230,10 @@ nfn_task_train_form_new (NfnTaskKind kind)
   self->channels_spin = form_spin (self, "Channels", edit ? "--channels (0: the editor's 128)" : "--channels", edit ? 0 : 1,
                                    4096, 1, 0);
   self->depth_spin = form_spin (self, "NF layers", edit ? "--depth (0: the editor's 3)" : "--depth", edit ? 0 : 1, 16, 1, 0);
-  /* the editor's Fourier features too: on raw weights their scale is not classify's */
-    {
-      self->fourier_spin = form_spin (self, "Fourier features", "--fourier: m (0 = off)", 0, 4096, 1, 0);
-      self->fourier_scale_spin = form_spin (self, "Fourier scale", "--fourier-scale: std of the Fourier matrix", 0.01,
-                                            100, 0.1, 2);
-    }
+  /* every task has them, the editor too (on its raw weights a scale fits other than classify's) */
+  self->fourier_spin = form_spin (self, "Fourier features", "--fourier: m (0 = off)", 0, 4096, 1, 0);
+  self->fourier_scale_spin = form_spin (self, "Fourier scale", "--fourier-scale: std of the Fourier matrix", 0.01, 100,
+                                        0.1, 2);
   if (mask)
     self->io_bands_spin = form_spin (self, "IO bands",
                                      "--io-bands: sinusoidal codes of each input's and output's position, so that the"
@@ -379,10 +379,8 @@ nfn_task_train_form_get_options (NfnTaskTrainForm *self, NfnTaskOptions *o)
   o->warmup = (gint64) gtk_spin_button_get_value (self->warmup_spin);
   o->channels = gtk_spin_button_get_value_as_int (self->channels_spin);
   o->depth = gtk_spin_button_get_value_as_int (self->depth_spin);
-  if (self->fourier_spin)
-    o->fourier = gtk_spin_button_get_value_as_int (self->fourier_spin);
-  if (self->fourier_scale_spin)
-    o->fourier_scale = gtk_spin_button_get_value (self->fourier_scale_spin);
+  o->fourier = gtk_spin_button_get_value_as_int (self->fourier_spin);
+  o->fourier_scale = gtk_spin_button_get_value (self->fourier_scale_spin);
   if (self->io_bands_spin)
     o->io_bands = gtk_spin_button_get_value_as_int (self->io_bands_spin);
   if (self->head_entry)
