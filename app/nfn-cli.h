@@ -125,6 +125,8 @@ void nfn_cli_zoo_display_init (NfnCliZooDisplay *display, gint64 networks, int s
                                const char *quality_name, double quality_scale, const char *quality_unit);
 void nfn_cli_zoo_progress (gint64 done, gint64 total, gint64 fitted, gpointer display);
 void nfn_cli_zoo_shard_done (int shard, int networks, double mean_quality, double rate, gpointer display);
+/* "zoo OUT: grown from N to M networks" when the build grew the zoo (report->grown_from). */
+void nfn_cli_zoo_print_growth (const char *out, const NfnZooFitReport *report);
 /* Makes Ctrl-C set the returned flag (the builder's cancel flag: the shard being built is
  * dropped, finished ones stay); a second Ctrl-C kills at once. */
 volatile int *nfn_cli_zoo_catch_sigint (void);

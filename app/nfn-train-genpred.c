@@ -93,6 +93,7 @@ nfn_cli_zoo_cnn (int argc, char **argv)
   nfn_cnn_zoo_settings_clear (&settings);
   if (!ok)
     return nfn_cli_fail_error (error);
+  nfn_cli_zoo_print_growth (out, &report);
   printf ("zoo %s: %" G_GINT64_FORMAT " CNNs (%d shards already there), %" G_GINT64_FORMAT " trained now in %.1f s"
           " (%.2f CNNs/s, %d threads)\n",
           out, report.networks, report.shards_skipped, report.fitted, report.seconds,

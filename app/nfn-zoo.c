@@ -91,6 +91,14 @@ nfn_cli_zoo_shard_done (int shard, int networks, double mean_quality, double rat
   fflush (stderr);
 }
 
+void
+nfn_cli_zoo_print_growth (const char *out, const NfnZooFitReport *report)
+{
+  if (report->grown_from > 0)
+    printf ("zoo %s: grown from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT " networks\n", out, report->grown_from,
+            report->networks);
+}
+
 /* ---- nfn zoo fit ---- */
 
 static int
@@ -160,6 +168,7 @@ zoo_fit (int argc, char **argv)
   nfn_zoo_settings_clear (&settings);
   if (!ok)
     return nfn_cli_fail_error (error);
+  nfn_cli_zoo_print_growth (out, &report);
   printf ("zoo %s: %" G_GINT64_FORMAT " networks (%d shards already there), %" G_GINT64_FORMAT " fitted now in %.1f s"
           " (%.1f INRs/s, %d threads)\n",
           out, report.networks, report.shards_skipped, report.fitted, report.seconds,

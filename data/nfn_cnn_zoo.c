@@ -256,7 +256,7 @@ nfn_cnn_zoo_build (const NfnCnnZooSettings *settings, const char *dir, NfnStore 
   };
   NfnZooBuilder builder = { .run_task = "zoo-cnn", .run_model = "cnn", .description = "CNN zoo directory",
                             .quality = "test_accuracy", .rate = "cnns_per_s", .build_shard = cnn_zoo_build_shard,
-                            .self = &cb };
+                            .grows = TRUE, .self = &cb };
   ok = ok && nfn_zoo_build (&zs, dir, store, &builder, callbacks, report, error);
   nfn_zoo_settings_clear (&zs);
   return ok;

@@ -712,6 +712,33 @@ zoo_summary_json (const NfnZooFitReport *report, const NfnZooBuilder *builder)
   return nfn_json_builder_to_text (b, FALSE);
 }
 
+/* Grows the zoo in dir from have's count to the request's (manifest_text). A partial last
+ * shard goes first, since it is rebuilt whole, then the manifest is replaced: a kill between
+ * the two leaves the old zoo short of one shard, which either count resumes. */
+static gboolean
+zoo_grow (const char *dir, const NfnZooSettings *have, const char *manifest, const char *manifest_text,
+          GError **error)
+{
+  gint64 networks = nfn_zoo_settings_networks (have);
+  if (networks % have->shard_size != 0)
+    {
+      g_autofree char *last = zoo_shard_path (dir, (int) (networks / have->shard_size));
+      if (g_unlink (last) != 0 && errno != ENOENT)
+        {
+          nfn_data_set_error (error, NFN_DATA_ERROR_IO, last, "cannot remove the partial last shard to grow the zoo: %s",
+                              g_strerror (errno));
+          return FALSE;
+        }
+    }
+  g_autoptr (GError) write_error = NULL;
+  if (!g_file_set_contents_full (manifest, manifest_text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, &write_error))
+    {
+      nfn_data_set_error (error, NFN_DATA_ERROR_IO, manifest, "cannot write: %s", write_error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 nfn_zoo_build (const NfnZooSettings *settings, const char *dir, NfnStore *store, const NfnZooBuilder *builder,
                const NfnZooFitCallbacks *callbacks, NfnZooFitReport *report, GError **error)
@@ -748,6 +775,19 @@ nfn_zoo_build (const NfnZooSettings *settings, const char *dir, NfnStore *store,
       NfnZooSettings have;
       ok = zoo_read_manifest (dir, &have, error);
       g_autofree char *difference = ok ? zoo_settings_difference (&have, s) : NULL;
+      if (difference && builder->grows && have.count < s->count)
+        {
+          /* the same zoo but for its count: network n is the same network in both */
+          NfnZooSettings smaller = *s;
+          smaller.count = have.count;
+          g_free (difference);
+          difference = zoo_settings_difference (&have, &smaller); /* what keeps it from growing */
+          if (!difference)
+            {
+              ok = zoo_grow (dir, &have, manifest, manifest_text, error);
+              report->grown_from = nfn_zoo_settings_networks (&have);
+            }
+        }
       if (difference)
         {
           nfn_data_set_error (error, NFN_DATA_ERROR_UNSUPPORTED, manifest,
@@ -958,7 +998,7 @@ nfn_zoo_fit (const NfnZooSettings *settings, const char *dir, NfnStore *store, c
   zoo_siren_builder sb = { &s, ds };
   NfnZooBuilder builder = { .run_task = "zoo-fit", .run_model = "siren", .description = "SIREN zoo directory",
                             .quality = "psnr", .rate = "inrs_per_s", .build_shard = zoo_siren_build_shard,
-                            .self = &sb };
+                            .grows = TRUE, .self = &sb };
   gboolean ok = nfn_zoo_build (&s, dir, store, &builder, callbacks, report, error);
   nfn_zoo_settings_clear (&s);
   return ok;

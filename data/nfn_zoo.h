@@ -100,6 +100,7 @@ typedef struct {
   gint64 networks;        /* networks in complete shards after the call */
   gint64 fitted;          /* of which this call fitted */
   int shards_skipped;     /* complete shards found on resume */
+  gint64 grown_from;      /* networks the zoo held before this call grew it, else 0 */
   double seconds;         /* wall time of the fitting */
   gint64 run_id;          /* the store's run (0 without a store) */
   NfnZooPsnrSummary psnr; /* the builder's quality metric (PSNR for SIREN fits) over the
@@ -138,6 +139,10 @@ typedef struct {
    * with G_IO_ERROR_CANCELLED (the loop words the message). */
   gboolean (*build_shard) (gpointer self, gint64 first, int K, const NfnZooShardJob *job, nfn_feature *weights,
                            float *values, GError **error);
+  /* Network n depends on the settings and n alone, never on the count: then a request that
+   * differs from the zoo only in a larger count grows it (its shards kept, a partial last
+   * shard rebuilt) instead of failing. */
+  gboolean grows;
   gpointer self;
 } NfnZooBuilder;
 

@@ -1,8 +1,8 @@
 /* test-zoo.c — `nfn zoo fit|list|info`, `nfn render` and ZOO:IDX specs, run as a user would:
  * a fit killed with SIGKILL and rerun holds every network exactly once with the first shard
  * untouched and the store's count right; Ctrl-C cancels keeping finished shards; other
- * settings are refused; `zoo info` numbers match the shards and the data set; the PNG has
- * the documented size and the PSNR the fit recorded. */
+ * settings are refused and a larger count grows the zoo; `zoo info` numbers match the shards
+ * and the data set; the PNG has the documented size and the PSNR the fit recorded. */
 #include <glib/gstdio.h>
 #include <math.h>
 #include <signal.h>
@@ -113,6 +113,16 @@ test_resume_after_sigkill (void)
   assert_one_line_error (&r, "zoo.json");
   g_assert_nonnull (strstr (r.err, "steps 300, not 200"));
   run_result_clear (&r);
+
+  /* a larger count grows the zoo by the missing images' fits */
+  g_autofree char *more = g_strdup_printf ("%d", COUNT + 4);
+  g_autofree char *grown = g_strdup_printf ("grown from %d to %d networks", COUNT, COUNT + 4);
+  r = run_nfn ("zoo", "fit", "--count", more, "--shard-size", SHARD_SIZE, "--steps", "300", "--db", db, "--out", zoo,
+               NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.out, grown));
+  run_result_clear (&r);
+  assert_zoo_complete (zoo, COUNT + 4);
   ctu_remove_dir (tmp);
 }
 

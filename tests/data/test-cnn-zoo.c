@@ -3,7 +3,8 @@
  * checkpoint and non-decreasing steps (the last = the run's T, counted here from its drawn
  * hyperparameters); the last checkpoint is, bit for bit, the network the K = 1 zoo of the same
  * seed holds; a checkpoint's recorded test accuracy is recomputed from its weights; a build
- * cancelled after its first shard resumes to the same zoo; another K is refused; the split by
+ * cancelled after its first shard resumes to the same zoo, and a larger count grows it to the zoo
+ * built at that count; another K is refused; the split by
  * run never puts one run in two splits, and on a K = 1 zoo it is the plain shuffle genpred
  * always used.
  *
@@ -91,6 +92,27 @@ load_all (NfnZooDir *zoo, nfn_feature *weights)
   g_autoptr (GError) error = NULL;
   g_assert_true (nfn_zoo_dir_load_range (zoo, 0, nfn_zoo_dir_count (zoo), weights, NULL, NULL, &error));
   g_assert_no_error (error);
+}
+
+/* The zoos in directories a and b hold the same networks and metrics, bit for bit. */
+static void
+assert_same_zoo (const char *a_dir, const char *b_dir)
+{
+  g_autoptr (NfnZooDir) a_zoo = open_zoo (a_dir);
+  g_autoptr (NfnZooDir) b_zoo = open_zoo (b_dir);
+  gint64 N = nfn_zoo_dir_count (b_zoo);
+  g_assert_cmpint (nfn_zoo_dir_count (a_zoo), ==, N);
+  nfn_feature a, b;
+  load_all (a_zoo, &a);
+  load_all (b_zoo, &b);
+  g_assert_cmpint (memcmp (a.data, b.data, a.size * sizeof (float)), ==, 0);
+  for (const char *const *m = nfn_zoo_settings_metrics (nfn_zoo_dir_settings (b_zoo)); *m; m++)
+    {
+      g_autofree float *x = load_metric (a_zoo, *m), *y = load_metric (b_zoo, *m);
+      g_assert_cmpmem (x, N * sizeof (float), y, N * sizeof (float));
+    }
+  nfn_feature_free (&a);
+  nfn_feature_free (&b);
 }
 
 /* Entries per run, run and checkpoint indices, steps against T counted here, the last
@@ -203,19 +225,7 @@ test_resume (void)
   g_assert_cmpint (report.shards_skipped, ==, 1);
   g_assert_cmpint (report.fitted, ==, (RUNS - 4) * CKPTS);
 
-  g_autoptr (NfnZooDir) resumed = open_zoo (dir);
-  g_autoptr (NfnZooDir) whole = open_zoo (zoo_k3);
-  nfn_feature a, b;
-  load_all (resumed, &a);
-  load_all (whole, &b);
-  g_assert_cmpint (memcmp (a.data, b.data, a.size * sizeof (float)), ==, 0);
-  for (const char *const *m = nfn_zoo_settings_metrics (nfn_zoo_dir_settings (whole)); *m; m++)
-    {
-      g_autofree float *x = load_metric (resumed, *m), *y = load_metric (whole, *m);
-      g_assert_cmpmem (x, RUNS * CKPTS * sizeof (float), y, RUNS * CKPTS * sizeof (float));
-    }
-  nfn_feature_free (&a);
-  nfn_feature_free (&b);
+  assert_same_zoo (dir, zoo_k3);
 
   g_autofree char *manifest = g_build_filename (dir, "zoo.json", NULL);
   g_assert_false (build (dir, 2, NULL, NULL, &error));
@@ -224,6 +234,50 @@ test_resume (void)
   g_assert_false (build (zoo_k1, CKPTS, NULL, NULL, &error));
   g_autofree char *manifest_k1 = g_build_filename (zoo_k1, "zoo.json", NULL);
   dtu_assert_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED, manifest_k1, "1 checkpoints per run, not 3");
+}
+
+/* Builds the tiny zoo with `runs` runs and `seed` into dir. */
+static gboolean
+build_runs (const char *dir, int runs, guint64 seed, NfnZooFitReport *report, GError **error)
+{
+  NfnCnnZooSettings s;
+  tiny_settings (&s, CKPTS);
+  s.count = runs;
+  s.seed = seed;
+  NfnZooFitCallbacks callbacks = { .threads = 2 };
+  gboolean ok = nfn_cnn_zoo_build (&s, dir, NULL, &callbacks, report, error);
+  nfn_cnn_zoo_settings_clear (&s);
+  return ok;
+}
+
+/* A larger count grows a zoo: 5 runs (a full shard of 4 and a partial one) grown to 10 keep
+ * the full shard, rebuild the partial one and equal the zoo built at 10 at once; a smaller
+ * count, and a larger one with another seed, are refused with the setting that differs. */
+static void
+test_grow (void)
+{
+  g_autofree char *dir = g_build_filename (tmp_dir, "grown", NULL);
+  g_autofree char *manifest = g_build_filename (dir, "zoo.json", NULL);
+  NfnZooFitReport report;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (build_runs (dir, 5, 17, &report, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (report.grown_from, ==, 0);
+  g_assert_true (build_runs (dir, RUNS, 17, &report, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (report.grown_from, ==, 5 * CKPTS);
+  g_assert_cmpint (report.shards_skipped, ==, 1);
+  g_assert_cmpint (report.fitted, ==, (RUNS - 4) * CKPTS);
+  assert_same_zoo (dir, zoo_k3);
+
+  g_assert_false (build_runs (dir, 5, 17, NULL, &error));
+  dtu_assert_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED, manifest, "count 30, not 15");
+  g_clear_error (&error);
+  g_assert_false (build_runs (dir, 12, 18, NULL, &error));
+  dtu_assert_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED, manifest, "seed 17, not 18");
+  g_clear_error (&error);
+  g_autoptr (NfnZooDir) zoo = open_zoo (dir);
+  g_assert_cmpint (nfn_zoo_dir_count (zoo), ==, RUNS * CKPTS);
 }
 
 /* The split by run: a partition of the networks, each run wholly in one split, R·10 % of the
@@ -296,6 +350,7 @@ main (int argc, char **argv)
                   (g_get_monotonic_time () - t0) / 1e6, CKPTS, report.psnr.min, report.psnr.max);
   g_test_add_func ("/cnn-zoo/checkpoints", test_checkpoints);
   g_test_add_func ("/cnn-zoo/resume", test_resume);
+  g_test_add_func ("/cnn-zoo/grow", test_grow);
   g_test_add_func ("/cnn-zoo/split-by-run", test_split_by_run);
   int status = g_test_run ();
   dtu_remove_tree (tmp_dir);

@@ -1,7 +1,7 @@
 /* test-zoo.c — zoos on disk: fitting real Fashion-MNIST images, the manifest and shards,
  * image-major order, the store's index, same seed → same bytes, resuming (complete shards kept
- * byte for byte, stray temp files removed), refusing other settings, corrupt and truncated
- * shards, reading back (one network, a batched range, ZOO:IDX specs), and a stdlib-only Python
+ * byte for byte, stray temp files removed), growing to a larger count, refusing other settings,
+ * corrupt and truncated shards, reading back (one network, a batched range, ZOO:IDX specs), and a stdlib-only Python
  * reader that parses a shard as a PyTorch user's safetensors would.
  *
  * Shape letters: K networks in a shard, N = 784 pixels. */
@@ -303,6 +303,46 @@ test_zoo_deterministic_and_resume (void)
   remove_tree (tmp);
 }
 
+/* A larger count grows a zoo (network n is image n / 2's fit either way): 3 images (shards of
+ * 4 and 2 networks) grown to 5 rebuild the partial shard and equal, byte for byte, the zoo
+ * fitted at 5; the store's row counts the grown zoo. */
+static void
+test_zoo_grow (void)
+{
+  g_autofree char *tmp = make_tmp_dir ();
+  g_autofree char *a = g_build_filename (tmp, "a", NULL), *b = g_build_filename (tmp, "b", NULL);
+  g_autofree char *db = g_build_filename (tmp, "store.sqlite", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfnStore) store = nfn_store_open (db, FALSE, &error);
+  NfnZooSettings s;
+  small_settings (&s);
+  NfnZooFitReport report;
+  fit_ok (&s, b, NULL, &report);
+  s.count = 3;
+  fit_ok (&s, a, store, &report);
+  g_assert_cmpint (report.networks, ==, 6);
+  s.count = 5;
+  fit_ok (&s, a, store, &report);
+  g_assert_cmpint (report.grown_from, ==, 6);
+  g_assert_cmpint (report.shards_skipped, ==, 1);
+  g_assert_cmpint (report.fitted, ==, 6);
+  g_assert_cmpint (report.networks, ==, 10);
+  for (int k = 0; k < 3; k++)
+    {
+      g_autofree char *pa = shard_path (a, k), *pb = shard_path (b, k);
+      g_autoptr (GBytes) grown = read_bytes (pa), whole = read_bytes (pb);
+      g_assert_true (g_bytes_equal (grown, whole));
+    }
+  g_autofree char *ma = g_build_filename (a, "zoo.json", NULL), *mb = g_build_filename (b, "zoo.json", NULL);
+  g_autoptr (GBytes) manifest_a = read_bytes (ma), manifest_b = read_bytes (mb);
+  g_assert_true (g_bytes_equal (manifest_a, manifest_b));
+  g_autoptr (NfnZoo) row = nfn_store_find_zoo (store, a, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (row->networks, ==, 10);
+  nfn_zoo_settings_clear (&s);
+  remove_tree (tmp);
+}
+
 /* A resume with other settings is refused with one line naming the setting; a newer format
  * version says to update; a corrupt or truncated shard is named in a one-line error. */
 static void
@@ -494,6 +534,7 @@ main (int argc, char **argv)
   g_test_add_func ("/zoo/fit-real-images", test_fit_real_images);
   g_test_add_func ("/zoo/fit-and-read", test_zoo_fit_and_read);
   g_test_add_func ("/zoo/deterministic-and-resume", test_zoo_deterministic_and_resume);
+  g_test_add_func ("/zoo/grow", test_zoo_grow);
   g_test_add_func ("/zoo/refusals", test_zoo_refusals);
   g_test_add_func ("/zoo/python-reader", test_zoo_python_reader);
   return g_test_run ();
