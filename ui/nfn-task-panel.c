@@ -654,10 +654,15 @@ nfn_task_panel_done (GObject *source, GAsyncResult *result, gpointer user_data)
   if (job->ok && train)
     text = nfn_task_panel_train_done (self, job);
   else if (job->ok)
-    text = g_strdup_printf ("Completed: run %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT " networks in %s (%" G_GINT64_FORMAT
-                            " fitted now in %.1f s), mean PSNR %.2f dB, 5th percentile %.2f dB.",
-                            job->report.run_id, job->report.networks, job->dir, job->report.fitted, job->report.seconds,
-                            job->report.psnr.mean, job->report.psnr.p5);
+    {
+      g_autofree char *grown = job->report.grown_from > 0
+                                   ? g_strdup_printf (", grown from %" G_GINT64_FORMAT, job->report.grown_from)
+                                   : g_strdup ("");
+      text = g_strdup_printf ("Completed: run %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT " networks in %s (%" G_GINT64_FORMAT
+                              " fitted now in %.1f s%s), mean PSNR %.2f dB, 5th percentile %.2f dB.",
+                              job->report.run_id, job->report.networks, job->dir, job->report.fitted,
+                              job->report.seconds, grown, job->report.psnr.mean, job->report.psnr.p5);
+    }
   else if (cancelled && train && self->run_id <= 0)
     text = g_strdup ("Cancelled before the run was recorded.");
   else if (cancelled && train)
@@ -837,7 +842,7 @@ nfn_task_panel_get_model_path (NfnTaskPanel *self)
 /* What each task does, above its form. */
 static const char *const nfn_task_panel_about[] = {
   "One SIREN 2→32→32→1 is fitted to each image of a data set split, by Adam on every pixel. The zoo is written in "
-  "shards and can be resumed; the run goes to the experiment store.",
+  "shards and can be resumed, or grown by running again with more images; the run goes to the experiment store.",
   "An NFN learns the class of each SIREN's image from its weights alone. Refits are extra training examples; the best "
   "epoch by validation accuracy is saved. The same run as nfn train classify.",
   "An NFN learns a weight delta so that each edited SIREN renders the transformed image. The best epoch by validation "

@@ -1,7 +1,8 @@
 /* test-tasks.c — the Tasks page runs `nfn zoo fit` on a worker thread: a tiny fit completes,
  * its run, zoo and networks are in the store and on disk (read back through the data layer,
- * not through the panel), the live curve has one point per shard; a cancelled fit is marked
- * cancelled and keeps only finished shards; the main loop keeps turning meanwhile. */
+ * not through the panel), the live curve has one point per shard, and a second run with more
+ * images grows the zoo; a cancelled fit is marked cancelled and keeps only finished shards;
+ * the main loop keeps turning meanwhile. */
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
@@ -102,6 +103,19 @@ test_zoo_fit (fixture *fx, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpint (nfn_zoo_dir_available (on_disk), ==, 4);
   g_assert_cmpint (nfn_zoo_dir_settings (on_disk)->steps, ==, 20);
+
+  /* run again with more images: the zoo grows by their shard */
+  set_form (fx, 6, 20, 2);
+  g_assert_true (nfn_task_panel_start (fx->panel));
+  g_assert_true (ut_wait_for (ut_task_panel_idle, fx->panel, 60));
+  status = nfn_task_panel_get_status (fx->panel);
+  g_test_message ("%s", status);
+  g_assert_nonnull (strstr (status, " 6 networks in "));
+  g_assert_nonnull (strstr (status, "(2 fitted now in "));
+  g_assert_nonnull (strstr (status, ", grown from 4)"));
+  g_autoptr (NfnZooDir) grown = nfn_zoo_dir_open (fx->zoo_dir, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (nfn_zoo_dir_available (grown), ==, 6);
 }
 
 static gboolean
