@@ -255,12 +255,16 @@ test_zoo_fit_and_read (void)
 }
 
 /* Same settings → the same bytes in every shard; resuming keeps complete shards byte for byte,
- * refits only the missing one, removes stray temp files and keeps the store's count right. */
+ * refits only the missing one, removes stray temp files and keeps the store's count right; a
+ * larger count grows a zoo (network n is image n / 2's fit either way): 3 images (shards of 4
+ * and 2 networks) grown to 5 rebuild the partial shard and equal the zoo fitted at 5, byte for
+ * byte, manifest included, and the store's row counts the grown zoo. */
 static void
-test_zoo_deterministic_and_resume (void)
+test_zoo_deterministic_resume_grow (void)
 {
   g_autofree char *tmp = make_tmp_dir ();
   g_autofree char *a = g_build_filename (tmp, "a", NULL), *b = g_build_filename (tmp, "b", NULL);
+  g_autofree char *c = g_build_filename (tmp, "c", NULL);
   g_autofree char *db = g_build_filename (tmp, "store.sqlite", NULL);
   g_autoptr (GError) error = NULL;
   g_autoptr (NfnStore) store = nfn_store_open (db, FALSE, &error);
@@ -277,6 +281,28 @@ test_zoo_deterministic_and_resume (void)
       g_autoptr (GBytes) other = read_bytes (pb);
       g_assert_true (g_bytes_equal (shards[k], other));
     }
+
+  s.count = 3;
+  fit_ok (&s, c, store, &report);
+  g_assert_cmpint (report.networks, ==, 6);
+  s.count = 5;
+  fit_ok (&s, c, store, &report);
+  g_assert_cmpint (report.grown_from, ==, 6);
+  g_assert_cmpint (report.shards_skipped, ==, 1);
+  g_assert_cmpint (report.fitted, ==, 6);
+  g_assert_cmpint (report.networks, ==, 10);
+  for (int k = 0; k < 3; k++)
+    {
+      g_autofree char *pc = shard_path (c, k);
+      g_autoptr (GBytes) grown = read_bytes (pc);
+      g_assert_true (g_bytes_equal (shards[k], grown));
+    }
+  g_autofree char *ma = g_build_filename (a, "zoo.json", NULL), *mc = g_build_filename (c, "zoo.json", NULL);
+  g_autoptr (GBytes) manifest_a = read_bytes (ma), manifest_c = read_bytes (mc);
+  g_assert_true (g_bytes_equal (manifest_a, manifest_c));
+  g_autoptr (NfnZoo) grown_row = nfn_store_find_zoo (store, c, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (grown_row->networks, ==, 10);
   /* a fit killed after shard 1's temp file was written but before its rename */
   g_autofree char *missing = shard_path (a, 1);
   g_autofree char *temp = g_strconcat (missing, ".Ab12Cd", NULL);
@@ -296,46 +322,6 @@ test_zoo_deterministic_and_resume (void)
       g_assert_true (g_bytes_equal (shards[k], now));
       g_bytes_unref (shards[k]);
     }
-  g_autoptr (NfnZoo) row = nfn_store_find_zoo (store, a, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (row->networks, ==, 10);
-  nfn_zoo_settings_clear (&s);
-  remove_tree (tmp);
-}
-
-/* A larger count grows a zoo (network n is image n / 2's fit either way): 3 images (shards of
- * 4 and 2 networks) grown to 5 rebuild the partial shard and equal, byte for byte, the zoo
- * fitted at 5; the store's row counts the grown zoo. */
-static void
-test_zoo_grow (void)
-{
-  g_autofree char *tmp = make_tmp_dir ();
-  g_autofree char *a = g_build_filename (tmp, "a", NULL), *b = g_build_filename (tmp, "b", NULL);
-  g_autofree char *db = g_build_filename (tmp, "store.sqlite", NULL);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (NfnStore) store = nfn_store_open (db, FALSE, &error);
-  NfnZooSettings s;
-  small_settings (&s);
-  NfnZooFitReport report;
-  fit_ok (&s, b, NULL, &report);
-  s.count = 3;
-  fit_ok (&s, a, store, &report);
-  g_assert_cmpint (report.networks, ==, 6);
-  s.count = 5;
-  fit_ok (&s, a, store, &report);
-  g_assert_cmpint (report.grown_from, ==, 6);
-  g_assert_cmpint (report.shards_skipped, ==, 1);
-  g_assert_cmpint (report.fitted, ==, 6);
-  g_assert_cmpint (report.networks, ==, 10);
-  for (int k = 0; k < 3; k++)
-    {
-      g_autofree char *pa = shard_path (a, k), *pb = shard_path (b, k);
-      g_autoptr (GBytes) grown = read_bytes (pa), whole = read_bytes (pb);
-      g_assert_true (g_bytes_equal (grown, whole));
-    }
-  g_autofree char *ma = g_build_filename (a, "zoo.json", NULL), *mb = g_build_filename (b, "zoo.json", NULL);
-  g_autoptr (GBytes) manifest_a = read_bytes (ma), manifest_b = read_bytes (mb);
-  g_assert_true (g_bytes_equal (manifest_a, manifest_b));
   g_autoptr (NfnZoo) row = nfn_store_find_zoo (store, a, &error);
   g_assert_no_error (error);
   g_assert_cmpint (row->networks, ==, 10);
@@ -533,8 +519,7 @@ main (int argc, char **argv)
   g_test_add_func ("/zoo/psnr-summary", test_psnr_summary);
   g_test_add_func ("/zoo/fit-real-images", test_fit_real_images);
   g_test_add_func ("/zoo/fit-and-read", test_zoo_fit_and_read);
-  g_test_add_func ("/zoo/deterministic-and-resume", test_zoo_deterministic_and_resume);
-  g_test_add_func ("/zoo/grow", test_zoo_grow);
+  g_test_add_func ("/zoo/deterministic-resume-grow", test_zoo_deterministic_resume_grow);
   g_test_add_func ("/zoo/refusals", test_zoo_refusals);
   g_test_add_func ("/zoo/python-reader", test_zoo_python_reader);
   return g_test_run ();
