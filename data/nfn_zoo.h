@@ -108,8 +108,8 @@ typedef struct {
 } NfnZooFitReport;
 
 /* Fits the zoo described by `settings` (count 0 = the whole split) into directory `dir`,
- * creating it, or resuming it when its manifest matches (otherwise one-line error naming the
- * setting that differs). `store` may be NULL; with one, the zoo is registered, every shard's
+ * creating it, resuming it when its manifest matches, or growing it when only the count is
+ * larger (otherwise one-line error naming the setting that differs). `store` may be NULL; with one, the zoo is registered, every shard's
  * networks are added, and the call is a run (task "zoo-fit") with per-shard metrics
  * "zoo/mean_psnr" and "zoo/inrs_per_s". Cancelling keeps the finished shards and fails with
  * G_IO_ERROR_CANCELLED. */
