@@ -712,6 +712,17 @@ zoo_summary_json (const NfnZooFitReport *report, const NfnZooBuilder *builder)
   return nfn_json_builder_to_text (b, FALSE);
 }
 
+/* Writes the manifest atomically, so a kill leaves the old one or the new one. */
+static gboolean
+zoo_write_manifest (const char *manifest, const char *manifest_text, GError **error)
+{
+  g_autoptr (GError) write_error = NULL;
+  if (g_file_set_contents_full (manifest, manifest_text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, &write_error))
+    return TRUE;
+  nfn_data_set_error (error, NFN_DATA_ERROR_IO, manifest, "cannot write: %s", write_error->message);
+  return FALSE;
+}
+
 /* Grows the zoo in dir from have's count to the request's (manifest_text). A partial last
  * shard goes first, since it is rebuilt whole, then the manifest is replaced: a kill between
  * the two leaves the old zoo short of one shard, which either count resumes. */
@@ -730,13 +741,7 @@ zoo_grow (const char *dir, const NfnZooSettings *have, const char *manifest, con
           return FALSE;
         }
     }
-  g_autoptr (GError) write_error = NULL;
-  if (!g_file_set_contents_full (manifest, manifest_text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, &write_error))
-    {
-      nfn_data_set_error (error, NFN_DATA_ERROR_IO, manifest, "cannot write: %s", write_error->message);
-      return FALSE;
-    }
-  return TRUE;
+  return zoo_write_manifest (manifest, manifest_text, error);
 }
 
 gboolean
@@ -798,12 +803,7 @@ nfn_zoo_build (const NfnZooSettings *settings, const char *dir, NfnStore *store,
       nfn_zoo_settings_clear (&have);
     }
   else
-    {
-      g_autoptr (GError) write_error = NULL;
-      ok = g_file_set_contents_full (manifest, manifest_text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, &write_error);
-      if (!ok)
-        nfn_data_set_error (error, NFN_DATA_ERROR_IO, manifest, "cannot write: %s", write_error->message);
-    }
+    ok = zoo_write_manifest (manifest, manifest_text, error);
   if (ok)
     zoo_remove_stray_temps (dir);
 

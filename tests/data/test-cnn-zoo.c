@@ -40,15 +40,25 @@ tiny_settings (NfnCnnZooSettings *s, int checkpoints)
   s->ranges.epochs_max = 2;
 }
 
+/* The tiny zoo with `runs` runs of `seed`; callbacks NULL: 2 threads, no cancel. */
 static gboolean
-build (const char *dir, int checkpoints, const NfnZooFitCallbacks *callbacks, NfnZooFitReport *report, GError **error)
+build_zoo (const char *dir, int checkpoints, int runs, guint64 seed, const NfnZooFitCallbacks *callbacks,
+           NfnZooFitReport *report, GError **error)
 {
   NfnCnnZooSettings s;
   tiny_settings (&s, checkpoints);
+  s.count = runs;
+  s.seed = seed;
   NfnZooFitCallbacks defaults = { .threads = 2 };
   gboolean ok = nfn_cnn_zoo_build (&s, dir, NULL, callbacks ? callbacks : &defaults, report, error);
   nfn_cnn_zoo_settings_clear (&s);
   return ok;
+}
+
+static gboolean
+build (const char *dir, int checkpoints, const NfnZooFitCallbacks *callbacks, NfnZooFitReport *report, GError **error)
+{
+  return build_zoo (dir, checkpoints, RUNS, 17, callbacks, report, error);
 }
 
 static float *
@@ -236,20 +246,6 @@ test_resume (void)
   dtu_assert_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED, manifest_k1, "1 checkpoints per run, not 3");
 }
 
-/* Builds the tiny zoo with `runs` runs and `seed` into dir. */
-static gboolean
-build_runs (const char *dir, int runs, guint64 seed, NfnZooFitReport *report, GError **error)
-{
-  NfnCnnZooSettings s;
-  tiny_settings (&s, CKPTS);
-  s.count = runs;
-  s.seed = seed;
-  NfnZooFitCallbacks callbacks = { .threads = 2 };
-  gboolean ok = nfn_cnn_zoo_build (&s, dir, NULL, &callbacks, report, error);
-  nfn_cnn_zoo_settings_clear (&s);
-  return ok;
-}
-
 /* A larger count grows a zoo: 5 runs (a full shard of 4 and a partial one) grown to 10 keep
  * the full shard, rebuild the partial one and equal the zoo built at 10 at once; a smaller
  * count, and a larger one with another seed, are refused with the setting that differs. */
@@ -260,20 +256,20 @@ test_grow (void)
   g_autofree char *manifest = g_build_filename (dir, "zoo.json", NULL);
   NfnZooFitReport report;
   g_autoptr (GError) error = NULL;
-  g_assert_true (build_runs (dir, 5, 17, &report, &error));
+  g_assert_true (build_zoo (dir, CKPTS, 5, 17, NULL, &report, &error));
   g_assert_no_error (error);
   g_assert_cmpint (report.grown_from, ==, 0);
-  g_assert_true (build_runs (dir, RUNS, 17, &report, &error));
+  g_assert_true (build_zoo (dir, CKPTS, RUNS, 17, NULL, &report, &error));
   g_assert_no_error (error);
   g_assert_cmpint (report.grown_from, ==, 5 * CKPTS);
   g_assert_cmpint (report.shards_skipped, ==, 1);
   g_assert_cmpint (report.fitted, ==, (RUNS - 4) * CKPTS);
   assert_same_zoo (dir, zoo_k3);
 
-  g_assert_false (build_runs (dir, 5, 17, NULL, &error));
+  g_assert_false (build_zoo (dir, CKPTS, 5, 17, NULL, NULL, &error));
   dtu_assert_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED, manifest, "count 30, not 15");
   g_clear_error (&error);
-  g_assert_false (build_runs (dir, 12, 18, NULL, &error));
+  g_assert_false (build_zoo (dir, CKPTS, 12, 18, NULL, NULL, &error));
   dtu_assert_error (error, NFN_DATA_ERROR, NFN_DATA_ERROR_UNSUPPORTED, manifest, "seed 17, not 18");
   g_clear_error (&error);
   g_autoptr (NfnZooDir) zoo = open_zoo (dir);
